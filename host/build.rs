@@ -1,0 +1,138 @@
+//! Builds the built-in plugins (`plugins/<name>`) for wasm32-wasip2 and embeds
+//! them, so `cargo build` / `cargo install --path host` yields one binary that
+//! needs no other files.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The built-in plugins, by crate name (= plugin id).
+const BUILTINS: &[&str] = &["sessions", "resume", "share"];
+const TARGET: &str = "wasm32-wasip2";
+const PROFILE: &str = "plugin";
+
+fn main() {
+    let host_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = host_dir.parent().unwrap().to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    for watched in ["wit", "plugins/sdk", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    for name in BUILTINS {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join("plugins").join(name).display()
+        );
+    }
+
+    ensure_wasm_target();
+    // A nested cargo must not share the outer build's target dir: it would wait
+    // forever on the outer build's lock.
+    let wasm_target_dir = outer_target_dir(&out_dir).join("anton-plugins");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(&root)
+        .args([
+            "build",
+            "--locked",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
+        .arg(&wasm_target_dir);
+    for name in BUILTINS {
+        build.args(["-p", name]);
+    }
+    for (key, _) in env::vars() {
+        let outer_only = key.starts_with("CARGO_FEATURE_")
+            || key.starts_with("CARGO_CFG_")
+            || matches!(
+                key.as_str(),
+                "CARGO_ENCODED_RUSTFLAGS"
+                    | "RUSTFLAGS"
+                    | "CARGO_BUILD_TARGET"
+                    | "CARGO_TARGET_DIR"
+                    | "CARGO_MAKEFLAGS"
+                    | "MAKEFLAGS"
+                    | "MFLAGS"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "RUSTC_WRAPPER"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_BUILD_RUSTFLAGS"
+            );
+        if outer_only {
+            build.env_remove(key);
+        }
+    }
+    let status = build
+        .status()
+        .expect("could not run cargo to build the built-in plugins");
+    if !status.success() {
+        panic!("building the built-in plugins for {TARGET} failed (see the errors above)");
+    }
+
+    let mut table = String::from("pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[\n");
+    for name in BUILTINS {
+        let wasm = wasm_target_dir
+            .join(TARGET)
+            .join(PROFILE)
+            .join(format!("{name}.wasm"));
+        let embedded = out_dir.join(format!("{name}.wasm"));
+        fs::copy(&wasm, &embedded)
+            .unwrap_or_else(|e| panic!("missing built plugin {}: {e}", wasm.display()));
+        let manifest = root.join("plugins").join(name).join("anton-plugin.toml");
+        writeln!(
+            table,
+            "    BuiltinPlugin {{ id: {name:?}, manifest: include_str!({:?}), wasm: include_bytes!({:?}) }},",
+            manifest.display().to_string(),
+            embedded.display().to_string()
+        )
+        .unwrap();
+    }
+    table.push_str("];\n");
+    fs::write(out_dir.join("builtin_plugins.rs"), table).unwrap();
+}
+
+/// `<target>/<profile>/build/anton-<hash>/out` → `<target>` (or `<target>/<triple>`).
+fn outer_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .and_then(|build| build.parent()?.parent())
+        .unwrap_or(out_dir)
+        .to_path_buf()
+}
+
+/// Machines with RUSTUP_AUTO_INSTALL=0 do not add the target from
+/// rust-toolchain.toml by themselves.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let installed = sysroot
+        .as_ref()
+        .is_some_and(|s| Path::new(s).join("lib/rustlib").join(TARGET).exists());
+    if installed {
+        return;
+    }
+    println!(
+        "cargo:warning=adding the {TARGET} target with rustup (needed for the built-in plugins)"
+    );
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    if !added.is_ok_and(|s| s.success()) {
+        panic!(
+            "the {TARGET} Rust target is missing and `rustup target add {TARGET}` failed; \
+             run it yourself, then build again"
+        );
+    }
+}

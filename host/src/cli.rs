@@ -1,0 +1,253 @@
+//! The `anton` command line. Built at run time: plugin commands and launch
+//! flags come from the manifests of the plugins enabled in this workspace.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::config::Config;
+use crate::interfaces::HostContext;
+use crate::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
+use crate::plugin_host::catalog::{Catalog, Resolution};
+use crate::plugin_host::trust::TrustStore;
+use crate::plugin_host::{PluginFailure, PluginHost};
+use crate::plugins_command;
+use crate::workspace::Paths;
+
+pub fn main() -> ExitCode {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    match run(argv) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Everything a command needs: where, what is configured, which plugins.
+pub struct Session {
+    pub paths: Paths,
+    pub config: Config,
+    pub trust: TrustStore,
+    pub host: PluginHost,
+}
+
+impl Session {
+    pub fn open(folder: Option<PathBuf>) -> Result<Session, String> {
+        let paths = Paths::new(folder.as_deref())?;
+        let config = Config::load(&paths)?;
+        let trust = TrustStore::load(&paths.user_data)?;
+        let catalog = Catalog::discover(&paths, &config, &trust);
+        let host = PluginHost::new(catalog, HostContext::new(paths.clone()));
+        Ok(Session {
+            paths,
+            config,
+            trust,
+            host,
+        })
+    }
+}
+
+fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
+    let mut session = Session::open(folder_from(&argv))?;
+    let matches = match command(&session.host.catalog).try_get_matches_from(&argv) {
+        Ok(matches) => matches,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return Ok(ExitCode::from(code));
+        }
+    };
+    for broken in &session.host.catalog.broken {
+        eprintln!(
+            "warning: skipped the {} plugin in {}: {}",
+            broken.source,
+            broken.dir.display(),
+            broken.error
+        );
+    }
+    match matches.subcommand() {
+        Some(("plugins", sub)) => plugins_command::run(&mut session, sub),
+        Some((name, sub)) => {
+            // Known plugin commands name their arguments "args"; anything else
+            // arrives as an external subcommand, whose arguments clap names "".
+            let args = ["args", ""]
+                .iter()
+                .find_map(|id| sub.try_get_many::<OsString>(id).ok().flatten())
+                .into_iter()
+                .flatten()
+                .map(lossy)
+                .collect();
+            run_plugin_command(&mut session.host, name, args, Origin::Cli)
+        }
+        None => {
+            if let Some(code) = run_launch_flags(&mut session.host, &matches)? {
+                return Ok(code);
+            }
+            command(&session.host.catalog)
+                .print_help()
+                .map_err(|e| e.to_string())?;
+            println!("\nThe chat is not part of this build yet; the commands above work.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `--folder` decides which plugins exist, so it is read before the full parse.
+fn folder_from(argv: &[OsString]) -> Option<PathBuf> {
+    let mut args = argv.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "-f" || arg == "--folder" {
+            return args.next().map(|v| PathBuf::from(v.as_ref()));
+        }
+        if let Some(value) = arg.strip_prefix("--folder=") {
+            return Some(PathBuf::from(value));
+        }
+    }
+    None
+}
+
+fn lossy(arg: &OsString) -> String {
+    arg.to_string_lossy().into_owned()
+}
+
+fn command(catalog: &Catalog) -> Command {
+    let mut cmd = Command::new("anton")
+        .about("A terminal AI coworker")
+        .version(env!("CARGO_PKG_VERSION"))
+        .allow_external_subcommands(true)
+        .arg(
+            Arg::new("folder")
+                .short('f')
+                .long("folder")
+                .value_name("DIR")
+                .global(true)
+                .help("Workspace folder (default: the current directory)"),
+        )
+        .subcommand(plugins_command::command());
+    for (spec, record) in catalog.commands() {
+        if spec.kind.is_cli() {
+            cmd = cmd.subcommand(
+                Command::new(spec.name.clone())
+                    .about(format!("{} [{}]", spec.summary, record.id()))
+                    .aliases(spec.aliases.clone())
+                    .disable_help_flag(true)
+                    .arg(
+                        Arg::new("args")
+                            .num_args(0..)
+                            .trailing_var_arg(true)
+                            .allow_hyphen_values(true)
+                            .value_parser(clap::value_parser!(OsString)),
+                    ),
+            );
+        }
+        for flag in &spec.launch_flags {
+            let mut arg = Arg::new(format!("launch:{}", flag.long))
+                .long(flag.long.clone())
+                .help(flag.summary.clone());
+            if let Some(short) = flag.short {
+                arg = arg.short(short);
+            }
+            arg = match &flag.value_name {
+                Some(value) => arg
+                    .value_name(value.clone())
+                    .num_args(0..=1)
+                    .default_missing_value(""),
+                None => arg.action(ArgAction::SetTrue),
+            };
+            cmd = cmd.arg(arg);
+        }
+    }
+    cmd
+}
+
+fn run_launch_flags(
+    host: &mut PluginHost,
+    matches: &ArgMatches,
+) -> Result<Option<ExitCode>, String> {
+    let flags: Vec<(String, Vec<String>)> = host
+        .catalog
+        .commands()
+        .into_iter()
+        .flat_map(|(spec, _)| spec.launch_flags.iter())
+        .filter_map(|flag| {
+            let id = format!("launch:{}", flag.long);
+            match &flag.value_name {
+                Some(_) => matches.get_one::<String>(&id).map(|v| {
+                    (
+                        flag.long.clone(),
+                        if v.is_empty() {
+                            vec![]
+                        } else {
+                            vec![v.clone()]
+                        },
+                    )
+                }),
+                None => matches.get_flag(&id).then(|| (flag.long.clone(), vec![])),
+            }
+        })
+        .collect();
+    let Some((long, args)) = flags.into_iter().next() else {
+        return Ok(None);
+    };
+    let owner = host
+        .catalog
+        .commands()
+        .into_iter()
+        .find(|(spec, _)| spec.launch_flags.iter().any(|f| f.long == long))
+        .map(|(_, record)| host.index_of(record))
+        .expect("the flag came from a runnable plugin");
+    let invocation = Invocation {
+        command: long,
+        args,
+        origin: Origin::Launch,
+    };
+    Ok(Some(finish(host.run(owner, &invocation))))
+}
+
+pub fn run_plugin_command(
+    host: &mut PluginHost,
+    name: &str,
+    args: Vec<String>,
+    origin: Origin,
+) -> Result<ExitCode, String> {
+    let index = match host.catalog.resolve(name) {
+        Resolution::Runnable(record) => host.index_of(record),
+        Resolution::Unavailable(why) => {
+            eprintln!("{why}");
+            return Ok(ExitCode::from(1));
+        }
+        Resolution::Unknown => {
+            return Err(format!(
+                "unknown command '{name}'; `anton --help` lists them"
+            ));
+        }
+    };
+    let invocation = Invocation {
+        command: name.to_string(),
+        args,
+        origin,
+    };
+    Ok(finish(host.run(index, &invocation)))
+}
+
+fn finish(
+    result: Result<
+        crate::interfaces::latest::exports::anton::plugin::command::Outcome,
+        PluginFailure,
+    >,
+) -> ExitCode {
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.exit_code),
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `config.toml`, user and workspace; the workspace wins key by key.
+//!
+//! ```toml
+//! [plugins.share]
+//! enabled = false
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use crate::files;
+use crate::workspace::Paths;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    User,
+    Workspace,
+}
+
+impl Scope {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::User => "for you (all workspaces)",
+            Scope::Workspace => "in this workspace",
+        }
+    }
+}
+
+pub struct Config {
+    user: Table,
+    workspace: Table,
+    user_file: PathBuf,
+    workspace_file: PathBuf,
+}
+
+impl Config {
+    pub fn load(paths: &Paths) -> Result<Config, String> {
+        let user_file = paths.user_config_file();
+        let workspace_file = paths.workspace_config();
+        Ok(Config {
+            user: read_table(&user_file)?,
+            workspace: read_table(&workspace_file)?,
+            user_file,
+            workspace_file,
+        })
+    }
+
+    /// Whether plugin `id` is enabled, and which file said so (`None`: default on).
+    pub fn plugin_enabled(&self, id: &str) -> (bool, Option<Scope>) {
+        let lookup = |table: &Table| table.get("plugins")?.get(id)?.get("enabled")?.as_bool();
+        match (lookup(&self.workspace), lookup(&self.user)) {
+            (Some(on), _) => (on, Some(Scope::Workspace)),
+            (None, Some(on)) => (on, Some(Scope::User)),
+            (None, None) => (true, None),
+        }
+    }
+
+    pub fn set_plugin_enabled(
+        &mut self,
+        scope: Scope,
+        id: &str,
+        enabled: bool,
+    ) -> Result<PathBuf, String> {
+        let (table, file) = match scope {
+            Scope::User => (&mut self.user, &self.user_file),
+            Scope::Workspace => (&mut self.workspace, &self.workspace_file),
+        };
+        let plugins = table
+            .entry("plugins")
+            .or_insert_with(|| Value::Table(Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("{}: `plugins` must be a table", file.display()))?;
+        let entry = plugins
+            .entry(id)
+            .or_insert_with(|| Value::Table(Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("{}: `plugins.{id}` must be a table", file.display()))?;
+        entry.insert("enabled".into(), Value::Boolean(enabled));
+        let text = toml::to_string(table).map_err(|e| e.to_string())?;
+        files::write_atomic(file, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        Ok(file.clone())
+    }
+}
+
+fn read_table(file: &Path) -> Result<Table, String> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => text.parse::<Table>().map_err(|e| {
+            format!(
+                "{}: {} — fix or remove the file",
+                file.display(),
+                e.message()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Table::new()),
+        Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+    }
+}

@@ -1,0 +1,73 @@
+use super::latest::anton::plugin::chat::{Host, Table, TimeStyle};
+use super::{HostError, PluginState};
+use crate::terminal;
+
+impl Host for PluginState {
+    fn current_session(&mut self) -> Option<String> {
+        self.host.current_session.lock().ok()?.clone()
+    }
+
+    fn print(&mut self, text: String) {
+        println!("{text}");
+    }
+
+    fn print_error(&mut self, text: String) {
+        eprintln!("{text}");
+    }
+
+    fn print_markdown(&mut self, text: String) {
+        println!("{text}");
+    }
+
+    fn print_table(&mut self, table: Table) {
+        let columns: Vec<terminal::Column> = table
+            .columns
+            .into_iter()
+            .map(|c| terminal::Column {
+                header: c.header,
+                shrinkable: c.shrinkable,
+            })
+            .collect();
+        print!(
+            "{}",
+            terminal::render_table(&columns, &table.rows, terminal::width())
+        );
+    }
+
+    fn format_time(&mut self, at: i64, style: TimeStyle) -> String {
+        match style {
+            TimeStyle::Relative => terminal::format_time(at, true),
+            TimeStyle::Absolute => terminal::format_time(at, false),
+            TimeStyle::Iso => terminal::format_iso(at),
+        }
+    }
+
+    fn terminal_width(&mut self) -> u32 {
+        terminal::width() as u32
+    }
+
+    fn interactive(&mut self) -> bool {
+        terminal::stdin_is_terminal()
+    }
+
+    fn pick(&mut self, prompt: String, items: Vec<String>) -> Result<Option<u32>, HostError> {
+        if items.is_empty() {
+            return Err(HostError::Invalid("pick needs at least one item".into()));
+        }
+        Ok(self
+            .waiting_on_user(|| terminal::pick(&prompt, &items))
+            .map(|i| i as u32))
+    }
+
+    fn confirm(&mut self, question: String, default_yes: bool) -> Result<bool, HostError> {
+        Ok(self.waiting_on_user(|| terminal::confirm(&question, default_yes)))
+    }
+
+    fn ask(&mut self, prompt: String) -> Result<Option<String>, HostError> {
+        Ok(self.waiting_on_user(|| terminal::prompt(&format!("{prompt} "))))
+    }
+
+    fn ask_secret(&mut self, prompt: String) -> Result<Option<String>, HostError> {
+        Ok(self.waiting_on_user(|| terminal::prompt_secret(&format!("{prompt} "))))
+    }
+}

@@ -1,0 +1,12 @@
+//! anton: a minimal host (chat, storage, LLM) whose commands are WebAssembly
+//! component plugins speaking the `anton:plugin` WIT contract in `wit/`.
+
+pub mod cli;
+pub mod config;
+pub mod files;
+pub mod interfaces;
+pub mod plugin_host;
+mod plugins_command;
+pub mod store;
+pub mod terminal;
+pub mod workspace;

@@ -1,0 +1,9 @@
+//! The plugins compiled into the anton binary by `build.rs`.
+
+pub struct BuiltinPlugin {
+    pub id: &'static str,
+    pub manifest: &'static str,
+    pub wasm: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));

@@ -1,0 +1,110 @@
+//! One wasmtime engine per process, its epoch ticker, and the on-disk cache of
+//! compiled components.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+use crate::files;
+
+/// How often the epoch advances; a plugin's deadline is checked this often.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("the wasmtime configuration is valid");
+        // A plain thread, not a runtime task: a blocked executor must not stop
+        // the clock that interrupts a looping plugin.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("anton-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .expect("spawn epoch thread");
+        engine
+    })
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    files::hex(&Sha256::digest(bytes))
+}
+
+/// Compiled components keyed by the engine's compatibility hash and the
+/// sha256 of the wasm, so an upgrade or a changed plugin never loads a stale
+/// artifact.
+pub struct ComponentCache {
+    dir: Option<PathBuf>,
+}
+
+/// Whether `load` had to compile (the slow, first-run path).
+pub enum Loaded {
+    Cached(Component),
+    Compiled(Component),
+}
+
+impl Loaded {
+    pub fn component(self) -> Component {
+        match self {
+            Loaded::Cached(c) | Loaded::Compiled(c) => c,
+        }
+    }
+}
+
+impl ComponentCache {
+    /// `None` disables the cache (ANTON_NO_PLUGIN_CACHE=1).
+    pub fn new(dir: Option<&Path>) -> Self {
+        let dir = dir.map(|d| d.join("components").join(engine_key()));
+        ComponentCache { dir }
+    }
+
+    fn entry(&self, wasm_sha256: &str) -> Option<PathBuf> {
+        Some(self.dir.as_ref()?.join(format!("{wasm_sha256}.cwasm")))
+    }
+
+    pub fn is_warm(&self, wasm_sha256: &str) -> bool {
+        self.entry(wasm_sha256).is_some_and(|p| p.exists())
+    }
+
+    pub fn load(&self, wasm: &[u8], wasm_sha256: &str) -> wasmtime::Result<Loaded> {
+        let engine = engine();
+        let entry = self.entry(wasm_sha256);
+        if let Some(path) = entry.as_ref().filter(|p| p.exists()) {
+            // SAFETY: only files this cache wrote live under its directory,
+            // and wasmtime checks the artifact's engine compatibility itself.
+            // A corrupt or foreign entry fails here and is recompiled below.
+            if let Ok(component) = unsafe { Component::deserialize_file(engine, path) } {
+                return Ok(Loaded::Cached(component));
+            }
+        }
+        let component = Component::new(engine, wasm)?;
+        if let Some(path) = entry {
+            // A cache that cannot be written only costs speed.
+            let _ = component
+                .serialize()
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| files::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
+        }
+        Ok(Loaded::Compiled(component))
+    }
+}
+
+fn engine_key() -> String {
+    let mut hasher = DefaultHasher::new();
+    engine().precompile_compatibility_hash().hash(&mut hasher);
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}

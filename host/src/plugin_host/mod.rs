@@ -1,0 +1,181 @@
+//! The plugin runtime: discovery (catalog), compilation (engine), one
+//! instance per plugin, and dispatch of commands to them.
+
+mod builtin;
+pub mod catalog;
+pub mod engine;
+pub mod instance;
+pub mod manifest;
+pub mod trust;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use wasmtime::component::{Component, Linker};
+
+use catalog::{Catalog, PluginRecord};
+use engine::{ComponentCache, Loaded, engine};
+pub use instance::PluginFailure;
+use instance::PluginInstance;
+
+use crate::interfaces::latest::Plugin;
+use crate::interfaces::latest::exports::anton::plugin::command::{
+    CommandSpec, Invocation, Outcome,
+};
+use crate::interfaces::{HostContext, PluginState};
+
+pub use builtin::BUILTIN_PLUGINS;
+
+pub struct PluginHost {
+    pub catalog: Catalog,
+    pub context: Arc<HostContext>,
+    cache: ComponentCache,
+    linker: Option<Linker<PluginState>>,
+    /// By index into `catalog.records`.
+    instances: HashMap<usize, PluginInstance>,
+    announced_compile: bool,
+}
+
+impl PluginHost {
+    pub fn new(catalog: Catalog, context: Arc<HostContext>) -> PluginHost {
+        let cache = ComponentCache::new(context.paths.user_cache.as_deref());
+        PluginHost {
+            catalog,
+            context,
+            cache,
+            linker: None,
+            instances: HashMap::new(),
+            announced_compile: false,
+        }
+    }
+
+    fn linker(&mut self) -> Result<&Linker<PluginState>, PluginFailure> {
+        if self.linker.is_none() {
+            self.linker = Some(new_linker()?);
+        }
+        Ok(self.linker.as_ref().expect("set above"))
+    }
+
+    /// Compile (or load from cache) and link the plugin at `index`.
+    pub fn prepare(&mut self, index: usize) -> Result<(), PluginFailure> {
+        if self.instances.contains_key(&index) {
+            return Ok(());
+        }
+        let record = self.catalog.records[index].clone();
+        if !self.cache.is_warm(&record.sha256) && !self.announced_compile {
+            // Only the first run after an install or upgrade compiles.
+            self.announced_compile = true;
+            if std::io::stderr().is_terminal() {
+                eprintln!("Preparing plugins… (compiled once, then cached)");
+            }
+        }
+        let component = load_component(&self.cache, &record)?;
+        let linker = self.linker()?.clone();
+        let instance = PluginInstance::new(&record, &component, &linker, self.context.clone())?;
+        self.instances.insert(index, instance);
+        Ok(())
+    }
+
+    pub fn describe(&mut self, index: usize) -> Result<Vec<CommandSpec>, PluginFailure> {
+        self.prepare(index)?;
+        self.instances.get_mut(&index).expect("prepared").describe()
+    }
+
+    pub fn run(&mut self, index: usize, invocation: &Invocation) -> Result<Outcome, PluginFailure> {
+        self.prepare(index)?;
+        self.instances
+            .get_mut(&index)
+            .expect("prepared")
+            .run(invocation)
+    }
+
+    pub fn index_of(&self, record: &PluginRecord) -> usize {
+        self.catalog
+            .records
+            .iter()
+            .position(|r| std::ptr::eq(r, record))
+            .expect("record belongs to this catalog")
+    }
+}
+
+/// WASI (only what each store's context grants) plus every anton interface.
+pub fn new_linker() -> Result<Linker<PluginState>, PluginFailure> {
+    let mut linker = Linker::new(engine());
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .and_then(|_| {
+            Plugin::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
+                &mut linker,
+                |s| s,
+            )
+        })
+        .map_err(|e| PluginFailure(format!("cannot set up the plugin host: {e}")))?;
+    Ok(linker)
+}
+
+/// Compile or load from cache, refusing what is not an anton component.
+pub fn load_component(
+    cache: &ComponentCache,
+    record: &PluginRecord,
+) -> Result<Component, PluginFailure> {
+    let id = record.id();
+    check_component_bytes(&record.wasm)
+        .map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
+    let component = cache
+        .load(&record.wasm, &record.sha256)
+        .map(Loaded::component)
+        .map_err(|e| {
+            PluginFailure(format!(
+                "plugin '{id}' is not a valid component: {}",
+                e.to_string().lines().next().unwrap_or("")
+            ))
+        })?;
+    check_world(&component, &record.manifest.api)
+        .map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
+    Ok(component)
+}
+
+/// The component's exports must include `anton:plugin/command` at the
+/// manifest's WIT version.
+fn check_world(component: &Component, api: &str) -> Result<(), String> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let wanted = format!("anton:plugin/command@{api}");
+    if exports.iter().any(|e| *e == wanted) {
+        return Ok(());
+    }
+    match exports
+        .iter()
+        .find(|e| e.starts_with("anton:plugin/command@"))
+    {
+        Some(found) => Err(format!(
+            "its manifest says api {api}, but the component exports {found}; rebuild it or fix `api`"
+        )),
+        None => Err(format!(
+            "the component does not export anton:plugin/command (it exports: {}); build it with the anton plugin SDK",
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        )),
+    }
+}
+
+/// Tell a core module or junk from a component before asking wasmtime.
+pub fn check_component_bytes(bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err("the file is not WebAssembly".into());
+    }
+    match bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => Err(
+            "the file is a core wasm module, not a component; build it with `cargo build --target wasm32-wasip2`".into(),
+        ),
+        _ => Err("the file is WebAssembly of an unknown version".into()),
+    }
+}

@@ -1,0 +1,664 @@
+//! The workspace store: `.anton/anton.db` (SQLite, WAL).
+//!
+//! Every write runs in an immediate transaction, so two processes in one
+//! workspace queue behind `busy_timeout` instead of failing on a lock upgrade.
+
+mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+
+pub const DB_FILE: &str = "anton.db";
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Idle,
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Active,
+        Status::Idle,
+        Status::Completed,
+        Status::Interrupted,
+        Status::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Idle => "idle",
+            Status::Completed => "completed",
+            Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Status {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .unwrap_or(Status::Idle)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    pub imported_by: Option<String>,
+    pub imported_at: Option<i64>,
+    pub exported_by: Option<String>,
+    pub exported_at: Option<i64>,
+    pub original_id: Option<String>,
+    pub source_file: Option<String>,
+    pub file_sha256: Option<String>,
+    pub forked_from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub title: String,
+    pub task: String,
+    pub status: Status,
+    pub summary: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub turns: u32,
+    pub messages: u32,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub workspace: String,
+    pub provenance: Provenance,
+    /// "pid N on HOST" while a live process writes the session.
+    pub live_writer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: i64,
+    pub turn: u32,
+    pub role: String,
+    pub content: String,
+    pub meta: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareEntry {
+    pub direction: String,
+    pub path: String,
+    pub sha256: String,
+    pub title: String,
+    pub who: String,
+    pub at: i64,
+    pub format: String,
+    pub session_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    pub memories_born: u32,
+    pub memories_used: u32,
+    pub cells: u32,
+    pub shares: Vec<ShareEntry>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionQuery {
+    /// 0: no limit.
+    pub limit: u32,
+    pub status: Option<Status>,
+    pub search: Option<String>,
+    pub include_empty: bool,
+}
+
+pub enum Lookup {
+    Found(Session),
+    Missing,
+    Ambiguous(Vec<Session>),
+}
+
+/// A new session's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    pub title: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub created_at: Option<i64>,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    workspace: String,
+}
+
+const SESSION_COLUMNS: &str = "id, title, task, status, summary, created_at, updated_at, turns, \
+    messages, provider, model, workspace, imported_by, imported_at, exported_by, exported_at, \
+    original_id, source_file, file_sha256, forked_from, writer_pid, writer_host";
+
+impl Store {
+    /// Open (creating on first use) `<anton_dir>/anton.db`.
+    pub fn open(anton_dir: &Path, workspace: &Path) -> Result<Store> {
+        std::fs::create_dir_all(anton_dir)
+            .map_err(|e| StoreError(format!("cannot create {}: {e}", anton_dir.display())))?;
+        let path = anton_dir.join(DB_FILE);
+        let shown = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+        .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| sql_error(&shown, e))?;
+        let store = Store {
+            conn,
+            path,
+            workspace: workspace.display().to_string(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, error: rusqlite::Error) -> StoreError {
+        sql_error(&self.path.display().to_string(), error)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let known = schema::MIGRATIONS.len() as i64;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.fail(e))?;
+        if version > known {
+            return Err(StoreError(format!(
+                "{} was written by a newer anton (schema {version}; this anton knows {known}); \
+                 upgrade anton to open it — nothing was changed",
+                self.path.display()
+            )));
+        }
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(|e| self.fail(e))?;
+        if version == known {
+            return Ok(());
+        }
+        let tx = self.immediate()?;
+        // Re-read under the write lock: another process may have migrated.
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.fail(e))?;
+        for (index, migration) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(migration).map_err(|e| self.fail(e))?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(|e| self.fail(e))?;
+        }
+        tx.commit().map_err(|e| self.fail(e))
+    }
+
+    fn immediate(&self) -> Result<rusqlite::Transaction<'_>> {
+        // Transaction::new_unchecked: the store's methods take &self and never nest.
+        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn create_session(&self, new: &NewSession) -> Result<Session> {
+        let now = new.created_at.unwrap_or_else(now_ms);
+        loop {
+            let id = new_session_id(now);
+            let inserted = self.conn.execute(
+                "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                params![id, new.title, now, new.provider, new.model, self.workspace],
+            );
+            // A clash needs two sessions in the same second with the same
+            // random suffix; draw again.
+            if inserted.map_err(|e| self.fail(e))? == 1 {
+                return self
+                    .get_session(&id)?
+                    .ok_or_else(|| StoreError(format!("session {id} vanished")));
+            }
+        }
+    }
+
+    /// Append one message; keeps the session's counters, task and update time.
+    pub fn append_message(
+        &self,
+        session_id: &str,
+        turn: u32,
+        role: &str,
+        content: &str,
+        meta: &str,
+        at: Option<i64>,
+    ) -> Result<i64> {
+        let at = at.unwrap_or_else(now_ms);
+        let tx = self.immediate()?;
+        tx.execute(
+            "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![session_id, turn, role, content, meta, at],
+        )
+        .map_err(|e| self.fail(e))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
+                 task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
+             WHERE id = ?1",
+            params![session_id, turn, at, role, content],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(id)
+    }
+
+    pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> Result<()> {
+        // An automatic title never replaces one the user chose.
+        self.conn
+            .execute(
+                "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
+                 WHERE id = ?1 AND (?3 OR title_source <> 'user')",
+                params![session_id, title, by_user],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub fn set_summary(&self, session_id: &str, summary: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET summary = ?2 WHERE id = ?1",
+                params![session_id, summary],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub fn set_status(&self, session_id: &str, status: Status) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET status = ?2 WHERE id = ?1",
+                params![session_id, status.as_str()],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub fn get_session(&self, id: &str) -> Result<Option<Session>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
+                [id],
+                session_from_row,
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn count_sessions(&self) -> Result<u64> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .map_err(|e| self.fail(e))?;
+        Ok(count as u64)
+    }
+
+    /// Newest first; with a search, each hit carries its best snippet.
+    pub fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<(Session, Option<String>)>> {
+        let limit = if query.limit == 0 {
+            -1
+        } else {
+            query.limit as i64
+        };
+        let status = query.status.map(Status::as_str);
+        let filter = "(?1 IS NULL OR s.status = ?1) AND (?2 OR s.turns > 0)";
+        match query
+            .search
+            .as_deref()
+            .map(fts_query)
+            .filter(|q| !q.is_empty())
+        {
+            None => {
+                let sql = format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter}
+                     ORDER BY s.updated_at DESC, s.id DESC LIMIT ?3"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.fail(e))?;
+                let rows = stmt
+                    .query_map(params![status, query.include_empty, limit], |row| {
+                        Ok((session_from_row(row)?, None))
+                    })
+                    .map_err(|e| self.fail(e))?;
+                rows.collect::<rusqlite::Result<_>>()
+                    .map_err(|e| self.fail(e))
+            }
+            Some(fts) => {
+                let columns = SESSION_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("s.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "WITH hits AS (
+                         SELECT m.session_id AS sid, min(m.id) AS first_hit
+                         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+                         WHERE messages_fts MATCH ?4 GROUP BY m.session_id)
+                     SELECT {columns},
+                         (SELECT snippet(messages_fts, 0, '[', ']', '…', 10) FROM messages_fts
+                          WHERE messages_fts MATCH ?4 AND rowid = hits.first_hit)
+                     FROM hits JOIN sessions s ON s.id = hits.sid
+                     WHERE {filter}
+                     ORDER BY s.updated_at DESC, s.id DESC LIMIT ?3"
+                );
+                let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.fail(e))?;
+                let rows = stmt
+                    .query_map(params![status, query.include_empty, limit, fts], |row| {
+                        Ok((session_from_row(row)?, row.get::<_, Option<String>>(22)?))
+                    })
+                    .map_err(|e| self.fail(e))?;
+                rows.collect::<rusqlite::Result<_>>()
+                    .map_err(|e| self.fail(e))
+            }
+        }
+    }
+
+    /// A full id or a unique prefix.
+    pub fn find_session(&self, id_or_prefix: &str) -> Result<Lookup> {
+        if let Some(session) = self.get_session(id_or_prefix)? {
+            return Ok(Lookup::Found(session));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE substr(id, 1, ?2) = ?1
+                 ORDER BY updated_at DESC LIMIT 10"
+            ))
+            .map_err(|e| self.fail(e))?;
+        let mut found: Vec<Session> = stmt
+            .query_map(
+                params![id_or_prefix, id_or_prefix.chars().count() as i64],
+                session_from_row,
+            )
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(match found.len() {
+            0 => Lookup::Missing,
+            1 => Lookup::Found(found.remove(0)),
+            _ => Lookup::Ambiguous(found),
+        })
+    }
+
+    /// Messages in order; `limit` 0 means all, otherwise the last `limit`.
+    pub fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>> {
+        let limit = if limit == 0 { -1 } else { limit as i64 };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT * FROM (SELECT id, turn, role, content, meta, created_at FROM messages
+                 WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map(params![session_id, limit], |r| {
+                Ok(Message {
+                    id: r.get(0)?,
+                    turn: r.get(1)?,
+                    role: r.get(2)?,
+                    content: r.get(3)?,
+                    meta: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn details(&self, session_id: &str) -> Result<Details> {
+        let count = |sql: &str| -> Result<u32> {
+            self.conn
+                .query_row(sql, [session_id], |r| r.get(0))
+                .map_err(|e| self.fail(e))
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT direction, path, sha256, title, who, at, format, session_id FROM share_ledger
+                 WHERE session_id = ?1 ORDER BY at DESC, id DESC",
+            )
+            .map_err(|e| self.fail(e))?;
+        let shares = stmt
+            .query_map([session_id], share_from_row)
+            .map_err(|e| self.fail(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.fail(e))?;
+        Ok(Details {
+            memories_born: count(
+                "SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'born'",
+            )?,
+            memories_used: count(
+                "SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'used'",
+            )?,
+            cells: count("SELECT count(*) FROM cells WHERE session_id = ?1")?,
+            shares,
+        })
+    }
+
+    pub fn record_memory(
+        &self,
+        session_id: &str,
+        born: bool,
+        kind: &str,
+        scope: &str,
+        text: &str,
+        topic: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO session_memories (session_id, relation, kind, scope, text, topic, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![session_id, if born { "born" } else { "used" }, kind, scope, text, topic, now_ms()],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub fn record_share(&self, entry: &ShareEntry) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO share_ledger (session_id, direction, path, sha256, title, who, at, format)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    entry.session_id,
+                    entry.direction,
+                    entry.path,
+                    entry.sha256,
+                    entry.title,
+                    entry.who,
+                    entry.at,
+                    entry.format
+                ],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
+                [plugin, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn kv_set(&self, plugin: &str, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO plugin_kv (plugin, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value",
+                [plugin, key, value],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub fn kv_delete(&self, plugin: &str, key: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
+                [plugin, key],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+}
+
+fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
+    let status: String = row.get(3)?;
+    let writer_pid: Option<u32> = row.get(20)?;
+    let writer_host: Option<String> = row.get(21)?;
+    let live_writer = match (writer_pid, writer_host) {
+        (Some(pid), Some(host)) if writer_is_alive(pid, &host) => {
+            Some(format!("pid {pid} on {host}"))
+        }
+        _ => None,
+    };
+    let mut status = Status::parse(&status);
+    if status == Status::Active && live_writer.is_none() {
+        // The writer died without closing the session: its last reply was cut.
+        status = Status::Interrupted;
+    }
+    Ok(Session {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        task: row.get(2)?,
+        status,
+        summary: row.get(4)?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+        turns: row.get(7)?,
+        messages: row.get(8)?,
+        provider: row.get(9)?,
+        model: row.get(10)?,
+        workspace: row.get(11)?,
+        provenance: Provenance {
+            imported_by: row.get(12)?,
+            imported_at: row.get(13)?,
+            exported_by: row.get(14)?,
+            exported_at: row.get(15)?,
+            original_id: row.get(16)?,
+            source_file: row.get(17)?,
+            file_sha256: row.get(18)?,
+            forked_from: row.get(19)?,
+        },
+        live_writer,
+    })
+}
+
+fn share_from_row(r: &Row) -> rusqlite::Result<ShareEntry> {
+    Ok(ShareEntry {
+        direction: r.get(0)?,
+        path: r.get(1)?,
+        sha256: r.get(2)?,
+        title: r.get(3)?,
+        who: r.get(4)?,
+        at: r.get(5)?,
+        format: r.get(6)?,
+        session_id: r.get(7)?,
+    })
+}
+
+/// A writer on another host is taken at its word; on this host, its pid must exist.
+fn writer_is_alive(pid: u32, host: &str) -> bool {
+    host != hostname() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    let code = error.sqlite_error_code();
+    StoreError(match code {
+        Some(DatabaseBusy | DatabaseLocked) => format!(
+            "the session store {path} stayed locked by another anton for {}s; try again when it finishes",
+            BUSY_TIMEOUT.as_secs()
+        ),
+        Some(NotADatabase | DatabaseCorrupt) => format!(
+            "the session store {path} is damaged ({error}); move it aside to start a new one"
+        ),
+        Some(ReadOnly | CannotOpen | PermissionDenied) => {
+            format!("cannot write the session store {path} ({error}); check its permissions")
+        }
+        Some(DiskFull) => format!("the disk holding {path} is full"),
+        _ => format!("session store {path}: {error}"),
+    })
+}
+
+/// Each word becomes a quoted FTS5 phrase, so user text is never FTS syntax.
+fn fts_query(text: &str) -> String {
+    text.split_whitespace()
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `YYYYMMDD_HHMMSS_xxxx` (UTC): sorts by time like the reference Anton's ids,
+/// plus a random suffix so two processes in one second do not collide.
+fn new_session_id(at_ms: i64) -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let stamp = jiff::Timestamp::from_millisecond(at_ms)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d_%H%M%S");
+    let suffix =
+        RandomState::new().hash_one((std::process::id(), std::time::Instant::now())) as u16;
+    format!("{stamp}_{suffix:04x}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! Schema migrations. `user_version` holds how many have run; a migration is
+//! never edited once released, only appended.
+
+pub const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = r#"
+CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    title         TEXT NOT NULL DEFAULT '',
+    title_source  TEXT NOT NULL DEFAULT 'auto' CHECK (title_source IN ('auto', 'user', 'import')),
+    task          TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL DEFAULT 'idle'
+                  CHECK (status IN ('active', 'idle', 'completed', 'interrupted', 'failed')),
+    summary       TEXT NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    turns         INTEGER NOT NULL DEFAULT 0,
+    messages      INTEGER NOT NULL DEFAULT 0,
+    provider      TEXT,
+    model         TEXT,
+    workspace     TEXT NOT NULL,
+    imported_by   TEXT,
+    imported_at   INTEGER,
+    exported_by   TEXT,
+    exported_at   INTEGER,
+    original_id   TEXT,
+    source_file   TEXT,
+    file_sha256   TEXT,
+    forked_from   TEXT REFERENCES sessions(id) ON DELETE SET NULL,
+    writer_pid    INTEGER,
+    writer_host   TEXT
+);
+CREATE INDEX sessions_by_update ON sessions (updated_at DESC, id DESC);
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    turn        INTEGER NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'tool_call', 'tool_result',
+                    'scratchpad', 'memory_write', 'memory_read', 'system')),
+    content     TEXT NOT NULL,
+    meta        TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX messages_by_session ON messages (session_id, id);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (content, content = 'messages', content_rowid = 'id');
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+END;
+
+CREATE TABLE cells (
+    id           INTEGER PRIMARY KEY,
+    session_id   TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    pad          TEXT NOT NULL,
+    code         TEXT NOT NULL,
+    stdout       TEXT NOT NULL DEFAULT '',
+    stderr       TEXT NOT NULL DEFAULT '',
+    error        TEXT,
+    description  TEXT NOT NULL DEFAULT '',
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER
+);
+CREATE INDEX cells_by_session ON cells (session_id, id);
+
+-- 'born': written during the session; 'used': given to the model in it.
+CREATE TABLE session_memories (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    relation    TEXT NOT NULL CHECK (relation IN ('born', 'used')),
+    kind        TEXT NOT NULL CHECK (kind IN ('always', 'never', 'when', 'lesson')),
+    scope       TEXT NOT NULL CHECK (scope IN ('project', 'global')),
+    text        TEXT NOT NULL,
+    topic       TEXT NOT NULL DEFAULT '',
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (session_id, relation, text)
+);
+
+CREATE TABLE share_ledger (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT REFERENCES sessions(id) ON DELETE SET NULL,
+    direction   TEXT NOT NULL CHECK (direction IN ('export', 'import')),
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    title       TEXT NOT NULL DEFAULT '',
+    who         TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    format      TEXT NOT NULL
+);
+CREATE INDEX share_ledger_by_session ON share_ledger (session_id, at);
+
+CREATE TABLE plugin_kv (
+    plugin  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (plugin, key)
+);
+"#;

@@ -1,0 +1,170 @@
+use super::*;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
+    (dir, store)
+}
+
+fn session_with(store: &Store, at: i64, user_text: &str) -> Session {
+    let s = store
+        .create_session(&NewSession {
+            created_at: Some(at),
+            ..Default::default()
+        })
+        .unwrap();
+    store
+        .append_message(&s.id, 1, "user", user_text, "{}", Some(at))
+        .unwrap();
+    store
+        .append_message(&s.id, 1, "assistant", "ok", "{}", Some(at + 1))
+        .unwrap();
+    store.get_session(&s.id).unwrap().unwrap()
+}
+
+#[test]
+fn a_session_counts_its_turns_and_keeps_its_first_user_message_as_task() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1_700_000_000_000, "what is revenue by region?");
+    store
+        .append_message(&s.id, 2, "user", "and by month?", "{}", None)
+        .unwrap();
+    let s = store.get_session(&s.id).unwrap().unwrap();
+    assert_eq!((s.turns, s.messages), (2, 3));
+    assert_eq!(s.task, "what is revenue by region?");
+    assert!(s.id.starts_with("20231114_221320_"), "{}", s.id);
+}
+
+#[test]
+fn lists_newest_first_filters_and_searches_with_snippets() {
+    let (_dir, store) = open();
+    let old = session_with(&store, 1_000_000, "plot the quarterly churn");
+    let new = session_with(&store, 2_000_000, "summarise revenue by region");
+    store.create_session(&NewSession::default()).unwrap();
+    let all = store
+        .list_sessions(&SessionQuery {
+            include_empty: false,
+            ..Default::default()
+        })
+        .unwrap();
+    let ids: Vec<_> = all.iter().map(|(s, _)| s.id.clone()).collect();
+    assert_eq!(ids, vec![new.id.clone(), old.id.clone()]);
+
+    let hits = store
+        .list_sessions(&SessionQuery {
+            search: Some("churn".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].0.id, old.id);
+    assert_eq!(hits[0].1.as_deref(), Some("plot the quarterly [churn]"));
+    // FTS syntax in user text is just text.
+    let none = store
+        .list_sessions(&SessionQuery {
+            search: Some("\"NEAR( AND *".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(none.is_empty());
+
+    store.set_status(&old.id, Status::Completed).unwrap();
+    let done = store
+        .list_sessions(&SessionQuery {
+            status: Some(Status::Completed),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(done.len(), 1);
+}
+
+#[test]
+fn finds_by_unique_prefix_and_reports_ambiguity() {
+    let (_dir, store) = open();
+    let a = session_with(&store, 1_000_000, "a");
+    let _b = session_with(&store, 1_000_000, "b");
+    assert!(matches!(store.find_session(&a.id).unwrap(), Lookup::Found(s) if s.id == a.id));
+    assert!(
+        matches!(store.find_session("19700101").unwrap(), Lookup::Ambiguous(v) if v.len() == 2)
+    );
+    assert!(matches!(store.find_session(&a.id[..18]).unwrap(), Lookup::Found(s) if s.id == a.id));
+    assert!(matches!(
+        store.find_session("2099").unwrap(),
+        Lookup::Missing
+    ));
+    assert!(matches!(store.find_session("%").unwrap(), Lookup::Missing));
+}
+
+#[test]
+fn an_automatic_title_never_replaces_the_users() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    store.set_title(&s.id, "my title", true).unwrap();
+    store.set_title(&s.id, "llm title", false).unwrap();
+    assert_eq!(store.get_session(&s.id).unwrap().unwrap().title, "my title");
+}
+
+#[test]
+fn refuses_a_newer_schema_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    drop(Store::open(&anton, dir.path()).unwrap());
+    let db = anton.join(DB_FILE);
+    Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let error = Store::open(&anton, dir.path()).err().unwrap().to_string();
+    assert!(
+        error.contains("newer anton") && error.contains("schema 99"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn migrates_from_every_older_version() {
+    for start in 0..schema::MIGRATIONS.len() {
+        let dir = tempfile::tempdir().unwrap();
+        let anton = dir.path().join(".anton");
+        std::fs::create_dir_all(&anton).unwrap();
+        let conn = Connection::open(anton.join(DB_FILE)).unwrap();
+        for (i, m) in schema::MIGRATIONS.iter().enumerate().take(start) {
+            conn.execute_batch(m).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+        }
+        drop(conn);
+        let store = Store::open(&anton, dir.path()).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            schema::MIGRATIONS.len() as i64
+        );
+        session_with(&store, 5, "works");
+    }
+}
+
+#[test]
+fn a_damaged_database_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    std::fs::create_dir_all(&anton).unwrap();
+    std::fs::write(anton.join(DB_FILE), vec![7u8; 8192]).unwrap();
+    let error = Store::open(&anton, dir.path()).err().unwrap().to_string();
+    assert!(
+        error.contains("anton.db") && error.contains("move it aside"),
+        "{error}"
+    );
+}
+
+#[test]
+fn plugin_key_values_are_private_to_each_plugin() {
+    let (_dir, store) = open();
+    store.kv_set("a", "k", "1").unwrap();
+    store.kv_set("a", "k", "2").unwrap();
+    assert_eq!(store.kv_get("a", "k").unwrap().as_deref(), Some("2"));
+    assert_eq!(store.kv_get("b", "k").unwrap(), None);
+    store.kv_delete("a", "k").unwrap();
+    assert_eq!(store.kv_get("a", "k").unwrap(), None);
+}

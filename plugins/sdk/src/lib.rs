@@ -1,0 +1,163 @@
+//! Write anton slash-command plugins in Rust.
+//!
+//! Implement [`Plugin`], register it with [`register_plugin!`], and build with
+//! `cargo build --release --target wasm32-wasip2`. Every host interface has a
+//! typed wrapper here ([`chat`], [`storage`], [`llm`], [`log`]); host errors
+//! arrive as [`HostError`] values in a `Result`, never as traps.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "export_plugin_component",
+        default_bindings_module: "anton_plugin_sdk::bindings",
+    });
+}
+
+mod args;
+pub mod chat;
+pub mod llm;
+pub mod log;
+pub mod storage;
+
+pub use args::Args;
+pub use bindings::anton::plugin::types::{
+    HostError, Message, Provenance, Session, SessionStatus, Timestamp,
+};
+pub use bindings::exports::anton::plugin::command::{
+    Action, CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Subcommand,
+};
+
+/// The WIT package version this SDK builds against.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// A plugin: one or more commands. One instance lives as long as the host
+/// keeps the plugin loaded, so fields may carry state between runs.
+pub trait Plugin: 'static {
+    fn new() -> Self
+    where
+        Self: Sized;
+
+    /// The commands this plugin serves. They must match `anton-plugin.toml`.
+    fn commands(&self) -> Vec<CommandSpec>;
+
+    /// Run one command. `Err` is a message for the user; the host prints it
+    /// naming the plugin and exits 1 on the command line.
+    fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String>;
+}
+
+impl Outcome {
+    pub fn ok() -> Self {
+        Outcome {
+            exit_code: 0,
+            action: None,
+        }
+    }
+    pub fn exit(code: u8) -> Self {
+        Outcome {
+            exit_code: code,
+            action: None,
+        }
+    }
+    pub fn switch_session(id: impl Into<String>) -> Self {
+        Outcome {
+            exit_code: 0,
+            action: Some(Action::SwitchSession(id.into())),
+        }
+    }
+}
+
+impl CommandSpec {
+    /// A command with no aliases, subcommands or launch flags.
+    pub fn new(name: &str, kind: CommandKind, summary: &str, usage: &str) -> Self {
+        CommandSpec {
+            name: name.into(),
+            aliases: Vec::new(),
+            summary: summary.into(),
+            usage: usage.into(),
+            subcommands: Vec::new(),
+            kind,
+            launch_flags: Vec::new(),
+        }
+    }
+}
+
+impl HostError {
+    /// The error as a line for the user.
+    pub fn message(&self) -> String {
+        match self {
+            HostError::Denied(m) => format!("denied: {m}"),
+            HostError::NotFound(m) => format!("not found: {m}"),
+            HostError::Invalid(m) => format!("invalid: {m}"),
+            HostError::Failed(m) => format!("failed: {m}"),
+        }
+    }
+}
+
+impl From<HostError> for String {
+    fn from(error: HostError) -> String {
+        error.message()
+    }
+}
+
+#[doc(hidden)]
+pub mod runtime {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static INSTANCE: RefCell<Option<Box<dyn Plugin>>> = const { RefCell::new(None) };
+    }
+
+    fn with_plugin<P: Plugin, R>(f: impl FnOnce(&mut dyn Plugin) -> R) -> R {
+        INSTANCE.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let plugin = slot.get_or_insert_with(|| Box::new(P::new()));
+            f(plugin.as_mut())
+        })
+    }
+
+    pub fn describe<P: Plugin>() -> Vec<CommandSpec> {
+        with_plugin::<P, _>(|p| p.commands())
+    }
+
+    pub fn run<P: Plugin>(invocation: Invocation) -> Result<Outcome, String> {
+        with_plugin::<P, _>(|p| {
+            if invocation.args.iter().any(|a| a == "--help" || a == "-h") {
+                let usage = p
+                    .commands()
+                    .into_iter()
+                    .find(|c| {
+                        c.name == invocation.command || c.aliases.contains(&invocation.command)
+                    })
+                    .map(|c| format!("{}\n\nUsage: {}", c.summary, c.usage));
+                if let Some(usage) = usage {
+                    chat::print(&usage);
+                    return Ok(Outcome::ok());
+                }
+            }
+            p.run(&invocation)
+        })
+    }
+}
+
+/// Register the plugin type; call once at the crate root.
+#[macro_export]
+macro_rules! register_plugin {
+    ($plugin:ty) => {
+        struct __AntonPluginExport;
+        impl $crate::bindings::exports::anton::plugin::command::Guest for __AntonPluginExport {
+            fn describe() -> ::std::vec::Vec<$crate::CommandSpec> {
+                $crate::runtime::describe::<$plugin>()
+            }
+            fn run(
+                invocation: $crate::Invocation,
+            ) -> ::std::result::Result<$crate::Outcome, ::std::string::String> {
+                $crate::runtime::run::<$plugin>(invocation)
+            }
+        }
+        $crate::bindings::export_plugin_component!(__AntonPluginExport with_types_in $crate::bindings);
+    };
+}

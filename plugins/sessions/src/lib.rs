@@ -1,0 +1,312 @@
+//! `anton sessions` and `anton session <id>`: the sessions `/resume` offers.
+
+use anton_plugin_sdk::chat::{self, TimeStyle};
+use anton_plugin_sdk::storage::{self, Lookup, SessionDetails, SessionHit, SessionQuery};
+use anton_plugin_sdk::{
+    Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Session, SessionStatus,
+    register_plugin,
+};
+use serde_json::{Value, json};
+
+const LIST_USAGE: &str = "sessions [--limit N] [--all] [--status S] [--search TEXT] [--json]";
+const SHOW_USAGE: &str = "session <id|prefix> [--json]";
+const DEFAULT_LIMIT: u32 = 20;
+
+struct Sessions;
+
+impl Plugin for Sessions {
+    fn new() -> Self {
+        Sessions
+    }
+
+    fn commands(&self) -> Vec<CommandSpec> {
+        vec![
+            CommandSpec::new(
+                "sessions",
+                CommandKind::Both,
+                "List recent sessions",
+                LIST_USAGE,
+            ),
+            CommandSpec::new(
+                "session",
+                CommandKind::Both,
+                "Show one session in detail",
+                SHOW_USAGE,
+            ),
+        ]
+    }
+
+    fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
+        let args = Args::new(&invocation.args);
+        match invocation.command.as_str() {
+            "sessions" => list(&args),
+            _ => show(&args),
+        }
+    }
+}
+
+register_plugin!(Sessions);
+
+fn list(args: &Args) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--limit", "--all", "--status", "--search", "--json"])
+    {
+        return Err(format!("unknown option {bad}; usage: anton {LIST_USAGE}"));
+    }
+    let limit = match args.value("--limit")? {
+        _ if args.flag("--all") => 0,
+        Some(n) => n
+            .parse()
+            .map_err(|_| format!("--limit takes a whole number, not '{n}'"))?,
+        None => DEFAULT_LIMIT,
+    };
+    let status = args.value("--status")?.map(parse_status).transpose()?;
+    let search = args.value("--search")?.map(str::to_string);
+    let query = SessionQuery {
+        limit,
+        status,
+        search: search.clone(),
+        include_empty: true,
+    };
+    let hits = storage::list_sessions(&query)?;
+
+    if args.flag("--json") {
+        let rows: Vec<Value> = hits.iter().map(hit_json).collect();
+        chat::print(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        return Ok(Outcome::ok());
+    }
+    if hits.is_empty() {
+        chat::print(&match (&search, status) {
+            (Some(text), _) => format!("No sessions match \"{text}\"."),
+            (None, Some(s)) => format!("No {} sessions.", status_name(s)),
+            (None, None) => "No sessions found. Run `anton` to start one.".to_string(),
+        });
+        return Ok(Outcome::ok());
+    }
+
+    let mut headers = vec!["ID", "Task", "Status", "Summary", "Last active"];
+    if search.is_some() {
+        headers[3] = "Match";
+    }
+    let rows = hits
+        .iter()
+        .map(|hit| {
+            let s = &hit.session;
+            let third = match &hit.snippet {
+                Some(snippet) => snippet.clone(),
+                None => one_line(&s.summary),
+            };
+            vec![
+                s.id.clone(),
+                one_line(if s.task.is_empty() { &s.title } else { &s.task }),
+                status_name(s.status).to_string(),
+                third,
+                chat::format_time(s.updated_at, TimeStyle::Relative),
+            ]
+        })
+        .collect();
+    chat::print_table(&headers, &["Task", "Summary", "Match"], rows);
+    let total = storage::count_sessions()?;
+    if limit != 0 && search.is_none() && status.is_none() && total > hits.len() as u64 {
+        chat::print(&format!(
+            "{} of {total} sessions shown; --all lists every one.",
+            hits.len()
+        ));
+    }
+    Ok(Outcome::ok())
+}
+
+fn show(args: &Args) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--json"]) {
+        return Err(format!("unknown option {bad}; usage: anton {SHOW_USAGE}"));
+    }
+    let Some(id) = args.positionals(&[]).first().copied() else {
+        return Err(format!("which session? usage: anton {SHOW_USAGE}"));
+    };
+    let session = match storage::find_session(id)? {
+        Lookup::Found(session) => session,
+        Lookup::Missing => {
+            chat::print_error(&format!(
+                "Session {id} not found. `anton sessions` lists them."
+            ));
+            return Ok(Outcome::exit(1));
+        }
+        Lookup::Ambiguous(candidates) => {
+            chat::print_error(&format!(
+                "Session prefix {id} matches {} sessions:",
+                candidates.len()
+            ));
+            for s in candidates {
+                chat::print_error(&format!("  {}  {}", s.id, one_line(&s.title)));
+            }
+            chat::print_error("Give more of the id.");
+            return Ok(Outcome::exit(1));
+        }
+    };
+    let details = storage::session_details(&session.id)?;
+    if args.flag("--json") {
+        let mut value = session_json(&session);
+        value["details"] = details_json(&details);
+        chat::print(&serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+        return Ok(Outcome::ok());
+    }
+    print_details(&session, &details);
+    Ok(Outcome::ok())
+}
+
+fn print_details(s: &Session, d: &SessionDetails) {
+    let when = |t| chat::format_time(t, TimeStyle::Absolute);
+    let mut lines = vec![
+        format!("Session:     {}", s.id),
+        format!("Title:       {}", or_dash(&s.title)),
+        format!("Task:        {}", or_dash(&one_line(&s.task))),
+        format!("Status:      {}", status_name(s.status)),
+        format!("Created:     {}", when(s.created_at)),
+        format!(
+            "Last active: {} ({})",
+            when(s.updated_at),
+            chat::format_time(s.updated_at, TimeStyle::Relative)
+        ),
+        format!("Turns:       {} ({} messages)", s.turns, s.messages),
+    ];
+    if let Some(model) = &s.model {
+        let provider = s.provider.as_deref().unwrap_or("?");
+        lines.push(format!("Model:       {provider} / {model}"));
+    }
+    if let Some(writer) = &s.live_writer {
+        lines.push(format!("Open in:     {writer}"));
+    }
+    let p = &s.provenance;
+    if let Some(by) = &p.imported_by {
+        let at = p.imported_at.map(when).unwrap_or_default();
+        lines.push(format!("Imported:    by {by} {at}"));
+        if let Some(from) = &p.exported_by {
+            let at = p.exported_at.map(when).unwrap_or_default();
+            lines.push(format!("Exported:    by {from} {at}"));
+        }
+        if let Some(file) = &p.source_file {
+            lines.push(format!("From file:   {file}"));
+        }
+        if let Some(orig) = &p.original_id {
+            lines.push(format!("Original id: {orig}"));
+        }
+    }
+    if let Some(parent) = &p.forked_from {
+        lines.push(format!("Forked from: {parent}"));
+    }
+    lines.push(format!(
+        "Memory:      {} session-born, {} project memories used",
+        d.memories_born, d.memories_used
+    ));
+    lines.push(format!("Code:        {} scratchpad cells", d.cells));
+    if d.shares.is_empty() {
+        lines.push("Shared:      never".to_string());
+    }
+    for share in &d.shares {
+        lines.push(format!(
+            "Shared:      {} {} by {} → {}",
+            share.direction,
+            when(share.at),
+            share.who,
+            share.path
+        ));
+    }
+    lines.push(String::new());
+    lines.push("Summary:".to_string());
+    lines.push(if s.summary.is_empty() {
+        "  (none yet)".to_string()
+    } else {
+        s.summary.clone()
+    });
+    chat::print(&lines.join("\n"));
+}
+
+fn parse_status(text: &str) -> Result<SessionStatus, String> {
+    Ok(match text {
+        "active" => SessionStatus::Active,
+        "idle" => SessionStatus::Idle,
+        "completed" => SessionStatus::Completed,
+        "interrupted" => SessionStatus::Interrupted,
+        "failed" => SessionStatus::Failed,
+        other => {
+            return Err(format!(
+                "unknown status '{other}': use active, idle, completed, interrupted or failed"
+            ));
+        }
+    })
+}
+
+fn status_name(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Active => "active",
+        SessionStatus::Idle => "idle",
+        SessionStatus::Completed => "completed",
+        SessionStatus::Interrupted => "interrupted",
+        SessionStatus::Failed => "failed",
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn or_dash(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
+}
+
+fn iso(t: i64) -> String {
+    chat::format_time(t, TimeStyle::Iso)
+}
+
+fn session_json(s: &Session) -> Value {
+    let p = &s.provenance;
+    json!({
+        "id": s.id,
+        "title": s.title,
+        "task": s.task,
+        "status": status_name(s.status),
+        "summary": s.summary,
+        "created_at": iso(s.created_at),
+        "updated_at": iso(s.updated_at),
+        "turns": s.turns,
+        "messages": s.messages,
+        "provider": s.provider,
+        "model": s.model,
+        "workspace": s.workspace,
+        "live_writer": s.live_writer,
+        "provenance": {
+            "imported_by": p.imported_by,
+            "imported_at": p.imported_at.map(iso),
+            "exported_by": p.exported_by,
+            "exported_at": p.exported_at.map(iso),
+            "original_id": p.original_id,
+            "source_file": p.source_file,
+            "file_sha256": p.file_sha256,
+            "forked_from": p.forked_from,
+        },
+    })
+}
+
+fn hit_json(hit: &SessionHit) -> Value {
+    let mut value = session_json(&hit.session);
+    if let Some(snippet) = &hit.snippet {
+        value["snippet"] = json!(snippet);
+    }
+    value
+}
+
+fn details_json(d: &SessionDetails) -> Value {
+    json!({
+        "memories_born": d.memories_born,
+        "memories_used": d.memories_used,
+        "scratchpad_cells": d.cells,
+        "shares": d.shares.iter().map(|s| json!({
+            "direction": s.direction,
+            "path": s.path,
+            "sha256": s.sha256,
+            "title": s.title,
+            "who": s.who,
+            "at": iso(s.at),
+            "format": s.format,
+        })).collect::<Vec<_>>(),
+    })
+}
