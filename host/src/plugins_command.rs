@@ -413,7 +413,8 @@ fn install(
     for line in &asks {
         println!("  asks for {line}");
     }
-    let question = format!("Install it {} and grant these?", scope.describe());
+    let grant = if asks.is_empty() { "" } else { " and grant these" };
+    let question = format!("Install it {}{grant}?", scope.describe());
     if !yes && !terminal::confirm(&question, false) {
         println!("Not installed.");
         return Ok(ExitCode::from(1));

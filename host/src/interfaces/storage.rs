@@ -41,7 +41,7 @@ impl Host for PluginState {
             .read_store(|s| s.find_session(&id_or_prefix).map(Some))?;
         Ok(match found {
             None | Some(store::Lookup::Missing) => Lookup::Missing,
-            Some(store::Lookup::Found(s)) => Lookup::Found(session_to_wit(s)),
+            Some(store::Lookup::Found(s)) => Lookup::Found(session_to_wit(*s)),
             Some(store::Lookup::Ambiguous(v)) => {
                 Lookup::Ambiguous(v.into_iter().map(session_to_wit).collect())
             }

@@ -144,7 +144,7 @@ fn check_world(component: &Component, api: &str) -> Result<(), String> {
         .map(|(name, _)| name.to_string())
         .collect();
     let wanted = format!("anton:plugin/command@{api}");
-    if exports.iter().any(|e| *e == wanted) {
+    if exports.contains(&wanted) {
         return Ok(());
     }
     match exports

@@ -134,7 +134,7 @@ pub struct SessionQuery {
 }
 
 pub enum Lookup {
-    Found(Session),
+    Found(Box<Session>),
     Missing,
     Ambiguous(Vec<Session>),
 }
@@ -396,7 +396,7 @@ impl Store {
     /// A full id or a unique prefix.
     pub fn find_session(&self, id_or_prefix: &str) -> Result<Lookup> {
         if let Some(session) = self.get_session(id_or_prefix)? {
-            return Ok(Lookup::Found(session));
+            return Ok(Lookup::Found(Box::new(session)));
         }
         let mut stmt = self
             .conn
@@ -415,7 +415,7 @@ impl Store {
             .map_err(|e| self.fail(e))?;
         Ok(match found.len() {
             0 => Lookup::Missing,
-            1 => Lookup::Found(found.remove(0)),
+            1 => Lookup::Found(Box::new(found.remove(0))),
             _ => Lookup::Ambiguous(found),
         })
     }

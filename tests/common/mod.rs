@@ -1,0 +1,150 @@
+//! Shared by the end-to-end tests: an isolated home and workspace, the real
+//! `anton` binary, and test plugins built for wasm32-wasip2 from this repo.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const ANTON: &str = env!("CARGO_BIN_EXE_anton");
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A user (home, config, data) and one workspace, both temporary.
+pub struct Env {
+    pub home: tempfile::TempDir,
+    pub workspace: tempfile::TempDir,
+    /// Shared between tests unless a test needs a cold one.
+    pub cache: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            workspace: tempfile::tempdir().unwrap(),
+            cache: repo_root().join("target/test-plugin-cache"),
+        }
+    }
+
+    pub fn with_cold_cache() -> Env {
+        let env = Env::new();
+        Env { cache: env.home.path().join("cache"), ..env }
+    }
+
+    pub fn ws(&self) -> &Path {
+        self.workspace.path()
+    }
+
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(ANTON);
+        cmd.args(args)
+            .current_dir(dir)
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CACHE_HOME", &self.cache)
+            .env("COLUMNS", "200")
+            .env("TZ", "UTC")
+            .env_remove("NO_COLOR")
+            .env_remove("ANTON_LOG")
+            .env_remove("ANTON_NO_PLUGIN_CACHE")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        Run::from(self.command_in(dir, args).output().unwrap())
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_in(self.ws(), args)
+    }
+
+    /// Run with `input` on stdin.
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self.command_in(self.ws(), args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    pub fn store(&self) -> anton::store::Store {
+        anton::store::Store::open(&self.ws().join(".anton"), self.ws()).unwrap()
+    }
+
+    /// Install a test plugin into this workspace with `anton plugins install`.
+    pub fn install(&self, plugin: &str) -> Run {
+        let dir = staged_plugin(plugin, &self.home.path().join("staged"));
+        self.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        assert_eq!(self.code, 0, "expected success:\n{self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn fails(&self) -> &Run {
+        assert_ne!(self.code, 0, "expected failure:\n{self:#?}");
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// The test plugins in tests/plugins, built once per test binary.
+fn built_test_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = repo_root();
+        let target = root.join("target/anton-plugins");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--locked", "--profile", "plugin", "--target", "wasm32-wasip2", "-p", "faulty", "-p", "replacement", "--target-dir"])
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("run cargo to build the test plugins");
+        assert!(status.success(), "building the test plugins failed");
+        target.join("wasm32-wasip2/plugin")
+    })
+}
+
+/// `<under>/<crate>` holding the crate's manifest and built wasm, as an
+/// author ships a plugin.
+pub fn staged_plugin(crate_name: &str, under: &Path) -> PathBuf {
+    let wasm = built_test_plugins().join(format!("{crate_name}.wasm"));
+    let dir = under.join(crate_name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(repo_root().join("tests/plugins").join(crate_name).join("anton-plugin.toml"), dir.join("anton-plugin.toml")).unwrap();
+    std::fs::copy(&wasm, dir.join(format!("{crate_name}.wasm"))).unwrap();
+    dir
+}

@@ -1,0 +1,321 @@
+//! The plugin host, driven through the real binary: built-ins, faults,
+//! per-workspace switches, replacement, trust, install and check.
+
+mod common;
+
+use common::{Env, repo_root, staged_plugin};
+
+#[test]
+fn the_embedded_built_ins_are_exactly_the_declared_plugins() {
+    let mut declared: Vec<String> = std::fs::read_dir(repo_root().join("plugins"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("anton-plugin.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    declared.sort();
+    let mut embedded: Vec<String> = anton::plugin_host::BUILTIN_PLUGINS.iter().map(|p| p.id.to_string()).collect();
+    embedded.sort();
+    assert_eq!(embedded, declared);
+    assert_eq!(declared, ["resume", "sessions", "share"]);
+}
+
+#[test]
+fn every_built_in_agrees_with_its_manifest() {
+    let env = Env::new();
+    for name in ["sessions", "resume", "share"] {
+        let dir = repo_root().join("plugins").join(name);
+        let staged = env.home.path().join(name);
+        std::fs::create_dir_all(&staged).unwrap();
+        std::fs::copy(dir.join("anton-plugin.toml"), staged.join("anton-plugin.toml")).unwrap();
+        let wasm = repo_root().join(format!("target/anton-plugins/wasm32-wasip2/plugin/{name}.wasm"));
+        std::fs::copy(wasm, staged.join(format!("{name}.wasm"))).unwrap();
+        let run = env.run(&["plugins", "check", staged.to_str().unwrap()]);
+        run.ok();
+        assert!(run.stdout.starts_with(&format!("ok: plugin '{name}'")), "{run:#?}");
+    }
+}
+
+#[test]
+fn plugins_list_shows_the_built_ins_running_with_their_commands() {
+    let env = Env::new();
+    let list = env.run(&["plugins", "list", "--json"]).ok().json();
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["sessions", "resume", "share"]);
+    for plugin in list.as_array().unwrap() {
+        assert_eq!(plugin["source"], "built-in");
+        assert_eq!(plugin["runnable"], true, "{plugin}");
+    }
+    let table = env.run(&["plugins", "list"]).ok().stdout.clone();
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("share     0.1.0    built-in  enabled"), "{table}");
+}
+
+#[test]
+fn help_lists_plugin_commands_and_launch_flags() {
+    let env = Env::new();
+    let help = env.run(&["--help"]).ok().stdout.clone();
+    for expected in ["sessions", "session", "share", "--resume", "--continue", "plugins"] {
+        assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
+    }
+}
+
+#[test]
+fn disabling_share_in_one_workspace_leaves_another_untouched() {
+    let env = Env::new();
+    let other = tempfile::tempdir().unwrap();
+    env.run(&["plugins", "disable", "share"]).ok();
+
+    let here = env.run(&["share", "status"]);
+    assert_eq!(here.code, 1);
+    assert!(here.stderr.contains("`share` is disabled in this workspace (plugin 'share')"), "{here:#?}");
+    assert!(here.stderr.contains("anton plugins enable share"), "{here:#?}");
+    let config = std::fs::read_to_string(env.ws().join(".anton/config.toml")).unwrap();
+    assert!(config.contains("[plugins.share]") && config.contains("enabled = false"), "{config}");
+
+    let there = env.run_in(other.path(), &["plugins", "list", "--json"]).ok().json();
+    let share = there.as_array().unwrap().iter().find(|p| p["id"] == "share").unwrap();
+    assert_eq!(share["enabled"], true);
+    assert!(!env.run_in(other.path(), &["--help"]).stdout.is_empty());
+
+    env.run(&["plugins", "enable", "share"]).ok();
+    let again = env.run(&["share", "status"]);
+    assert!(!again.stderr.contains("disabled"), "{again:#?}");
+}
+
+#[test]
+fn a_global_disable_applies_everywhere_but_a_workspace_setting_wins() {
+    let env = Env::new();
+    let other = tempfile::tempdir().unwrap();
+    env.run(&["plugins", "disable", "sessions", "--global"]).ok();
+    let run = env.run_in(other.path(), &["sessions"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("anton plugins enable sessions --global"), "{run:#?}");
+    env.run(&["plugins", "enable", "sessions"]).ok();
+    env.run(&["sessions"]).ok();
+}
+
+#[test]
+fn a_workspace_plugin_replaces_the_built_in_sessions_command_there_only() {
+    let env = Env::new();
+    let other = tempfile::tempdir().unwrap();
+    env.install("replacement").ok();
+    let here = env.run(&["sessions"]).ok().stdout.clone();
+    assert_eq!(here.trim(), "team sessions: served by the workspace plugin");
+    let there = env.run_in(other.path(), &["sessions"]).ok().stdout.clone();
+    assert!(there.contains("No sessions found."), "{there}");
+    // The built-in still serves `session` here.
+    assert!(env.run(&["session", "nope"]).stderr.contains("Session nope not found."));
+}
+
+#[test]
+fn a_plugin_that_traps_is_reported_by_name_with_its_panic_message() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "trap"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("plugin 'faulty' 0.1.0 crashed in `faulty`"), "{run:#?}");
+    assert!(run.stderr.contains("deliberate panic in faulty"), "{run:#?}");
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {run:#?}");
+}
+
+#[test]
+fn a_plugin_that_loops_is_stopped_at_its_time_limit() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "loop"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("plugin 'faulty' 0.1.0 ran past its 300 ms time limit"), "{run:#?}");
+    assert!(run.stderr.contains("timeout_ms"), "{run:#?}");
+}
+
+#[test]
+fn a_plugin_that_allocates_without_end_hits_its_memory_limit() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "alloc"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("plugin 'faulty' 0.1.0 hit its 16 MiB memory limit"), "{run:#?}");
+    assert!(run.stderr.contains("memory_mb"), "{run:#?}");
+}
+
+#[test]
+fn a_plugin_cannot_read_files_it_was_not_granted() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "read-passwd"]).ok().stdout.clone();
+    assert!(run.starts_with("no access to /etc/passwd"), "{run}");
+    assert!(!run.contains("root:"), "{run}");
+}
+
+#[test]
+fn a_plugin_sees_no_environment() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "env"]).ok().stdout.clone();
+    assert_eq!(run.trim(), "environment variables: 0");
+}
+
+#[test]
+fn capabilities_a_plugin_did_not_ask_for_are_denied_with_a_hint() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    for (what, capability) in [("llm", "llm"), ("sessions", "sessions-read")] {
+        let run = env.run(&["faulty", what]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        assert!(run.stderr.contains(&format!("plugin 'faulty' may not use {capability}")), "{run:#?}");
+        assert!(run.stderr.contains("anton-plugin.toml"), "{run:#?}");
+    }
+}
+
+#[test]
+fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after_a_change() {
+    let env = Env::new();
+    // As if cloned with the repository: copied in, never installed.
+    let dir = staged_plugin("faulty", &env.ws().join(".anton/plugins"));
+    let untrusted = env.run(&["faulty", "ok"]);
+    assert_eq!(untrusted.code, 1);
+    assert!(untrusted.stderr.contains("which you have not trusted"), "{untrusted:#?}");
+    assert!(untrusted.stderr.contains("anton plugins trust faulty"), "{untrusted:#?}");
+
+    let refused = env.run_with_input(&["plugins", "trust", "faulty"], "n\n");
+    assert_eq!(refused.code, 1);
+    assert!(refused.stdout.contains("Not trusted."), "{refused:#?}");
+    env.run_with_input(&["plugins", "trust", "faulty"], "y\n").ok();
+    assert!(env.run(&["faulty", "ok"]).ok().stdout.contains("faulty is fine"));
+
+    let wasm = dir.join("faulty.wasm");
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    // A custom section (id 0, 4 bytes: name "abc"): still a valid component.
+    bytes.extend_from_slice(&[0, 4, 3, b'a', b'b', b'c']);
+    std::fs::write(&wasm, &bytes).unwrap();
+    let changed = env.run(&["faulty", "ok"]);
+    assert_eq!(changed.code, 1);
+    assert!(changed.stderr.contains("changed since you trusted it"), "{changed:#?}");
+}
+
+#[test]
+fn install_refuses_a_plugin_whose_manifest_lies_and_installs_nothing() {
+    let env = Env::new();
+    let dir = staged_plugin("faulty", &env.home.path().join("liar"));
+    let manifest = dir.join("anton-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("name = \"faulty\"", "name = \"trustme\"")).unwrap();
+    for command in ["install", "check"] {
+        let run = env.run(&["plugins", command, dir.to_str().unwrap(), "--yes"][..if command == "check" { 3 } else { 4 }]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        assert!(run.stderr.contains("it lists command 'trustme', which the component does not serve"), "{run:#?}");
+        assert!(run.stderr.contains("the component serves 'faulty', which the manifest does not list"), "{run:#?}");
+    }
+    assert!(!env.ws().join(".anton/plugins/faulty").exists());
+}
+
+#[test]
+fn install_refuses_an_unknown_wit_version_and_a_non_component() {
+    let env = Env::new();
+    let dir = staged_plugin("faulty", &env.home.path().join("future"));
+    let manifest = dir.join("anton-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("api = \"0.1.0\"", "api = \"0.9.0\"")).unwrap();
+    let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("field `api`: anton:plugin@0.9.0 is not served by this anton"), "{run:#?}");
+
+    std::fs::write(&manifest, text).unwrap();
+    // A core module: magic and version 1, no component layer.
+    std::fs::write(dir.join("faulty.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("plugin 'faulty': the file is a core wasm module, not a component"), "{run:#?}");
+    std::fs::write(dir.join("faulty.wasm"), b"hello").unwrap();
+    let run = env.run(&["plugins", "check", dir.to_str().unwrap()]);
+    assert!(run.stderr.contains("the file is not WebAssembly"), "{run:#?}");
+    assert!(!env.ws().join(".anton/plugins").exists());
+}
+
+#[test]
+fn a_broken_workspace_plugin_is_listed_with_the_file_and_field() {
+    let env = Env::new();
+    let dir = env.ws().join(".anton/plugins/bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("anton-plugin.toml"), "id = \"bad\"\nversion = \"1\"\napi = \"0.1.0\"\ncommands = []\n").unwrap();
+    let list = env.run(&["plugins", "list"]).ok().clone();
+    assert!(list.stdout.contains("broken"), "{list:#?}");
+    assert!(list.stderr.contains("anton-plugin.toml: field `version`"), "{list:#?}");
+}
+
+#[test]
+fn remove_takes_an_installed_plugin_away_but_never_a_built_in() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    env.run(&["plugins", "remove", "faulty"]).ok();
+    assert!(!env.ws().join(".anton/plugins/faulty").exists());
+    let run = env.run(&["plugins", "remove", "share"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("built in and cannot be removed"), "{run:#?}");
+}
+
+#[test]
+fn a_cold_cache_compiles_once_and_a_corrupt_entry_is_recompiled() {
+    let env = Env::with_cold_cache();
+    env.run(&["plugins", "list"]).ok();
+    let entries: Vec<_> = walk(&env.cache).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    for entry in &entries {
+        std::fs::write(entry, b"garbage").unwrap();
+    }
+    let list = env.run(&["plugins", "list", "--json"]).ok().json();
+    assert!(list.as_array().unwrap().iter().all(|p| p["runnable"] == true), "{list}");
+    for entry in &entries {
+        assert!(std::fs::read(entry).unwrap().len() > 1000, "{} was rewritten", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
+    use anton::interfaces::HostContext;
+    use anton::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
+    use anton::plugin_host::PluginHost;
+    use anton::plugin_host::catalog::{Catalog, Resolution};
+
+    let env = Env::new();
+    env.install("faulty").ok();
+    let home = env.home.path();
+    let paths = anton::workspace::Paths {
+        workspace: env.ws().to_path_buf(),
+        anton_dir: env.ws().join(".anton"),
+        user_config: home.join("config/anton"),
+        user_data: home.join("data/anton"),
+        user_cache: Some(env.cache.join("anton")),
+    };
+    let config = anton::config::Config::load(&paths).unwrap();
+    let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();
+    let catalog = Catalog::discover(&paths, &config, &trust);
+    let mut host = PluginHost::new(catalog, HostContext::new(paths));
+    let index = match host.catalog.resolve("faulty") {
+        Resolution::Runnable(record) => host.index_of(record),
+        _ => panic!("faulty should be runnable"),
+    };
+    let call = |what: &str| Invocation { command: "faulty".into(), args: vec![what.into()], origin: Origin::Chat };
+    let first = host.run(index, &call("ok")).unwrap();
+    assert_eq!(first.exit_code, 0);
+    for fault in ["trap", "loop", "alloc"] {
+        let error = host.run(index, &call(fault)).unwrap_err().to_string();
+        assert!(error.starts_with("plugin 'faulty' 0.1.0 "), "{error}");
+        // The broken instance is gone; the next call gets a fresh one that works.
+        host.run(index, &call("ok")).unwrap();
+    }
+}
