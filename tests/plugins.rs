@@ -14,7 +14,10 @@ fn the_embedded_built_ins_are_exactly_the_declared_plugins() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     declared.sort();
-    let mut embedded: Vec<String> = anton::plugin_host::BUILTIN_PLUGINS.iter().map(|p| p.id.to_string()).collect();
+    let mut embedded: Vec<String> = anton::plugin_host::BUILTIN_PLUGINS
+        .iter()
+        .map(|p| p.id.to_string())
+        .collect();
     embedded.sort();
     assert_eq!(embedded, declared);
     assert_eq!(declared, ["resume", "sessions", "share"]);
@@ -27,12 +30,21 @@ fn every_built_in_agrees_with_its_manifest() {
         let dir = repo_root().join("plugins").join(name);
         let staged = env.home.path().join(name);
         std::fs::create_dir_all(&staged).unwrap();
-        std::fs::copy(dir.join("anton-plugin.toml"), staged.join("anton-plugin.toml")).unwrap();
-        let wasm = repo_root().join(format!("target/anton-plugins/wasm32-wasip2/plugin/{name}.wasm"));
+        std::fs::copy(
+            dir.join("anton-plugin.toml"),
+            staged.join("anton-plugin.toml"),
+        )
+        .unwrap();
+        let wasm = repo_root().join(format!(
+            "target/anton-plugins/wasm32-wasip2/plugin/{name}.wasm"
+        ));
         std::fs::copy(wasm, staged.join(format!("{name}.wasm"))).unwrap();
         let run = env.run(&["plugins", "check", staged.to_str().unwrap()]);
         run.ok();
-        assert!(run.stdout.starts_with(&format!("ok: plugin '{name}'")), "{run:#?}");
+        assert!(
+            run.stdout.starts_with(&format!("ok: plugin '{name}'")),
+            "{run:#?}"
+        );
     }
 }
 
@@ -40,7 +52,12 @@ fn every_built_in_agrees_with_its_manifest() {
 fn plugins_list_shows_the_built_ins_running_with_their_commands() {
     let env = Env::new();
     let list = env.run(&["plugins", "list", "--json"]).ok().json();
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["sessions", "resume", "share"]);
     for plugin in list.as_array().unwrap() {
         assert_eq!(plugin["source"], "built-in");
@@ -48,14 +65,24 @@ fn plugins_list_shows_the_built_ins_running_with_their_commands() {
     }
     let table = env.run(&["plugins", "list"]).ok().stdout.clone();
     assert!(table.starts_with("ID"), "{table}");
-    assert!(table.contains("share     0.1.0    built-in  enabled"), "{table}");
+    assert!(
+        table.contains("share     0.1.0    built-in  enabled"),
+        "{table}"
+    );
 }
 
 #[test]
 fn help_lists_plugin_commands_and_launch_flags() {
     let env = Env::new();
     let help = env.run(&["--help"]).ok().stdout.clone();
-    for expected in ["sessions", "session", "share", "--resume", "--continue", "plugins"] {
+    for expected in [
+        "sessions",
+        "session",
+        "share",
+        "--resume",
+        "--continue",
+        "plugins",
+    ] {
         assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
     }
 }
@@ -68,13 +95,31 @@ fn disabling_share_in_one_workspace_leaves_another_untouched() {
 
     let here = env.run(&["share", "status"]);
     assert_eq!(here.code, 1);
-    assert!(here.stderr.contains("`share` is disabled in this workspace (plugin 'share')"), "{here:#?}");
-    assert!(here.stderr.contains("anton plugins enable share"), "{here:#?}");
+    assert!(
+        here.stderr
+            .contains("`share` is disabled in this workspace (plugin 'share')"),
+        "{here:#?}"
+    );
+    assert!(
+        here.stderr.contains("anton plugins enable share"),
+        "{here:#?}"
+    );
     let config = std::fs::read_to_string(env.ws().join(".anton/config.toml")).unwrap();
-    assert!(config.contains("[plugins.share]") && config.contains("enabled = false"), "{config}");
+    assert!(
+        config.contains("[plugins.share]") && config.contains("enabled = false"),
+        "{config}"
+    );
 
-    let there = env.run_in(other.path(), &["plugins", "list", "--json"]).ok().json();
-    let share = there.as_array().unwrap().iter().find(|p| p["id"] == "share").unwrap();
+    let there = env
+        .run_in(other.path(), &["plugins", "list", "--json"])
+        .ok()
+        .json();
+    let share = there
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "share")
+        .unwrap();
     assert_eq!(share["enabled"], true);
     assert!(!env.run_in(other.path(), &["--help"]).stdout.is_empty());
 
@@ -87,10 +132,15 @@ fn disabling_share_in_one_workspace_leaves_another_untouched() {
 fn a_global_disable_applies_everywhere_but_a_workspace_setting_wins() {
     let env = Env::new();
     let other = tempfile::tempdir().unwrap();
-    env.run(&["plugins", "disable", "sessions", "--global"]).ok();
+    env.run(&["plugins", "disable", "sessions", "--global"])
+        .ok();
     let run = env.run_in(other.path(), &["sessions"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("anton plugins enable sessions --global"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("anton plugins enable sessions --global"),
+        "{run:#?}"
+    );
     env.run(&["plugins", "enable", "sessions"]).ok();
     env.run(&["sessions"]).ok();
 }
@@ -105,7 +155,11 @@ fn a_workspace_plugin_replaces_the_built_in_sessions_command_there_only() {
     let there = env.run_in(other.path(), &["sessions"]).ok().stdout.clone();
     assert!(there.contains("No sessions found."), "{there}");
     // The built-in still serves `session` here.
-    assert!(env.run(&["session", "nope"]).stderr.contains("Session nope not found."));
+    assert!(
+        env.run(&["session", "nope"])
+            .stderr
+            .contains("Session nope not found.")
+    );
 }
 
 #[test]
@@ -114,8 +168,15 @@ fn a_plugin_that_traps_is_reported_by_name_with_its_panic_message() {
     env.install("faulty").ok();
     let run = env.run(&["faulty", "trap"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("plugin 'faulty' 0.1.0 crashed in `faulty`"), "{run:#?}");
-    assert!(run.stderr.contains("deliberate panic in faulty"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("plugin 'faulty' 0.1.0 crashed in `faulty`"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("deliberate panic in faulty"),
+        "{run:#?}"
+    );
     assert_eq!(run.stderr.lines().count(), 1, "one line: {run:#?}");
 }
 
@@ -125,7 +186,11 @@ fn a_plugin_that_loops_is_stopped_at_its_time_limit() {
     env.install("faulty").ok();
     let run = env.run(&["faulty", "loop"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("plugin 'faulty' 0.1.0 ran past its 300 ms time limit"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("plugin 'faulty' 0.1.0 ran past its 300 ms time limit"),
+        "{run:#?}"
+    );
     assert!(run.stderr.contains("timeout_ms"), "{run:#?}");
 }
 
@@ -135,7 +200,11 @@ fn a_plugin_that_allocates_without_end_hits_its_memory_limit() {
     env.install("faulty").ok();
     let run = env.run(&["faulty", "alloc"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("plugin 'faulty' 0.1.0 hit its 16 MiB memory limit"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("plugin 'faulty' 0.1.0 hit its 16 MiB memory limit"),
+        "{run:#?}"
+    );
     assert!(run.stderr.contains("memory_mb"), "{run:#?}");
 }
 
@@ -163,7 +232,11 @@ fn capabilities_a_plugin_did_not_ask_for_are_denied_with_a_hint() {
     for (what, capability) in [("llm", "llm"), ("sessions", "sessions-read")] {
         let run = env.run(&["faulty", what]);
         assert_eq!(run.code, 1, "{run:#?}");
-        assert!(run.stderr.contains(&format!("plugin 'faulty' may not use {capability}")), "{run:#?}");
+        assert!(
+            run.stderr
+                .contains(&format!("plugin 'faulty' may not use {capability}")),
+            "{run:#?}"
+        );
         assert!(run.stderr.contains("anton-plugin.toml"), "{run:#?}");
     }
 }
@@ -175,14 +248,26 @@ fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after
     let dir = staged_plugin("faulty", &env.ws().join(".anton/plugins"));
     let untrusted = env.run(&["faulty", "ok"]);
     assert_eq!(untrusted.code, 1);
-    assert!(untrusted.stderr.contains("which you have not trusted"), "{untrusted:#?}");
-    assert!(untrusted.stderr.contains("anton plugins trust faulty"), "{untrusted:#?}");
+    assert!(
+        untrusted.stderr.contains("which you have not trusted"),
+        "{untrusted:#?}"
+    );
+    assert!(
+        untrusted.stderr.contains("anton plugins trust faulty"),
+        "{untrusted:#?}"
+    );
 
     let refused = env.run_with_input(&["plugins", "trust", "faulty"], "n\n");
     assert_eq!(refused.code, 1);
     assert!(refused.stdout.contains("Not trusted."), "{refused:#?}");
-    env.run_with_input(&["plugins", "trust", "faulty"], "y\n").ok();
-    assert!(env.run(&["faulty", "ok"]).ok().stdout.contains("faulty is fine"));
+    env.run_with_input(&["plugins", "trust", "faulty"], "y\n")
+        .ok();
+    assert!(
+        env.run(&["faulty", "ok"])
+            .ok()
+            .stdout
+            .contains("faulty is fine")
+    );
 
     let wasm = dir.join("faulty.wasm");
     let mut bytes = std::fs::read(&wasm).unwrap();
@@ -191,7 +276,10 @@ fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after
     std::fs::write(&wasm, &bytes).unwrap();
     let changed = env.run(&["faulty", "ok"]);
     assert_eq!(changed.code, 1);
-    assert!(changed.stderr.contains("changed since you trusted it"), "{changed:#?}");
+    assert!(
+        changed.stderr.contains("changed since you trusted it"),
+        "{changed:#?}"
+    );
 }
 
 #[test]
@@ -200,12 +288,27 @@ fn install_refuses_a_plugin_whose_manifest_lies_and_installs_nothing() {
     let dir = staged_plugin("faulty", &env.home.path().join("liar"));
     let manifest = dir.join("anton-plugin.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text.replace("name = \"faulty\"", "name = \"trustme\"")).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("name = \"faulty\"", "name = \"trustme\""),
+    )
+    .unwrap();
     for command in ["install", "check"] {
-        let run = env.run(&["plugins", command, dir.to_str().unwrap(), "--yes"][..if command == "check" { 3 } else { 4 }]);
+        let run = env.run(
+            &["plugins", command, dir.to_str().unwrap(), "--yes"]
+                [..if command == "check" { 3 } else { 4 }],
+        );
         assert_eq!(run.code, 1, "{run:#?}");
-        assert!(run.stderr.contains("it lists command 'trustme', which the component does not serve"), "{run:#?}");
-        assert!(run.stderr.contains("the component serves 'faulty', which the manifest does not list"), "{run:#?}");
+        assert!(
+            run.stderr
+                .contains("it lists command 'trustme', which the component does not serve"),
+            "{run:#?}"
+        );
+        assert!(
+            run.stderr
+                .contains("the component serves 'faulty', which the manifest does not list"),
+            "{run:#?}"
+        );
     }
     assert!(!env.ws().join(".anton/plugins/faulty").exists());
 }
@@ -216,20 +319,35 @@ fn install_refuses_an_unknown_wit_version_and_a_non_component() {
     let dir = staged_plugin("faulty", &env.home.path().join("future"));
     let manifest = dir.join("anton-plugin.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text.replace("api = \"0.1.0\"", "api = \"0.9.0\"")).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("api = \"0.1.0\"", "api = \"0.9.0\""),
+    )
+    .unwrap();
     let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("field `api`: anton:plugin@0.9.0 is not served by this anton"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("field `api`: anton:plugin@0.9.0 is not served by this anton"),
+        "{run:#?}"
+    );
 
     std::fs::write(&manifest, text).unwrap();
     // A core module: magic and version 1, no component layer.
     std::fs::write(dir.join("faulty.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("plugin 'faulty': the file is a core wasm module, not a component"), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("plugin 'faulty': the file is a core wasm module, not a component"),
+        "{run:#?}"
+    );
     std::fs::write(dir.join("faulty.wasm"), b"hello").unwrap();
     let run = env.run(&["plugins", "check", dir.to_str().unwrap()]);
-    assert!(run.stderr.contains("the file is not WebAssembly"), "{run:#?}");
+    assert!(
+        run.stderr.contains("the file is not WebAssembly"),
+        "{run:#?}"
+    );
     assert!(!env.ws().join(".anton/plugins").exists());
 }
 
@@ -238,10 +356,17 @@ fn a_broken_workspace_plugin_is_listed_with_the_file_and_field() {
     let env = Env::new();
     let dir = env.ws().join(".anton/plugins/bad");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("anton-plugin.toml"), "id = \"bad\"\nversion = \"1\"\napi = \"0.1.0\"\ncommands = []\n").unwrap();
+    std::fs::write(
+        dir.join("anton-plugin.toml"),
+        "id = \"bad\"\nversion = \"1\"\napi = \"0.1.0\"\ncommands = []\n",
+    )
+    .unwrap();
     let list = env.run(&["plugins", "list"]).ok().clone();
     assert!(list.stdout.contains("broken"), "{list:#?}");
-    assert!(list.stderr.contains("anton-plugin.toml: field `version`"), "{list:#?}");
+    assert!(
+        list.stderr.contains("anton-plugin.toml: field `version`"),
+        "{list:#?}"
+    );
 }
 
 #[test]
@@ -252,22 +377,38 @@ fn remove_takes_an_installed_plugin_away_but_never_a_built_in() {
     assert!(!env.ws().join(".anton/plugins/faulty").exists());
     let run = env.run(&["plugins", "remove", "share"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("built in and cannot be removed"), "{run:#?}");
+    assert!(
+        run.stderr.contains("built in and cannot be removed"),
+        "{run:#?}"
+    );
 }
 
 #[test]
 fn a_cold_cache_compiles_once_and_a_corrupt_entry_is_recompiled() {
     let env = Env::with_cold_cache();
     env.run(&["plugins", "list"]).ok();
-    let entries: Vec<_> = walk(&env.cache).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
+    let entries: Vec<_> = walk(&env.cache)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
     assert_eq!(entries.len(), 3, "{entries:?}");
     for entry in &entries {
         std::fs::write(entry, b"garbage").unwrap();
     }
     let list = env.run(&["plugins", "list", "--json"]).ok().json();
-    assert!(list.as_array().unwrap().iter().all(|p| p["runnable"] == true), "{list}");
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["runnable"] == true),
+        "{list}"
+    );
     for entry in &entries {
-        assert!(std::fs::read(entry).unwrap().len() > 1000, "{} was rewritten", entry.display());
+        assert!(
+            std::fs::read(entry).unwrap().len() > 1000,
+            "{} was rewritten",
+            entry.display()
+        );
     }
 }
 
@@ -309,7 +450,11 @@ fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
         Resolution::Runnable(record) => host.index_of(record),
         _ => panic!("faulty should be runnable"),
     };
-    let call = |what: &str| Invocation { command: "faulty".into(), args: vec![what.into()], origin: Origin::Chat };
+    let call = |what: &str| Invocation {
+        command: "faulty".into(),
+        args: vec![what.into()],
+        origin: Origin::Chat,
+    };
     let first = host.run(index, &call("ok")).unwrap();
     assert_eq!(first.exit_code, 0);
     for fault in ["trap", "loop", "alloc"] {

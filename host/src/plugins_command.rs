@@ -413,7 +413,11 @@ fn install(
     for line in &asks {
         println!("  asks for {line}");
     }
-    let grant = if asks.is_empty() { "" } else { " and grant these" };
+    let grant = if asks.is_empty() {
+        ""
+    } else {
+        " and grant these"
+    };
     let question = format!("Install it {}{grant}?", scope.describe());
     if !yes && !terminal::confirm(&question, false) {
         println!("Not installed.");

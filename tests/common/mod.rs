@@ -9,7 +9,10 @@ use std::sync::OnceLock;
 pub const ANTON: &str = env!("CARGO_BIN_EXE_anton");
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A user (home, config, data) and one workspace, both temporary.
@@ -31,7 +34,10 @@ impl Env {
 
     pub fn with_cold_cache() -> Env {
         let env = Env::new();
-        Env { cache: env.home.path().join("cache"), ..env }
+        Env {
+            cache: env.home.path().join("cache"),
+            ..env
+        }
     }
 
     pub fn ws(&self) -> &Path {
@@ -66,8 +72,19 @@ impl Env {
     /// Run with `input` on stdin.
     pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write;
-        let mut child = self.command_in(self.ws(), args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let mut child = self
+            .command_in(self.ws(), args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         Run::from(child.wait_with_output().unwrap())
     }
 
@@ -113,7 +130,8 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -126,7 +144,19 @@ fn built_test_plugins() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "--locked", "--profile", "plugin", "--target", "wasm32-wasip2", "-p", "faulty", "-p", "replacement", "--target-dir"])
+            .args([
+                "build",
+                "--locked",
+                "--profile",
+                "plugin",
+                "--target",
+                "wasm32-wasip2",
+                "-p",
+                "faulty",
+                "-p",
+                "replacement",
+                "--target-dir",
+            ])
             .arg(&target)
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("RUSTFLAGS")
@@ -144,7 +174,14 @@ pub fn staged_plugin(crate_name: &str, under: &Path) -> PathBuf {
     let wasm = built_test_plugins().join(format!("{crate_name}.wasm"));
     let dir = under.join(crate_name);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(repo_root().join("tests/plugins").join(crate_name).join("anton-plugin.toml"), dir.join("anton-plugin.toml")).unwrap();
+    std::fs::copy(
+        repo_root()
+            .join("tests/plugins")
+            .join(crate_name)
+            .join("anton-plugin.toml"),
+        dir.join("anton-plugin.toml"),
+    )
+    .unwrap();
     std::fs::copy(&wasm, dir.join(format!("{crate_name}.wasm"))).unwrap();
     dir
 }

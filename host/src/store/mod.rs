@@ -235,23 +235,22 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// Run `f` in one immediate transaction: all of its writes land, or none.
+    pub fn bulk<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
+        let tx = self.immediate()?;
+        let result = f(&Writer {
+            conn: &tx,
+            workspace: &self.workspace,
+        })
+        .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(result)
+    }
+
     pub fn create_session(&self, new: &NewSession) -> Result<Session> {
-        let now = new.created_at.unwrap_or_else(now_ms);
-        loop {
-            let id = new_session_id(now);
-            let inserted = self.conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                params![id, new.title, now, new.provider, new.model, self.workspace],
-            );
-            // A clash needs two sessions in the same second with the same
-            // random suffix; draw again.
-            if inserted.map_err(|e| self.fail(e))? == 1 {
-                return self
-                    .get_session(&id)?
-                    .ok_or_else(|| StoreError(format!("session {id} vanished")));
-            }
-        }
+        let id = self.bulk(|w| w.create_session(new))?.id;
+        self.get_session(&id)?
+            .ok_or_else(|| StoreError(format!("session {id} vanished")))
     }
 
     /// Append one message; keeps the session's counters, task and update time.
@@ -264,54 +263,47 @@ impl Store {
         meta: &str,
         at: Option<i64>,
     ) -> Result<i64> {
-        let at = at.unwrap_or_else(now_ms);
-        let tx = self.immediate()?;
-        tx.execute(
-            "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![session_id, turn, role, content, meta, at],
-        )
-        .map_err(|e| self.fail(e))?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
-                 task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
-             WHERE id = ?1",
-            params![session_id, turn, at, role, content],
-        )
-        .map_err(|e| self.fail(e))?;
-        tx.commit().map_err(|e| self.fail(e))?;
-        Ok(id)
+        self.bulk(|w| w.append_message(session_id, turn, role, content, meta, at))
     }
 
     pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> Result<()> {
-        // An automatic title never replaces one the user chose.
-        self.conn
-            .execute(
-                "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
-                 WHERE id = ?1 AND (?3 OR title_source <> 'user')",
-                params![session_id, title, by_user],
-            )
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+        self.bulk(|w| w.set_title(session_id, title, by_user))
     }
 
     pub fn set_summary(&self, session_id: &str, summary: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE sessions SET summary = ?2 WHERE id = ?1",
-                params![session_id, summary],
-            )
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+        self.bulk(|w| w.set_summary(session_id, summary))
     }
 
     pub fn set_status(&self, session_id: &str, status: Status) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE sessions SET status = ?2 WHERE id = ?1",
-                params![session_id, status.as_str()],
+        self.bulk(|w| w.set_status(session_id, status))
+    }
+
+    /// Mark the session as written by this process (status `active`). Other
+    /// processes see who holds it; a mark whose process died reads as
+    /// `interrupted`. `Err` names the live holder.
+    pub fn claim(&self, session_id: &str) -> Result<std::result::Result<(), String>> {
+        let holder = self.get_session(session_id)?.and_then(|s| s.live_writer);
+        let me = format!("pid {} on {}", std::process::id(), hostname());
+        if let Some(holder) = holder.filter(|h| *h != me) {
+            return Ok(Err(holder));
+        }
+        self.bulk(|w| {
+            w.conn.execute(
+                "UPDATE sessions SET status = 'active', writer_pid = ?2, writer_host = ?3 WHERE id = ?1",
+                params![session_id, std::process::id(), hostname()],
             )
-            .map_err(|e| self.fail(e))?;
+        })?;
+        Ok(Ok(()))
+    }
+
+    /// Give the session up with its final status.
+    pub fn release(&self, session_id: &str, status: Status) -> Result<()> {
+        self.bulk(|w| {
+            w.conn.execute(
+                "UPDATE sessions SET status = ?2, writer_pid = NULL, writer_host = NULL WHERE id = ?1 AND writer_pid = ?3",
+                params![session_id, status.as_str(), std::process::id()],
+            )
+        })?;
         Ok(())
     }
 
@@ -476,43 +468,16 @@ impl Store {
         })
     }
 
-    pub fn record_memory(
-        &self,
-        session_id: &str,
-        born: bool,
-        kind: &str,
-        scope: &str,
-        text: &str,
-        topic: &str,
-    ) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO session_memories (session_id, relation, kind, scope, text, topic, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![session_id, if born { "born" } else { "used" }, kind, scope, text, topic, now_ms()],
-            )
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+    pub fn record_memory(&self, session_id: &str, memory: &SessionMemory) -> Result<()> {
+        self.bulk(|w| w.record_memory(session_id, memory))
     }
 
     pub fn record_share(&self, entry: &ShareEntry) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO share_ledger (session_id, direction, path, sha256, title, who, at, format)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    entry.session_id,
-                    entry.direction,
-                    entry.path,
-                    entry.sha256,
-                    entry.title,
-                    entry.who,
-                    entry.at,
-                    entry.format
-                ],
-            )
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+        self.bulk(|w| w.record_share(entry))
+    }
+
+    pub fn add_cell(&self, session_id: &str, cell: &Cell) -> Result<i64> {
+        self.bulk(|w| w.add_cell(session_id, cell))
     }
 
     pub fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<String>> {
@@ -546,6 +511,164 @@ impl Store {
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
+}
+
+/// Writes inside one transaction (see [`Store::bulk`]).
+pub struct Writer<'a> {
+    conn: &'a Connection,
+    workspace: &'a str,
+}
+
+impl Writer<'_> {
+    pub fn create_session(&self, new: &NewSession) -> rusqlite::Result<Session> {
+        let now = new.created_at.unwrap_or_else(now_ms);
+        loop {
+            let id = new_session_id(now);
+            let inserted = self.conn.execute(
+                "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                params![id, new.title, now, new.provider, new.model, self.workspace],
+            )?;
+            // A clash needs two sessions in the same second with the same
+            // random suffix; draw again.
+            if inserted == 1 {
+                return self.conn.query_row(
+                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
+                    [&id],
+                    session_from_row,
+                );
+            }
+        }
+    }
+
+    pub fn append_message(
+        &self,
+        session_id: &str,
+        turn: u32,
+        role: &str,
+        content: &str,
+        meta: &str,
+        at: Option<i64>,
+    ) -> rusqlite::Result<i64> {
+        let at = at.unwrap_or_else(now_ms);
+        self.conn.execute(
+            "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![session_id, turn, role, content, meta, at],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        self.conn.execute(
+            "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
+                 task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
+             WHERE id = ?1",
+            params![session_id, turn, at, role, content],
+        )?;
+        Ok(id)
+    }
+
+    pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> rusqlite::Result<()> {
+        // An automatic title never replaces one the user chose.
+        self.conn.execute(
+            "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
+             WHERE id = ?1 AND (?3 OR title_source <> 'user')",
+            params![session_id, title, by_user],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_summary(&self, session_id: &str, summary: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET summary = ?2 WHERE id = ?1",
+            params![session_id, summary],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_status(&self, session_id: &str, status: Status) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET status = ?2 WHERE id = ?1",
+            params![session_id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_memory(&self, session_id: &str, memory: &SessionMemory) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO session_memories (session_id, relation, kind, scope, text, topic, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                session_id,
+                if memory.born { "born" } else { "used" },
+                memory.kind,
+                memory.scope,
+                memory.text,
+                memory.topic,
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_share(&self, entry: &ShareEntry) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO share_ledger (session_id, direction, path, sha256, title, who, at, format)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                entry.session_id,
+                entry.direction,
+                entry.path,
+                entry.sha256,
+                entry.title,
+                entry.who,
+                entry.at,
+                entry.format
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn add_cell(&self, session_id: &str, cell: &Cell) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                session_id,
+                cell.pad,
+                cell.code,
+                cell.stdout,
+                cell.stderr,
+                cell.error,
+                cell.description,
+                cell.started_at,
+                cell.finished_at
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+}
+
+/// A memory a session wrote (`born`) or was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionMemory {
+    pub born: bool,
+    /// always, never, when or lesson.
+    pub kind: String,
+    /// project or global.
+    pub scope: String,
+    pub text: String,
+    pub topic: String,
+}
+
+/// One scratchpad run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cell {
+    pub pad: String,
+    pub code: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub error: Option<String>,
+    pub description: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
 }
 
 fn session_from_row(row: &Row) -> rusqlite::Result<Session> {

@@ -168,3 +168,69 @@ fn plugin_key_values_are_private_to_each_plugin() {
     store.kv_delete("a", "k").unwrap();
     assert_eq!(store.kv_get("a", "k").unwrap(), None);
 }
+
+#[test]
+fn a_claimed_session_shows_its_writer_and_a_dead_writer_reads_as_interrupted() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    store.claim(&s.id).unwrap().unwrap();
+    let live = store.get_session(&s.id).unwrap().unwrap();
+    assert_eq!(live.status, Status::Active);
+    assert_eq!(
+        live.live_writer,
+        Some(format!("pid {} on {}", std::process::id(), hostname()))
+    );
+    store.release(&s.id, Status::Idle).unwrap();
+    assert_eq!(store.get_session(&s.id).unwrap().unwrap().live_writer, None);
+
+    // A writer that died (no such pid) without releasing.
+    store
+        .bulk(|w| w.conn.execute("UPDATE sessions SET status = 'active', writer_pid = 999999999, writer_host = ?2 WHERE id = ?1", [&s.id, &hostname()]))
+        .unwrap();
+    let dead = store.get_session(&s.id).unwrap().unwrap();
+    assert_eq!((dead.status, dead.live_writer), (Status::Interrupted, None));
+}
+
+#[test]
+fn details_count_memories_cells_and_shares() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    let memory = |born, text: &str| SessionMemory {
+        born,
+        kind: "lesson".into(),
+        scope: "project".into(),
+        text: text.into(),
+        topic: String::new(),
+    };
+    store.record_memory(&s.id, &memory(true, "a")).unwrap();
+    store.record_memory(&s.id, &memory(true, "a")).unwrap();
+    store.record_memory(&s.id, &memory(false, "b")).unwrap();
+    store
+        .add_cell(
+            &s.id,
+            &Cell {
+                pad: "main".into(),
+                code: "1+1".into(),
+                stdout: "2".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    store
+        .record_share(&ShareEntry {
+            direction: "export".into(),
+            path: "/x.anton".into(),
+            sha256: "ab".into(),
+            title: "t".into(),
+            who: "me".into(),
+            at: 5,
+            format: "anton-v1".into(),
+            session_id: Some(s.id.clone()),
+        })
+        .unwrap();
+    let d = store.details(&s.id).unwrap();
+    assert_eq!(
+        (d.memories_born, d.memories_used, d.cells, d.shares.len()),
+        (1, 1, 1, 1)
+    );
+}

@@ -45,7 +45,10 @@ impl Plugin for Faulty {
             Some("llm") => {
                 let request = CompletionRequest {
                     role: ModelRole::Coding,
-                    messages: vec![ChatMessage { role: "user".into(), content: "hi".into() }],
+                    messages: vec![ChatMessage {
+                        role: "user".into(),
+                        content: "hi".into(),
+                    }],
                     max_tokens: None,
                     temperature: None,
                 };
@@ -55,16 +58,27 @@ impl Plugin for Faulty {
                 }
             }
             Some("sessions") => {
-                let query = SessionQuery { limit: 1, status: None, search: None, include_empty: true };
+                let query = SessionQuery {
+                    limit: 1,
+                    status: None,
+                    search: None,
+                    include_empty: true,
+                };
                 storage::list_sessions(&query)?;
                 chat::print("listed sessions");
             }
-            Some("env") => chat::print(&format!("environment variables: {}", std::env::vars().count())),
+            Some("env") => chat::print(&format!(
+                "environment variables: {}",
+                std::env::vars().count()
+            )),
             Some("ask") => {
                 let answer = chat::ask("name?")?.unwrap_or_default();
                 chat::print(&format!("hello {answer}"));
             }
-            _ => chat::print(&format!("faulty is fine (run {} of this instance)", self.runs)),
+            _ => chat::print(&format!(
+                "faulty is fine (run {} of this instance)",
+                self.runs
+            )),
         }
         Ok(Outcome::ok())
     }

@@ -1,0 +1,296 @@
+//! The figures the issues ask for, measured on this machine:
+//! `cargo bench --bench figures`. Each line: what, median, spread.
+//!
+//! Process timings run the release `anton` binary against an isolated home.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anton::interfaces::HostContext;
+use anton::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
+use anton::plugin_host::PluginHost;
+use anton::plugin_host::catalog::{Catalog, Resolution};
+use anton::store::{NewSession, SessionQuery, Store};
+
+const ANTON: &str = env!("CARGO_BIN_EXE_anton");
+
+fn main() {
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    let scratch = tempfile::tempdir().unwrap();
+    if want("plugins") {
+        plugins_list_cold_and_warm(scratch.path());
+        host_to_plugin_call(scratch.path());
+    }
+    if want("store") {
+        store_figures(scratch.path());
+    }
+    if want("sessions") {
+        sessions_command(scratch.path());
+    }
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    let (lo, hi) = (samples[0], samples[samples.len() - 1]);
+    println!(
+        "{what:<58} median {:>10}  (min {}, max {}, n={})",
+        show(median),
+        show(lo),
+        show(hi),
+        samples.len()
+    );
+}
+
+fn show(d: Duration) -> String {
+    let ns = d.as_nanos();
+    match ns {
+        n if n < 10_000 => format!("{:.2} µs", n as f64 / 1e3),
+        n if n < 10_000_000 => format!("{:.3} ms", n as f64 / 1e6),
+        n => format!("{:.1} ms", n as f64 / 1e6),
+    }
+}
+
+fn anton(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    let status = Command::new(ANTON)
+        .args(args)
+        .current_dir(workspace)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", cache)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(status.success(), "anton {args:?} failed");
+    took
+}
+
+fn plugins_list_cold_and_warm(scratch: &Path) {
+    let home = scratch.join("home-plugins");
+    let ws = scratch.join("ws-plugins");
+    std::fs::create_dir_all(&ws).unwrap();
+    let cold: Vec<Duration> = (0..5)
+        .map(|i| {
+            anton(
+                &home,
+                &ws,
+                &scratch.join(format!("cold-cache-{i}")),
+                &["plugins", "list"],
+            )
+        })
+        .collect();
+    report(
+        "anton plugins list, 3 built-ins, cold cache (process)",
+        cold,
+    );
+    let cache = scratch.join("warm-cache");
+    anton(&home, &ws, &cache, &["plugins", "list"]);
+    let warm: Vec<Duration> = (0..30)
+        .map(|_| anton(&home, &ws, &cache, &["plugins", "list"]))
+        .collect();
+    report(
+        "anton plugins list, 3 built-ins, warm cache (process)",
+        warm,
+    );
+}
+
+fn paths(scratch: &Path, name: &str) -> anton::workspace::Paths {
+    let ws = scratch.join(name);
+    std::fs::create_dir_all(&ws).unwrap();
+    anton::workspace::Paths {
+        anton_dir: ws.join(".anton"),
+        workspace: ws,
+        user_config: scratch.join("cfg"),
+        user_data: scratch.join("data"),
+        user_cache: Some(scratch.join("call-cache")),
+    }
+}
+
+fn host_to_plugin_call(scratch: &Path) {
+    let paths = paths(scratch, "ws-call");
+    let config = anton::config::Config::load(&paths).unwrap();
+    let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();
+    let catalog = Catalog::discover(&paths, &config, &trust);
+    let mut host = PluginHost::new(catalog, HostContext::new(paths));
+    let Resolution::Runnable(record) = host.catalog.resolve("resume") else {
+        panic!("resume runs")
+    };
+    let index = host.index_of(record);
+    host.describe(index).unwrap();
+    // `session` with an unknown option fails inside the plugin before any
+    // host call: a pure round trip with a small argument and result.
+    let Resolution::Runnable(record) = host.catalog.resolve("session") else {
+        panic!("session runs")
+    };
+    let sessions = host.index_of(record);
+    let invocation = Invocation {
+        command: "session".into(),
+        args: vec!["--bogus".into()],
+        origin: Origin::Cli,
+    };
+    let _ = host.run(sessions, &invocation);
+    let rounds = 20_000;
+    let samples: Vec<Duration> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..rounds {
+                let _ = host.run(sessions, &invocation);
+            }
+            started.elapsed() / rounds
+        })
+        .collect();
+    report(
+        "host→plugin call: run() returning an error, per call",
+        samples,
+    );
+    let samples: Vec<Duration> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..rounds {
+                host.describe(index).unwrap();
+            }
+            started.elapsed() / rounds
+        })
+        .collect();
+    report("host→plugin call: describe() of resume, per call", samples);
+}
+
+fn seeded_store(dir: &Path, sessions: usize, messages_each: usize) -> Store {
+    let store = Store::open(&dir.join(".anton"), dir).unwrap();
+    let start = 1_700_000_000_000i64;
+    store
+        .bulk(|s| {
+            for i in 0..sessions {
+                let session = s.create_session(&NewSession {
+                    created_at: Some(start + i as i64 * 1000),
+                    ..Default::default()
+                })?;
+                for m in 0..messages_each {
+                    let role = if m % 2 == 0 { "user" } else { "assistant" };
+                    let text = format!(
+                        "message {m} of session {i}: revenue by region {} churn {}",
+                        i % 97,
+                        m % 13
+                    );
+                    s.append_message(
+                        &session.id,
+                        (m / 2 + 1) as u32,
+                        role,
+                        &text,
+                        "{}",
+                        Some(start + i as i64 * 1000 + m as i64),
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    store
+}
+
+fn store_figures(scratch: &Path) {
+    let dir = scratch.join("store-append");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(&dir.join(".anton"), &dir).unwrap();
+    let session = store.create_session(&NewSession::default()).unwrap();
+    let started = Instant::now();
+    for m in 0..100_000u32 {
+        store
+            .append_message(
+                &session.id,
+                m / 2 + 1,
+                "user",
+                "an ordinary message of a few words",
+                "{}",
+                None,
+            )
+            .unwrap();
+    }
+    let took = started.elapsed();
+    println!(
+        "{:<58} total  {:>10}  ({} per message, each its own transaction)",
+        "append 100,000 messages",
+        show(took),
+        show(took / 100_000)
+    );
+
+    for count in [10_000usize, 100_000] {
+        let dir = scratch.join(format!("store-{count}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = seeded_store(&dir, count, 1);
+        let query = SessionQuery {
+            limit: 20,
+            include_empty: true,
+            ..Default::default()
+        };
+        let samples = (0..200)
+            .map(|_| {
+                let started = Instant::now();
+                assert_eq!(store.list_sessions(&query).unwrap().len(), 20);
+                started.elapsed()
+            })
+            .collect();
+        report(
+            &format!("list newest 20 of {count} sessions (in process)"),
+            samples,
+        );
+    }
+
+    let dir = scratch.join("store-fts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = seeded_store(&dir, 1_000, 100);
+    for (label, text) in [
+        ("rare word, 10 sessions match", "region 42"),
+        ("common word, every session", "churn"),
+    ] {
+        let query = SessionQuery {
+            limit: 20,
+            search: Some(text.into()),
+            include_empty: true,
+            ..Default::default()
+        };
+        let samples = (0..30)
+            .map(|_| {
+                let started = Instant::now();
+                store.list_sessions(&query).unwrap();
+                started.elapsed()
+            })
+            .collect();
+        report(
+            &format!("full-text search of 100,000 messages: {label}"),
+            samples,
+        );
+    }
+}
+
+fn sessions_command(scratch: &Path) {
+    let home: PathBuf = scratch.join("home-sessions");
+    let cache = scratch.join("sessions-cache");
+    for count in [10_000usize, 100_000] {
+        let ws = scratch.join(format!("ws-sessions-{count}"));
+        std::fs::create_dir_all(&ws).unwrap();
+        drop(seeded_store(&ws, count, 2));
+        anton(&home, &ws, &cache, &["sessions"]);
+        let samples = (0..30)
+            .map(|_| anton(&home, &ws, &cache, &["sessions"]))
+            .collect();
+        report(
+            &format!("anton sessions with {count} sessions, warm cache (process)"),
+            samples,
+        );
+        let samples = (0..10)
+            .map(|_| anton(&home, &ws, &cache, &["sessions", "--search", "region 42"]))
+            .collect();
+        report(
+            &format!("anton sessions --search with {count} sessions (process)"),
+            samples,
+        );
+    }
+}
