@@ -254,8 +254,10 @@ fn word(text: &str) -> String {
     if w.is_empty() { "medium".into() } else { w }
 }
 
-/// An exclusive advisory lock, released on drop.
-struct Lock(File);
+/// An exclusive advisory lock, released when the file closes on drop.
+struct Lock {
+    _held: File,
+}
 
 impl Lock {
     fn take(path: &Path) -> Result<Lock, String> {
@@ -267,7 +269,7 @@ impl Lock {
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
-        Ok(Lock(file))
+        Ok(Lock { _held: file })
     }
 }
 
