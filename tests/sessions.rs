@@ -1,0 +1,294 @@
+//! `anton sessions` and `anton session <id>` through the real binary, over a
+//! real store.
+
+mod common;
+
+use anton::store::{NewSession, Status, Store};
+use common::Env;
+
+/// A session with one exchange, last active `minutes_ago`.
+fn seed(store: &Store, task: &str, reply: &str, minutes_ago: i64) -> String {
+    let at = anton::store::now_ms() - minutes_ago * 60_000;
+    let s = store
+        .create_session(&NewSession {
+            created_at: Some(at),
+            ..Default::default()
+        })
+        .unwrap();
+    store
+        .append_message(&s.id, 1, "user", task, "{}", Some(at))
+        .unwrap();
+    store
+        .append_message(&s.id, 1, "assistant", reply, "{}", Some(at + 1))
+        .unwrap();
+    s.id
+}
+
+#[test]
+fn an_empty_workspace_has_no_sessions_and_says_how_to_start_one() {
+    let env = Env::new();
+    let run = env.run(&["sessions"]).ok().clone();
+    assert_eq!(run.stdout, "No sessions found. Run `anton` to start one.\n");
+    assert_eq!(
+        env.run(&["sessions", "--json"]).ok().json(),
+        serde_json::json!([])
+    );
+    assert!(
+        !env.ws().join(".anton").exists(),
+        "listing must not create the workspace store"
+    );
+}
+
+#[test]
+fn one_session_shows_id_task_status_summary_and_when() {
+    let env = Env::new();
+    let store = env.store();
+    let id = seed(&store, "what is revenue by region?", "APAC leads.", 120);
+    store
+        .set_summary(&id, "User asked for revenue by region; APAC leads.")
+        .unwrap();
+    let out = env.run(&["sessions"]).ok().stdout.clone();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for header in ["ID", "Task", "Status", "Summary", "Last active"] {
+        assert!(lines[0].contains(header), "{out}");
+    }
+    assert!(lines[1].starts_with(&id), "{out}");
+    assert!(lines[1].contains("what is revenue by region?"), "{out}");
+    assert!(lines[1].contains("idle"), "{out}");
+    assert!(
+        lines[1].contains("User asked for revenue by region; APAC leads."),
+        "{out}"
+    );
+    assert!(lines[1].ends_with("2 h ago"), "{out}");
+}
+
+#[test]
+fn many_sessions_list_newest_first_with_limit_all_and_status() {
+    let env = Env::new();
+    let store = env.store();
+    let ids: Vec<String> = (0..25)
+        .map(|i| seed(&store, &format!("task number {i}"), "ok", 100 - i))
+        .collect();
+    store.set_status(&ids[3], Status::Completed).unwrap();
+    let out = env.run(&["sessions"]).ok().stdout.clone();
+    assert_eq!(out.lines().count(), 1 + 20 + 1, "{out}");
+    assert!(
+        out.lines().nth(1).unwrap().starts_with(&ids[24]),
+        "newest first: {out}"
+    );
+    assert!(
+        out.ends_with("20 of 25 sessions shown; --all lists every one.\n"),
+        "{out}"
+    );
+    assert_eq!(
+        env.run(&["sessions", "--limit", "5"])
+            .ok()
+            .stdout
+            .lines()
+            .count(),
+        1 + 5 + 1
+    );
+    assert_eq!(
+        env.run(&["sessions", "--all"]).ok().stdout.lines().count(),
+        1 + 25
+    );
+    let done = env
+        .run(&["sessions", "--status", "completed", "--json"])
+        .ok()
+        .json();
+    assert_eq!(done.as_array().unwrap().len(), 1);
+    assert_eq!(done[0]["id"], ids[3].as_str());
+    let bad = env.run(&["sessions", "--status", "asleep"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("unknown status 'asleep'"), "{bad:#?}");
+    let bad = env.run(&["sessions", "--limit", "lots"]);
+    assert!(
+        bad.stderr.contains("--limit takes a whole number"),
+        "{bad:#?}"
+    );
+}
+
+#[test]
+fn search_shows_the_matching_snippet_or_says_nothing_matched() {
+    let env = Env::new();
+    let store = env.store();
+    let hit = seed(&store, "plot quarterly churn for the EU", "done", 10);
+    seed(&store, "summarise revenue", "done", 5);
+    let out = env
+        .run(&["sessions", "--search", "churn"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().next().unwrap().contains("Match"), "{out}");
+    assert!(
+        out.contains(&hit) && out.contains("plot quarterly [churn] for the EU"),
+        "{out}"
+    );
+    let json = env
+        .run(&["sessions", "--search", "churn", "--json"])
+        .ok()
+        .json();
+    assert_eq!(json[0]["snippet"], "plot quarterly [churn] for the EU");
+    let miss = env
+        .run(&["sessions", "--search", "kubernetes"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(miss, "No sessions match \"kubernetes\".\n");
+}
+
+#[test]
+fn the_json_schema_is_stable() {
+    let env = Env::new();
+    let store = env.store();
+    let id = seed(&store, "task", "reply", 1);
+    let list = env.run(&["sessions", "--json"]).ok().json();
+    let keys: Vec<&String> = list[0].as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "id",
+            "live_writer",
+            "messages",
+            "model",
+            "provenance",
+            "provider",
+            "status",
+            "summary",
+            "task",
+            "title",
+            "turns",
+            "updated_at",
+            "workspace"
+        ]
+    );
+    assert_eq!(list[0]["turns"], 1);
+    assert_eq!(list[0]["messages"], 2);
+    assert!(
+        list[0]["updated_at"].as_str().unwrap().ends_with('Z'),
+        "{}",
+        list[0]
+    );
+    let one = env.run(&["session", &id, "--json"]).ok().json();
+    assert_eq!(one["id"], id.as_str());
+    let details: Vec<&String> = one["details"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        details,
+        [
+            "memories_born",
+            "memories_used",
+            "scratchpad_cells",
+            "shares"
+        ]
+    );
+}
+
+#[test]
+fn a_narrow_terminal_gets_a_table_that_fits() {
+    let env = Env::new();
+    let store = env.store();
+    let id = seed(
+        &store,
+        &"a very long task description that goes on and on ".repeat(4),
+        "ok",
+        1,
+    );
+    store
+        .set_summary(
+            &id,
+            &"a summary far longer than any narrow terminal ".repeat(4),
+        )
+        .unwrap();
+    let out = env
+        .command_in(env.ws(), &["sessions"])
+        .env("COLUMNS", "60")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    for line in out.lines() {
+        assert!(
+            line.chars().count() <= 60,
+            "{line:?} is wider than 60 columns"
+        );
+    }
+    assert!(out.contains(&id), "the id is never cut: {out}");
+    assert!(out.contains('…'), "{out}");
+}
+
+#[test]
+fn session_shows_details_by_full_id_or_unique_prefix() {
+    let env = Env::new();
+    let store = env.store();
+    let id = seed(&store, "what is revenue by region?", "APAC leads.", 30);
+    store.set_title(&id, "Revenue by region", false).unwrap();
+    let out = env.run(&["session", &id[..18]]).ok().stdout.clone();
+    for expected in [
+        format!("Session:     {id}"),
+        "Title:       Revenue by region".into(),
+        "Task:        what is revenue by region?".into(),
+        "Status:      idle".into(),
+        "Turns:       1 (2 messages)".into(),
+        "Memory:      0 session-born, 0 project memories used".into(),
+        "Code:        0 scratchpad cells".into(),
+        "Shared:      never".into(),
+        "(30 min ago)".into(),
+        " UTC".into(),
+    ] {
+        assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn session_reports_unknown_and_ambiguous_ids() {
+    let env = Env::new();
+    let store = env.store();
+    let a = seed(&store, "first", "ok", 1);
+    let b = seed(&store, "second", "ok", 1);
+    let missing = env.run(&["session", "29991231"]);
+    assert_eq!(missing.code, 1);
+    assert_eq!(
+        missing.stderr,
+        "Session 29991231 not found. `anton sessions` lists them.\n"
+    );
+    let common_prefix: String = a
+        .chars()
+        .zip(b.chars())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect();
+    let ambiguous = env.run(&["session", &common_prefix]);
+    assert_eq!(ambiguous.code, 1, "{ambiguous:#?}");
+    assert!(
+        ambiguous.stderr.contains("matches 2 sessions"),
+        "{ambiguous:#?}"
+    );
+    assert!(
+        ambiguous.stderr.contains(&a) && ambiguous.stderr.contains(&b),
+        "{ambiguous:#?}"
+    );
+    let none = env.run(&["session"]);
+    assert_eq!(none.code, 1);
+    assert!(none.stderr.contains("which session?"), "{none:#?}");
+}
+
+#[test]
+fn with_the_plugin_disabled_both_commands_say_so() {
+    let env = Env::new();
+    env.run(&["plugins", "disable", "sessions"]).ok();
+    for args in [&["sessions"][..], &["session", "x"]] {
+        let run = env.run(args);
+        assert_eq!(run.code, 1);
+        assert!(
+            run.stderr
+                .contains("is disabled in this workspace (plugin 'sessions')"),
+            "{run:#?}"
+        );
+        assert!(
+            run.stderr.contains("anton plugins enable sessions"),
+            "{run:#?}"
+        );
+    }
+}
