@@ -21,10 +21,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     for name in BUILTINS {
-        println!(
-            "cargo:rerun-if-changed={}",
-            root.join("plugins").join(name).display()
-        );
+        println!("cargo:rerun-if-changed={}", root.join("plugins").join(name).display());
     }
 
     ensure_wasm_target();
@@ -78,13 +75,9 @@ fn main() {
 
     let mut table = String::from("pub const BUILTIN_PLUGINS: &[BuiltinPlugin] = &[\n");
     for name in BUILTINS {
-        let wasm = wasm_target_dir
-            .join(TARGET)
-            .join(PROFILE)
-            .join(format!("{name}.wasm"));
+        let wasm = wasm_target_dir.join(TARGET).join(PROFILE).join(format!("{name}.wasm"));
         let embedded = out_dir.join(format!("{name}.wasm"));
-        fs::copy(&wasm, &embedded)
-            .unwrap_or_else(|e| panic!("missing built plugin {}: {e}", wasm.display()));
+        fs::copy(&wasm, &embedded).unwrap_or_else(|e| panic!("missing built plugin {}: {e}", wasm.display()));
         let manifest = root.join("plugins").join(name).join("anton-plugin.toml");
         writeln!(
             table,
@@ -123,12 +116,8 @@ fn ensure_wasm_target() {
     if installed {
         return;
     }
-    println!(
-        "cargo:warning=adding the {TARGET} target with rustup (needed for the built-in plugins)"
-    );
-    let added = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status();
+    println!("cargo:warning=adding the {TARGET} target with rustup (needed for the built-in plugins)");
+    let added = Command::new("rustup").args(["target", "add", TARGET]).status();
     if !added.is_ok_and(|s| s.success()) {
         panic!(
             "the {TARGET} Rust target is missing and `rustup target add {TARGET}` failed; \

@@ -30,21 +30,12 @@ fn every_built_in_agrees_with_its_manifest() {
         let dir = repo_root().join("plugins").join(name);
         let staged = env.home.path().join(name);
         std::fs::create_dir_all(&staged).unwrap();
-        std::fs::copy(
-            dir.join("anton-plugin.toml"),
-            staged.join("anton-plugin.toml"),
-        )
-        .unwrap();
-        let wasm = repo_root().join(format!(
-            "target/anton-plugins/wasm32-wasip2/plugin/{name}.wasm"
-        ));
+        std::fs::copy(dir.join("anton-plugin.toml"), staged.join("anton-plugin.toml")).unwrap();
+        let wasm = repo_root().join(format!("target/anton-plugins/wasm32-wasip2/plugin/{name}.wasm"));
         std::fs::copy(wasm, staged.join(format!("{name}.wasm"))).unwrap();
         let run = env.run(&["plugins", "check", staged.to_str().unwrap()]);
         run.ok();
-        assert!(
-            run.stdout.starts_with(&format!("ok: plugin '{name}'")),
-            "{run:#?}"
-        );
+        assert!(run.stdout.starts_with(&format!("ok: plugin '{name}'")), "{run:#?}");
     }
 }
 
@@ -65,24 +56,14 @@ fn plugins_list_shows_the_built_ins_running_with_their_commands() {
     }
     let table = env.run(&["plugins", "list"]).ok().stdout.clone();
     assert!(table.starts_with("ID"), "{table}");
-    assert!(
-        table.contains("share     0.1.0    built-in  enabled"),
-        "{table}"
-    );
+    assert!(table.contains("share     0.1.0    built-in  enabled"), "{table}");
 }
 
 #[test]
 fn help_lists_plugin_commands_and_launch_flags() {
     let env = Env::new();
     let help = env.run(&["--help"]).ok().stdout.clone();
-    for expected in [
-        "sessions",
-        "session",
-        "share",
-        "--resume",
-        "--continue",
-        "plugins",
-    ] {
+    for expected in ["sessions", "session", "share", "--resume", "--continue", "plugins"] {
         assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
     }
 }
@@ -100,26 +81,15 @@ fn disabling_share_in_one_workspace_leaves_another_untouched() {
             .contains("`share` is disabled in this workspace (plugin 'share')"),
         "{here:#?}"
     );
-    assert!(
-        here.stderr.contains("anton plugins enable share"),
-        "{here:#?}"
-    );
+    assert!(here.stderr.contains("anton plugins enable share"), "{here:#?}");
     let config = std::fs::read_to_string(env.ws().join(".anton/config.toml")).unwrap();
     assert!(
         config.contains("[plugins.share]") && config.contains("enabled = false"),
         "{config}"
     );
 
-    let there = env
-        .run_in(other.path(), &["plugins", "list", "--json"])
-        .ok()
-        .json();
-    let share = there
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "share")
-        .unwrap();
+    let there = env.run_in(other.path(), &["plugins", "list", "--json"]).ok().json();
+    let share = there.as_array().unwrap().iter().find(|p| p["id"] == "share").unwrap();
     assert_eq!(share["enabled"], true);
     assert!(!env.run_in(other.path(), &["--help"]).stdout.is_empty());
 
@@ -132,13 +102,11 @@ fn disabling_share_in_one_workspace_leaves_another_untouched() {
 fn a_global_disable_applies_everywhere_but_a_workspace_setting_wins() {
     let env = Env::new();
     let other = tempfile::tempdir().unwrap();
-    env.run(&["plugins", "disable", "sessions", "--global"])
-        .ok();
+    env.run(&["plugins", "disable", "sessions", "--global"]).ok();
     let run = env.run_in(other.path(), &["sessions"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr
-            .contains("anton plugins enable sessions --global"),
+        run.stderr.contains("anton plugins enable sessions --global"),
         "{run:#?}"
     );
     env.run(&["plugins", "enable", "sessions"]).ok();
@@ -155,11 +123,7 @@ fn a_workspace_plugin_replaces_the_built_in_sessions_command_there_only() {
     let there = env.run_in(other.path(), &["sessions"]).ok().stdout.clone();
     assert!(there.contains("No sessions found."), "{there}");
     // The built-in still serves `session` here.
-    assert!(
-        env.run(&["session", "nope"])
-            .stderr
-            .contains("Session nope not found.")
-    );
+    assert!(env.run(&["session", "nope"]).stderr.contains("Session nope not found."));
 }
 
 #[test]
@@ -169,14 +133,10 @@ fn a_plugin_that_traps_is_reported_by_name_with_its_panic_message() {
     let run = env.run(&["faulty", "trap"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr
-            .contains("plugin 'faulty' 0.1.0 crashed in `faulty`"),
+        run.stderr.contains("plugin 'faulty' 0.1.0 crashed in `faulty`"),
         "{run:#?}"
     );
-    assert!(
-        run.stderr.contains("deliberate panic in faulty"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("deliberate panic in faulty"), "{run:#?}");
     assert_eq!(run.stderr.lines().count(), 1, "one line: {run:#?}");
 }
 
@@ -201,8 +161,7 @@ fn a_plugin_that_allocates_without_end_hits_its_memory_limit() {
     let run = env.run(&["faulty", "alloc"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr
-            .contains("plugin 'faulty' 0.1.0 hit its 16 MiB memory limit"),
+        run.stderr.contains("plugin 'faulty' 0.1.0 hit its 16 MiB memory limit"),
         "{run:#?}"
     );
     assert!(run.stderr.contains("memory_mb"), "{run:#?}");
@@ -260,14 +219,8 @@ fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after
     let refused = env.run_with_input(&["plugins", "trust", "faulty"], "n\n");
     assert_eq!(refused.code, 1);
     assert!(refused.stdout.contains("Not trusted."), "{refused:#?}");
-    env.run_with_input(&["plugins", "trust", "faulty"], "y\n")
-        .ok();
-    assert!(
-        env.run(&["faulty", "ok"])
-            .ok()
-            .stdout
-            .contains("faulty is fine")
-    );
+    env.run_with_input(&["plugins", "trust", "faulty"], "y\n").ok();
+    assert!(env.run(&["faulty", "ok"]).ok().stdout.contains("faulty is fine"));
 
     let wasm = dir.join("faulty.wasm");
     let mut bytes = std::fs::read(&wasm).unwrap();
@@ -276,10 +229,7 @@ fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after
     std::fs::write(&wasm, &bytes).unwrap();
     let changed = env.run(&["faulty", "ok"]);
     assert_eq!(changed.code, 1);
-    assert!(
-        changed.stderr.contains("changed since you trusted it"),
-        "{changed:#?}"
-    );
+    assert!(changed.stderr.contains("changed since you trusted it"), "{changed:#?}");
 }
 
 #[test]
@@ -288,16 +238,10 @@ fn install_refuses_a_plugin_whose_manifest_lies_and_installs_nothing() {
     let dir = staged_plugin("faulty", &env.home.path().join("liar"));
     let manifest = dir.join("anton-plugin.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
-        &manifest,
-        text.replace("name = \"faulty\"", "name = \"trustme\""),
-    )
-    .unwrap();
+    std::fs::write(&manifest, text.replace("name = \"faulty\"", "name = \"trustme\"")).unwrap();
     for command in ["install", "check"] {
-        let run = env.run(
-            &["plugins", command, dir.to_str().unwrap(), "--yes"]
-                [..if command == "check" { 3 } else { 4 }],
-        );
+        let run =
+            env.run(&["plugins", command, dir.to_str().unwrap(), "--yes"][..if command == "check" { 3 } else { 4 }]);
         assert_eq!(run.code, 1, "{run:#?}");
         assert!(
             run.stderr
@@ -319,11 +263,7 @@ fn install_refuses_an_unknown_wit_version_and_a_non_component() {
     let dir = staged_plugin("faulty", &env.home.path().join("future"));
     let manifest = dir.join("anton-plugin.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
-        &manifest,
-        text.replace("api = \"0.1.0\"", "api = \"0.9.0\""),
-    )
-    .unwrap();
+    std::fs::write(&manifest, text.replace("api = \"0.1.0\"", "api = \"0.9.0\"")).unwrap();
     let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
     assert_eq!(run.code, 1);
     assert!(
@@ -344,10 +284,7 @@ fn install_refuses_an_unknown_wit_version_and_a_non_component() {
     );
     std::fs::write(dir.join("faulty.wasm"), b"hello").unwrap();
     let run = env.run(&["plugins", "check", dir.to_str().unwrap()]);
-    assert!(
-        run.stderr.contains("the file is not WebAssembly"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("the file is not WebAssembly"), "{run:#?}");
     assert!(!env.ws().join(".anton/plugins").exists());
 }
 
@@ -363,10 +300,7 @@ fn a_broken_workspace_plugin_is_listed_with_the_file_and_field() {
     .unwrap();
     let list = env.run(&["plugins", "list"]).ok().clone();
     assert!(list.stdout.contains("broken"), "{list:#?}");
-    assert!(
-        list.stderr.contains("anton-plugin.toml: field `version`"),
-        "{list:#?}"
-    );
+    assert!(list.stderr.contains("anton-plugin.toml: field `version`"), "{list:#?}");
 }
 
 #[test]
@@ -377,10 +311,7 @@ fn remove_takes_an_installed_plugin_away_but_never_a_built_in() {
     assert!(!env.ws().join(".anton/plugins/faulty").exists());
     let run = env.run(&["plugins", "remove", "share"]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("built in and cannot be removed"),
-        "{run:#?}"
-    );
+    assert!(run.stderr.contains("built in and cannot be removed"), "{run:#?}");
 }
 
 #[test]
@@ -396,13 +327,7 @@ fn a_cold_cache_compiles_once_and_a_corrupt_entry_is_recompiled() {
         std::fs::write(entry, b"garbage").unwrap();
     }
     let list = env.run(&["plugins", "list", "--json"]).ok().json();
-    assert!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["runnable"] == true),
-        "{list}"
-    );
+    assert!(list.as_array().unwrap().iter().all(|p| p["runnable"] == true), "{list}");
     for entry in &entries {
         assert!(
             std::fs::read(entry).unwrap().len() > 1000,

@@ -15,9 +15,7 @@ fn seed(store: &Store, task: &str, reply: &str, minutes_ago: i64) -> String {
             ..Default::default()
         })
         .unwrap();
-    store
-        .append_message(&s.id, 1, "user", task, "{}", Some(at))
-        .unwrap();
+    store.append_message(&s.id, 1, "user", task, "{}", Some(at)).unwrap();
     store
         .append_message(&s.id, 1, "assistant", reply, "{}", Some(at + 1))
         .unwrap();
@@ -29,10 +27,7 @@ fn an_empty_workspace_has_no_sessions_and_says_how_to_start_one() {
     let env = Env::new();
     let run = env.run(&["sessions"]).ok().clone();
     assert_eq!(run.stdout, "No sessions found. Run `anton` to start one.\n");
-    assert_eq!(
-        env.run(&["sessions", "--json"]).ok().json(),
-        serde_json::json!([])
-    );
+    assert_eq!(env.run(&["sessions", "--json"]).ok().json(), serde_json::json!([]));
     assert!(
         !env.ws().join(".anton").exists(),
         "listing must not create the workspace store"
@@ -73,40 +68,24 @@ fn many_sessions_list_newest_first_with_limit_all_and_status() {
     store.set_status(&ids[3], Status::Completed).unwrap();
     let out = env.run(&["sessions"]).ok().stdout.clone();
     assert_eq!(out.lines().count(), 1 + 20 + 1, "{out}");
-    assert!(
-        out.lines().nth(1).unwrap().starts_with(&ids[24]),
-        "newest first: {out}"
-    );
+    assert!(out.lines().nth(1).unwrap().starts_with(&ids[24]), "newest first: {out}");
     assert!(
         out.ends_with("20 of 25 sessions shown; --all lists every one.\n"),
         "{out}"
     );
     assert_eq!(
-        env.run(&["sessions", "--limit", "5"])
-            .ok()
-            .stdout
-            .lines()
-            .count(),
+        env.run(&["sessions", "--limit", "5"]).ok().stdout.lines().count(),
         1 + 5 + 1
     );
-    assert_eq!(
-        env.run(&["sessions", "--all"]).ok().stdout.lines().count(),
-        1 + 25
-    );
-    let done = env
-        .run(&["sessions", "--status", "completed", "--json"])
-        .ok()
-        .json();
+    assert_eq!(env.run(&["sessions", "--all"]).ok().stdout.lines().count(), 1 + 25);
+    let done = env.run(&["sessions", "--status", "completed", "--json"]).ok().json();
     assert_eq!(done.as_array().unwrap().len(), 1);
     assert_eq!(done[0]["id"], ids[3].as_str());
     let bad = env.run(&["sessions", "--status", "asleep"]);
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("unknown status 'asleep'"), "{bad:#?}");
     let bad = env.run(&["sessions", "--limit", "lots"]);
-    assert!(
-        bad.stderr.contains("--limit takes a whole number"),
-        "{bad:#?}"
-    );
+    assert!(bad.stderr.contains("--limit takes a whole number"), "{bad:#?}");
 }
 
 #[test]
@@ -115,27 +94,16 @@ fn search_shows_the_matching_snippet_or_says_nothing_matched() {
     let store = env.store();
     let hit = seed(&store, "plot quarterly churn for the EU", "done", 10);
     seed(&store, "summarise revenue", "done", 5);
-    let out = env
-        .run(&["sessions", "--search", "churn"])
-        .ok()
-        .stdout
-        .clone();
+    let out = env.run(&["sessions", "--search", "churn"]).ok().stdout.clone();
     assert_eq!(out.lines().count(), 2, "{out}");
     assert!(out.lines().next().unwrap().contains("Match"), "{out}");
     assert!(
         out.contains(&hit) && out.contains("plot quarterly [churn] for the EU"),
         "{out}"
     );
-    let json = env
-        .run(&["sessions", "--search", "churn", "--json"])
-        .ok()
-        .json();
+    let json = env.run(&["sessions", "--search", "churn", "--json"]).ok().json();
     assert_eq!(json[0]["snippet"], "plot quarterly [churn] for the EU");
-    let miss = env
-        .run(&["sessions", "--search", "kubernetes"])
-        .ok()
-        .stdout
-        .clone();
+    let miss = env.run(&["sessions", "--search", "kubernetes"]).ok().stdout.clone();
     assert_eq!(miss, "No sessions match \"kubernetes\".\n");
 }
 
@@ -167,22 +135,13 @@ fn the_json_schema_is_stable() {
     );
     assert_eq!(list[0]["turns"], 1);
     assert_eq!(list[0]["messages"], 2);
-    assert!(
-        list[0]["updated_at"].as_str().unwrap().ends_with('Z'),
-        "{}",
-        list[0]
-    );
+    assert!(list[0]["updated_at"].as_str().unwrap().ends_with('Z'), "{}", list[0]);
     let one = env.run(&["session", &id, "--json"]).ok().json();
     assert_eq!(one["id"], id.as_str());
     let details: Vec<&String> = one["details"].as_object().unwrap().keys().collect();
     assert_eq!(
         details,
-        [
-            "memories_born",
-            "memories_used",
-            "scratchpad_cells",
-            "shares"
-        ]
+        ["memories_born", "memories_used", "scratchpad_cells", "shares"]
     );
 }
 
@@ -197,10 +156,7 @@ fn a_narrow_terminal_gets_a_table_that_fits() {
         1,
     );
     store
-        .set_summary(
-            &id,
-            &"a summary far longer than any narrow terminal ".repeat(4),
-        )
+        .set_summary(&id, &"a summary far longer than any narrow terminal ".repeat(4))
         .unwrap();
     let out = env
         .command_in(env.ws(), &["sessions"])
@@ -209,10 +165,7 @@ fn a_narrow_terminal_gets_a_table_that_fits() {
         .unwrap();
     let out = String::from_utf8(out.stdout).unwrap();
     for line in out.lines() {
-        assert!(
-            line.chars().count() <= 60,
-            "{line:?} is wider than 60 columns"
-        );
+        assert!(line.chars().count() <= 60, "{line:?} is wider than 60 columns");
     }
     assert!(out.contains(&id), "the id is never cut: {out}");
     assert!(out.contains('…'), "{out}");
@@ -261,10 +214,7 @@ fn session_reports_unknown_and_ambiguous_ids() {
         .collect();
     let ambiguous = env.run(&["session", &common_prefix]);
     assert_eq!(ambiguous.code, 1, "{ambiguous:#?}");
-    assert!(
-        ambiguous.stderr.contains("matches 2 sessions"),
-        "{ambiguous:#?}"
-    );
+    assert!(ambiguous.stderr.contains("matches 2 sessions"), "{ambiguous:#?}");
     assert!(
         ambiguous.stderr.contains(&a) && ambiguous.stderr.contains(&b),
         "{ambiguous:#?}"
@@ -282,13 +232,9 @@ fn with_the_plugin_disabled_both_commands_say_so() {
         let run = env.run(args);
         assert_eq!(run.code, 1);
         assert!(
-            run.stderr
-                .contains("is disabled in this workspace (plugin 'sessions')"),
+            run.stderr.contains("is disabled in this workspace (plugin 'sessions')"),
             "{run:#?}"
         );
-        assert!(
-            run.stderr.contains("anton plugins enable sessions"),
-            "{run:#?}"
-        );
+        assert!(run.stderr.contains("anton plugins enable sessions"), "{run:#?}");
     }
 }

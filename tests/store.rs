@@ -42,17 +42,12 @@ fn writer_process() {
 
 fn writer(dir: &std::path::Path, session: &str, count: u32) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "writer_process",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(WRITER_DIR, dir)
-    .env(WRITER_SESSION, session)
-    .env(WRITER_COUNT, count.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.args(["--exact", "writer_process", "--nocapture", "--test-threads=1"])
+        .env(WRITER_DIR, dir)
+        .env(WRITER_SESSION, session)
+        .env(WRITER_COUNT, count.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -97,13 +92,9 @@ fn killing_a_writer_at_100_random_points_loses_no_acknowledged_message() {
         acknowledged.extend(seen);
     }
     let conn = rusqlite::Connection::open(dir.path().join(".anton/anton.db")).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
-    let mut stmt = conn
-        .prepare("SELECT count(*) FROM messages WHERE id = ?1")
-        .unwrap();
+    let mut stmt = conn.prepare("SELECT count(*) FROM messages WHERE id = ?1").unwrap();
     let lost: Vec<i64> = acknowledged
         .iter()
         .copied()
@@ -113,11 +104,7 @@ fn killing_a_writer_at_100_random_points_loses_no_acknowledged_message() {
         acknowledged.len() > 100,
         "the writers wrote too little to prove anything"
     );
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged messages lost: {lost:?}",
-        lost.len()
-    );
+    assert!(lost.is_empty(), "{} acknowledged messages lost: {lost:?}", lost.len());
     // The store still opens and takes writes.
     let store = Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
     store
@@ -141,10 +128,7 @@ fn two_processes_writing_1000_messages_each_lose_nothing_and_never_see_a_lock() 
             "a writer failed: {stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(
-            !stdout.contains("locked") && !stdout.contains("busy"),
-            "{stdout}"
-        );
+        assert!(!stdout.contains("locked") && !stdout.contains("busy"), "{stdout}");
         assert_eq!(acks(&stdout).len(), 1_000);
     }
     let stored = store.get_session(&session).unwrap().unwrap();

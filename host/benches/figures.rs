@@ -86,19 +86,13 @@ fn plugins_list_cold_and_warm(scratch: &Path) {
             )
         })
         .collect();
-    report(
-        "anton plugins list, 3 built-ins, cold cache (process)",
-        cold,
-    );
+    report("anton plugins list, 3 built-ins, cold cache (process)", cold);
     let cache = scratch.join("warm-cache");
     anton(&home, &ws, &cache, &["plugins", "list"]);
     let warm: Vec<Duration> = (0..30)
         .map(|_| anton(&home, &ws, &cache, &["plugins", "list"]))
         .collect();
-    report(
-        "anton plugins list, 3 built-ins, warm cache (process)",
-        warm,
-    );
+    report("anton plugins list, 3 built-ins, warm cache (process)", warm);
 }
 
 fn paths(scratch: &Path, name: &str) -> anton::workspace::Paths {
@@ -146,10 +140,7 @@ fn host_to_plugin_call(scratch: &Path) {
             started.elapsed() / rounds
         })
         .collect();
-    report(
-        "host→plugin call: run() returning an error, per call",
-        samples,
-    );
+    report("host→plugin call: run() returning an error, per call", samples);
     let samples: Vec<Duration> = (0..15)
         .map(|_| {
             let started = Instant::now();
@@ -237,10 +228,7 @@ fn store_figures(scratch: &Path) {
                 started.elapsed()
             })
             .collect();
-        report(
-            &format!("list newest 20 of {count} sessions (in process)"),
-            samples,
-        );
+        report(&format!("list newest 20 of {count} sessions (in process)"), samples);
     }
 
     let dir = scratch.join("store-fts");
@@ -263,10 +251,7 @@ fn store_figures(scratch: &Path) {
                 started.elapsed()
             })
             .collect();
-        report(
-            &format!("full-text search of 100,000 messages: {label}"),
-            samples,
-        );
+        report(&format!("full-text search of 100,000 messages: {label}"), samples);
     }
 }
 
@@ -278,9 +263,7 @@ fn sessions_command(scratch: &Path) {
         std::fs::create_dir_all(&ws).unwrap();
         drop(seeded_store(&ws, count, 2));
         anton(&home, &ws, &cache, &["sessions"]);
-        let samples = (0..30)
-            .map(|_| anton(&home, &ws, &cache, &["sessions"]))
-            .collect();
+        let samples = (0..30).map(|_| anton(&home, &ws, &cache, &["sessions"])).collect();
         report(
             &format!("anton sessions with {count} sessions, warm cache (process)"),
             samples,

@@ -9,7 +9,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::config::Config;
 use crate::interfaces::HostContext;
-use crate::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
+use crate::interfaces::latest::exports::anton::plugin::command::{Action, Invocation, Origin, Outcome};
 use crate::plugin_host::catalog::{Catalog, Resolution};
 use crate::plugin_host::trust::TrustStore;
 use crate::plugin_host::{PluginFailure, PluginHost};
@@ -84,14 +84,13 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
             run_plugin_command(&mut session.host, name, args, Origin::Cli)
         }
         None => {
-            if let Some(code) = run_launch_flags(&mut session.host, &matches)? {
-                return Ok(code);
-            }
-            command(&session.host.catalog)
-                .print_help()
-                .map_err(|e| e.to_string())?;
-            println!("\nThe chat is not part of this build yet; the commands above work.");
-            Ok(ExitCode::SUCCESS)
+            let resume = match run_launch_flags(&mut session.host, &matches) {
+                None => None,
+                Some(Ok(outcome)) if outcome.exit_code != 0 => return Ok(ExitCode::from(outcome.exit_code)),
+                Some(Ok(outcome)) => outcome.action.map(|Action::SwitchSession(id)| id),
+                Some(Err(failure)) => return Err(failure.to_string()),
+            };
+            crate::chat::run(&mut session, resume)
         }
     }
 }
@@ -155,10 +154,7 @@ fn command(catalog: &Catalog) -> Command {
                 arg = arg.short(short);
             }
             arg = match &flag.value_name {
-                Some(value) => arg
-                    .value_name(value.clone())
-                    .num_args(0..=1)
-                    .default_missing_value(""),
+                Some(value) => arg.value_name(value.clone()).num_args(0..=1).default_missing_value(""),
                 None => arg.action(ArgAction::SetTrue),
             };
             cmd = cmd.arg(arg);
@@ -167,10 +163,8 @@ fn command(catalog: &Catalog) -> Command {
     cmd
 }
 
-fn run_launch_flags(
-    host: &mut PluginHost,
-    matches: &ArgMatches,
-) -> Result<Option<ExitCode>, String> {
+/// Run the plugin behind a launch flag (`--resume`), if one was given.
+fn run_launch_flags(host: &mut PluginHost, matches: &ArgMatches) -> Option<Result<Outcome, PluginFailure>> {
     let flags: Vec<(String, Vec<String>)> = host
         .catalog
         .commands()
@@ -179,23 +173,14 @@ fn run_launch_flags(
         .filter_map(|flag| {
             let id = format!("launch:{}", flag.long);
             match &flag.value_name {
-                Some(_) => matches.get_one::<String>(&id).map(|v| {
-                    (
-                        flag.long.clone(),
-                        if v.is_empty() {
-                            vec![]
-                        } else {
-                            vec![v.clone()]
-                        },
-                    )
-                }),
+                Some(_) => matches
+                    .get_one::<String>(&id)
+                    .map(|v| (flag.long.clone(), if v.is_empty() { vec![] } else { vec![v.clone()] })),
                 None => matches.get_flag(&id).then(|| (flag.long.clone(), vec![])),
             }
         })
         .collect();
-    let Some((long, args)) = flags.into_iter().next() else {
-        return Ok(None);
-    };
+    let (long, args) = flags.into_iter().next()?;
     let owner = host
         .catalog
         .commands()
@@ -208,7 +193,7 @@ fn run_launch_flags(
         args,
         origin: Origin::Launch,
     };
-    Ok(Some(finish(host.run(owner, &invocation))))
+    Some(host.run(owner, &invocation))
 }
 
 pub fn run_plugin_command(
@@ -224,9 +209,7 @@ pub fn run_plugin_command(
             return Ok(ExitCode::from(1));
         }
         Resolution::Unknown => {
-            return Err(format!(
-                "unknown command '{name}'; `anton --help` lists them"
-            ));
+            return Err(format!("unknown command '{name}'; `anton --help` lists them"));
         }
     };
     let invocation = Invocation {
@@ -238,10 +221,7 @@ pub fn run_plugin_command(
 }
 
 fn finish(
-    result: Result<
-        crate::interfaces::latest::exports::anton::plugin::command::Outcome,
-        PluginFailure,
-    >,
+    result: Result<crate::interfaces::latest::exports::anton::plugin::command::Outcome, PluginFailure>,
 ) -> ExitCode {
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code),

@@ -56,12 +56,7 @@ impl Config {
         }
     }
 
-    pub fn set_plugin_enabled(
-        &mut self,
-        scope: Scope,
-        id: &str,
-        enabled: bool,
-    ) -> Result<PathBuf, String> {
+    pub fn set_plugin_enabled(&mut self, scope: Scope, id: &str, enabled: bool) -> Result<PathBuf, String> {
         let (table, file) = match scope {
             Scope::User => (&mut self.user, &self.user_file),
             Scope::Workspace => (&mut self.workspace, &self.workspace_file),
@@ -78,21 +73,16 @@ impl Config {
             .ok_or_else(|| format!("{}: `plugins.{id}` must be a table", file.display()))?;
         entry.insert("enabled".into(), Value::Boolean(enabled));
         let text = toml::to_string(table).map_err(|e| e.to_string())?;
-        files::write_atomic(file, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        files::write_atomic(file, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         Ok(file.clone())
     }
 }
 
 fn read_table(file: &Path) -> Result<Table, String> {
     match std::fs::read_to_string(file) {
-        Ok(text) => text.parse::<Table>().map_err(|e| {
-            format!(
-                "{}: {} — fix or remove the file",
-                file.display(),
-                e.message()
-            )
-        }),
+        Ok(text) => text
+            .parse::<Table>()
+            .map_err(|e| format!("{}: {} — fix or remove the file", file.display(), e.message())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Table::new()),
         Err(e) => Err(format!("cannot read {}: {e}", file.display())),
     }

@@ -1,13 +1,17 @@
 //! anton: a minimal host (chat, storage, LLM) whose commands are WebAssembly
 //! component plugins speaking the `anton:plugin` WIT contract in `wit/`.
 
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod files;
 pub mod interfaces;
+pub mod llm;
 pub mod memory;
 pub mod plugin_host;
 mod plugins_command;
+pub mod scrub;
+pub mod settings;
 pub mod store;
 pub mod terminal;
 pub mod vault;

@@ -76,11 +76,7 @@ impl Entry {
     fn line(&self) -> String {
         let text = clean_text(&self.text);
         match self.kind {
-            Kind::Lesson => format!(
-                "- {text} <!-- topic:{} ts:{} -->",
-                slug(&self.topic),
-                self.date
-            ),
+            Kind::Lesson => format!("- {text} <!-- topic:{} ts:{} -->", slug(&self.topic), self.date),
             _ => format!(
                 "- {text} <!-- confidence:{} source:{} ts:{} -->",
                 word(&self.confidence),
@@ -98,9 +94,7 @@ pub struct MemoryDir {
 
 impl MemoryDir {
     pub fn new(dir: &Path) -> MemoryDir {
-        MemoryDir {
-            dir: dir.to_path_buf(),
-        }
+        MemoryDir { dir: dir.to_path_buf() }
     }
 
     pub fn read(&self) -> Result<Vec<Entry>, String> {
@@ -112,8 +106,7 @@ impl MemoryDir {
     /// Add `entry` unless the same text is already there; `Ok(false)` then.
     /// Other lines of the file, whoever wrote them, are kept as they are.
     pub fn add(&self, entry: &Entry) -> Result<bool, String> {
-        fs::create_dir_all(&self.dir)
-            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         let _lock = Lock::take(&self.dir.join(".memory.lock"))?;
         let text = clean_text(&entry.text);
         if text.is_empty() || self.read()?.iter().any(|e| e.text == text) {
@@ -132,8 +125,7 @@ impl MemoryDir {
             Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
         };
         let updated = insert_under(&current, entry.kind.heading(), &entry.line());
-        files::write_atomic(&file, updated.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        files::write_atomic(&file, updated.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         Ok(true)
     }
 }
@@ -155,9 +147,7 @@ fn insert_under(text: &str, heading: &str, line: &str) -> String {
     let level = heading.chars().take_while(|c| *c == '#').count();
     let end = lines[start + 1..]
         .iter()
-        .position(|l| {
-            l.starts_with('#') && l.chars().take_while(|c| *c == '#').count() <= level.max(2)
-        })
+        .position(|l| l.starts_with('#') && l.chars().take_while(|c| *c == '#').count() <= level.max(2))
         .map_or(lines.len(), |i| start + 1 + i);
     let last_bullet = lines[start + 1..end]
         .iter()
@@ -278,8 +268,7 @@ mod tests {
     use super::*;
 
     const ANTON_RULES: &str = "# Rules\n\n## Always\n- Always group revenue by region_code <!-- confidence:high source:llm ts:2026-11-23 -->\n\n## Never\n\n## When\n- When asked for money, use cents <!-- confidence:medium source:user ts:2026-11-20 -->\n";
-    const ANTON_LESSONS: &str =
-        "# Lessons\n\n- Revenue table is sales.orders <!-- topic:sales-db ts:2026-11-23 -->\n";
+    const ANTON_LESSONS: &str = "# Lessons\n\n- Revenue table is sales.orders <!-- topic:sales-db ts:2026-11-23 -->\n";
 
     fn dir_with_anton_files() -> (tempfile::TempDir, MemoryDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -311,10 +300,7 @@ mod tests {
         let mut never = Entry::new(Kind::Never, "Never drop tables");
         never.date = "2026-11-24".into();
         assert!(memory.add(&never).unwrap());
-        assert!(
-            !memory.add(&never).unwrap(),
-            "duplicate text is not added twice"
-        );
+        assert!(!memory.add(&never).unwrap(), "duplicate text is not added twice");
         let rules = fs::read_to_string(dir.path().join(RULES_FILE)).unwrap();
         assert_eq!(
             rules,
@@ -325,7 +311,12 @@ mod tests {
         lesson.date = "2026-11-24".into();
         memory.add(&lesson).unwrap();
         let lessons = fs::read_to_string(dir.path().join(LESSONS_FILE)).unwrap();
-        assert!(lessons.ends_with("<!-- topic:sales-db ts:2026-11-23 -->\n- Amounts are in cents <!-- topic:sales-db ts:2026-11-24 -->\n"), "{lessons}");
+        assert!(
+            lessons.ends_with(
+                "<!-- topic:sales-db ts:2026-11-23 -->\n- Amounts are in cents <!-- topic:sales-db ts:2026-11-24 -->\n"
+            ),
+            "{lessons}"
+        );
         assert_eq!(memory.read().unwrap().len(), 5);
     }
 

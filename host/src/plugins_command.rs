@@ -43,23 +43,56 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("list")
                 .about("Every plugin, where it comes from and whether it runs")
-                .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Machine-readable output")),
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Machine-readable output"),
+                ),
         )
-        .subcommand(Command::new("enable").about("Enable a plugin in this workspace").arg(id()).arg(global()))
-        .subcommand(Command::new("disable").about("Disable a plugin in this workspace").arg(id()).arg(global()))
+        .subcommand(
+            Command::new("enable")
+                .about("Enable a plugin in this workspace")
+                .arg(id())
+                .arg(global()),
+        )
+        .subcommand(
+            Command::new("disable")
+                .about("Disable a plugin in this workspace")
+                .arg(id())
+                .arg(global()),
+        )
         .subcommand(
             Command::new("install")
                 .about("Install a plugin from its directory (anton-plugin.toml + wasm) into this workspace")
-                .arg(Arg::new("path").required(true).value_parser(clap::value_parser!(PathBuf)))
+                .arg(
+                    Arg::new("path")
+                        .required(true)
+                        .value_parser(clap::value_parser!(PathBuf)),
+                )
                 .arg(global())
                 .arg(yes()),
         )
-        .subcommand(Command::new("remove").about("Remove an installed plugin").arg(id()).arg(global()))
-        .subcommand(Command::new("trust").about("Review and trust a plugin that came with this workspace").arg(id()).arg(yes()))
+        .subcommand(
+            Command::new("remove")
+                .about("Remove an installed plugin")
+                .arg(id())
+                .arg(global()),
+        )
+        .subcommand(
+            Command::new("trust")
+                .about("Review and trust a plugin that came with this workspace")
+                .arg(id())
+                .arg(yes()),
+        )
         .subcommand(
             Command::new("check")
                 .about("Validate a plugin (component, WIT version, manifest agreement) without installing it")
-                .arg(Arg::new("path").required(true).value_parser(clap::value_parser!(PathBuf))),
+                .arg(
+                    Arg::new("path")
+                        .required(true)
+                        .value_parser(clap::value_parser!(PathBuf)),
+                ),
         )
 }
 
@@ -156,10 +189,7 @@ fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
         }));
     }
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&objects).map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&objects).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
     let columns = ["ID", "Version", "Source", "State", "Commands"]
@@ -169,10 +199,7 @@ fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
             shrinkable: matches!(*h, "State" | "Commands"),
         })
         .collect::<Vec<_>>();
-    print!(
-        "{}",
-        terminal::render_table(&columns, &rows, terminal::width())
-    );
+    print!("{}", terminal::render_table(&columns, &rows, terminal::width()));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -185,29 +212,18 @@ fn command_label(name: &str, kind: crate::plugin_host::manifest::CommandKind) ->
     }
 }
 
-fn set_enabled(
-    session: &mut Session,
-    id: &str,
-    scope: Scope,
-    enabled: bool,
-) -> Result<ExitCode, String> {
+fn set_enabled(session: &mut Session, id: &str, scope: Scope, enabled: bool) -> Result<ExitCode, String> {
     if session.host.catalog.find(id).is_none() {
         return Err(format!("no plugin '{id}'; `anton plugins list` shows them"));
     }
     let file = session.config.set_plugin_enabled(scope, id, enabled)?;
     let verb = if enabled { "Enabled" } else { "Disabled" };
-    println!(
-        "{verb} plugin '{id}' {} ({}).",
-        scope.describe(),
-        file.display()
-    );
+    println!("{verb} plugin '{id}' {} ({}).", scope.describe(), file.display());
     if scope == Scope::User {
         // Re-read to see whether this workspace's own setting still wins.
         let (effective, by) = session.config.plugin_enabled(id);
         if effective != enabled && by == Some(Scope::Workspace) {
-            println!(
-                "This workspace's .anton/config.toml still says enabled = {effective}, and it wins here."
-            );
+            println!("This workspace's .anton/config.toml still says enabled = {effective}, and it wins here.");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -240,19 +256,13 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
 
 fn validate(session: &Session, path: &Path) -> Result<Candidate, String> {
     let (manifest_file, wasm_file) = locate(path)?;
-    let manifest_text = std::fs::read_to_string(&manifest_file).map_err(|e| {
-        format!(
-            "{}: {e} (a plugin needs its {MANIFEST_FILE})",
-            manifest_file.display()
-        )
-    })?;
+    let manifest_text = std::fs::read_to_string(&manifest_file)
+        .map_err(|e| format!("{}: {e} (a plugin needs its {MANIFEST_FILE})", manifest_file.display()))?;
     let manifest = Manifest::parse(&manifest_text, &manifest_file).map_err(|e| e.to_string())?;
     let dir = manifest_file.parent().unwrap_or(Path::new("."));
     let wasm_file = wasm_file.unwrap_or_else(|| {
         let beside = dir.join(&manifest.component);
-        let built = dir
-            .join("target/wasm32-wasip2/release")
-            .join(&manifest.component);
+        let built = dir.join("target/wasm32-wasip2/release").join(&manifest.component);
         if !beside.exists() && built.exists() {
             built
         } else {
@@ -282,8 +292,7 @@ fn validate(session: &Session, path: &Path) -> Result<Candidate, String> {
     // A scratch host: describe() must not touch this workspace.
     let scratch = HostContext::new(session.paths.clone());
     let linker = new_linker().map_err(|e| e.0)?;
-    let mut instance =
-        PluginInstance::new(&record, &component, &linker, scratch).map_err(|e| e.0)?;
+    let mut instance = PluginInstance::new(&record, &component, &linker, scratch).map_err(|e| e.0)?;
     let commands = instance.describe().map_err(|e| e.0)?;
     let problems = disagreements(&manifest, &commands);
     if !problems.is_empty() {
@@ -328,13 +337,7 @@ fn disagreements(manifest: &Manifest, described: &[CommandSpec]) -> Vec<String> 
             );
         }
         let flags = |names: Vec<&str>| names.join(",");
-        let listed_flags = flags(
-            listed
-                .launch_flags
-                .iter()
-                .map(|f| f.long.as_str())
-                .collect(),
-        );
+        let listed_flags = flags(listed.launch_flags.iter().map(|f| f.long.as_str()).collect());
         let spec_flags = flags(spec.launch_flags.iter().map(|f| f.long.as_str()).collect());
         if listed_flags != spec_flags {
             problems.push(format!(
@@ -385,12 +388,7 @@ fn plugins_dir(session: &Session, scope: Scope) -> PathBuf {
     }
 }
 
-fn install(
-    session: &mut Session,
-    path: &Path,
-    scope: Scope,
-    yes: bool,
-) -> Result<ExitCode, String> {
+fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Result<ExitCode, String> {
     let candidate = validate(session, path)?;
     let m = &candidate.manifest;
     let target = plugins_dir(session, scope).join(&m.id);
@@ -413,11 +411,7 @@ fn install(
     for line in &asks {
         println!("  asks for {line}");
     }
-    let grant = if asks.is_empty() {
-        ""
-    } else {
-        " and grant these"
-    };
+    let grant = if asks.is_empty() { "" } else { " and grant these" };
     let question = format!("Install it {}{grant}?", scope.describe());
     if !yes && !terminal::confirm(&question, false) {
         println!("Not installed.");
@@ -431,12 +425,7 @@ fn install(
         granted: m.capabilities.clone(),
         trusted_at: store::now_ms(),
     })?;
-    println!(
-        "Installed plugin '{}' {} into {}.",
-        m.id,
-        m.version,
-        target.display()
-    );
+    println!("Installed plugin '{}' {} into {}.", m.id, m.version, target.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -450,10 +439,8 @@ fn place_plugin(target: &Path, candidate: &Candidate) -> Result<(), String> {
     let io = |e: std::io::Error, what: &Path| format!("cannot write {}: {e}", what.display());
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| io(e, &staging))?;
-    std::fs::write(staging.join(MANIFEST_FILE), &candidate.manifest_text)
-        .map_err(|e| io(e, &staging))?;
-    std::fs::write(staging.join(&candidate.manifest.component), &candidate.wasm)
-        .map_err(|e| io(e, &staging))?;
+    std::fs::write(staging.join(MANIFEST_FILE), &candidate.manifest_text).map_err(|e| io(e, &staging))?;
+    std::fs::write(staging.join(&candidate.manifest.component), &candidate.wasm).map_err(|e| io(e, &staging))?;
     let _ = std::fs::remove_dir_all(&retired);
     if target.exists() {
         std::fs::rename(target, &retired).map_err(|e| io(e, target))?;
@@ -513,10 +500,7 @@ fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String>
             "no installed plugin '{id}' to trust; `anton plugins list` shows them"
         ));
     };
-    let dir = record
-        .dir
-        .clone()
-        .expect("installed plugins have a directory");
+    let dir = record.dir.clone().expect("installed plugins have a directory");
     if record.trust == Trust::Trusted {
         println!("Plugin '{id}' in {} is already trusted.", dir.display());
         return Ok(ExitCode::SUCCESS);

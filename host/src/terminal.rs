@@ -9,10 +9,7 @@ pub fn stdin_is_terminal() -> bool {
 
 /// Columns available; `COLUMNS` wins so scripts and tests can pin it.
 pub fn width() -> usize {
-    if let Some(cols) = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-    {
+    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()) {
         return cols.max(20);
     }
     terminal_size::terminal_size()
@@ -96,17 +93,9 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
         out.push_str(&if header { bold(&text) } else { text });
         out.push('\n');
     };
-    line(
-        columns.iter().map(|c| c.header.clone()).collect(),
-        &mut out,
-        true,
-    );
+    line(columns.iter().map(|c| c.header.clone()).collect(), &mut out, true);
     for row in rows {
-        line(
-            (0..columns.len()).map(|i| cell(row, i)).collect(),
-            &mut out,
-            false,
-        );
+        line((0..columns.len()).map(|i| cell(row, i)).collect(), &mut out, false);
     }
     out
 }
@@ -243,22 +232,14 @@ mod tests {
             "y".repeat(100),
         ]];
         let out = render_table(
-            &cols(&[
-                ("ID", false),
-                ("Task", true),
-                ("Status", false),
-                ("Summary", true),
-            ]),
+            &cols(&[("ID", false), ("Task", true), ("Status", false), ("Summary", true)]),
             &rows,
             60,
         );
         for line in out.lines() {
             assert!(line.chars().count() <= 60, "{line:?} is wider than 60");
         }
-        assert!(
-            out.contains("20261124_010203_ab12"),
-            "ids are never cut: {out}"
-        );
+        assert!(out.contains("20261124_010203_ab12"), "ids are never cut: {out}");
         assert!(out.contains('…'));
     }
 
@@ -267,10 +248,7 @@ mod tests {
         let now = jiff::Timestamp::now().as_millisecond();
         assert_eq!(format_time(now - 2 * 3_600_000 - 5, true), "2 h ago");
         let old = format_time(0, true);
-        assert!(
-            old.starts_with("1970-01-01") || old.starts_with("1969-12-31"),
-            "{old}"
-        );
+        assert!(old.starts_with("1970-01-01") || old.starts_with("1969-12-31"), "{old}");
         assert!(old.split(' ').count() == 3, "the zone is named: {old}");
     }
 }

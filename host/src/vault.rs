@@ -49,11 +49,7 @@ impl DataSource {
             .iter()
             .map(|(field, value)| {
                 (
-                    format!(
-                        "{}{}",
-                        self.env_prefix(),
-                        reference_part(field).to_uppercase()
-                    ),
+                    format!("{}{}", self.env_prefix(), reference_part(field).to_uppercase()),
                     value.clone(),
                 )
             })
@@ -86,8 +82,7 @@ pub fn references_in(code: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = code;
     while let Some(at) = rest.find("DS_") {
-        let boundary =
-            at == 0 || !rest[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let boundary = at == 0 || !rest[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
         let tail = &rest[at + 3..];
         if boundary && let Some(end) = tail.find("__") {
             let candidate = &tail[..end];
@@ -136,17 +131,10 @@ impl Vault {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return (good, bad);
         };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
         files.sort();
         for file in files {
-            if file
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
+            if file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
                 continue;
             }
             match std::fs::read(&file)
@@ -169,8 +157,7 @@ impl Vault {
         let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
         let file = self.dir.join(source.file_name());
         let bytes = serde_json::to_vec_pretty(source).map_err(|e| e.to_string())?;
-        files::write_atomic_private(&file, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        files::write_atomic_private(&file, &bytes).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         Ok(file)
     }
 
@@ -212,9 +199,7 @@ mod tests {
             s.env_vars()
                 .contains(&("DS_POSTGRES_PROD_DB_EU__HOST".into(), "db.internal".into()))
         );
-        let seen = references_in(
-            "import os\nh = os.environ['DS_POSTGRES_PROD_DB_EU__HOST']\nx = MY_DS_FOO__BAR",
-        );
+        let seen = references_in("import os\nh = os.environ['DS_POSTGRES_PROD_DB_EU__HOST']\nx = MY_DS_FOO__BAR");
         assert_eq!(seen, vec![s.reference()]);
     }
 
@@ -223,10 +208,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let vault = Vault::new(home.path());
         let file = vault.save(&source("mysql", "sales")).unwrap();
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(
             std::fs::metadata(vault.dir()).unwrap().permissions().mode() & 0o777,
             0o700
@@ -236,10 +218,7 @@ mod tests {
         std::fs::write(vault.dir().join("broken-one"), "{not json").unwrap();
         let (good, bad) = vault.list();
         assert_eq!(good.len(), 2);
-        assert_eq!(
-            good[1].extra["secure_keys"],
-            serde_json::json!(["password"])
-        );
+        assert_eq!(good[1].extra["secure_keys"], serde_json::json!(["password"]));
         assert_eq!(bad.len(), 1);
         assert!(bad[0].file.ends_with("broken-one"));
         assert!(vault.dir().join("broken-one").exists(), "never deleted");

@@ -21,8 +21,7 @@ pub struct Paths {
 
 impl Paths {
     pub fn new(folder: Option<&Path>) -> Result<Paths, String> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| format!("cannot read the current directory: {e}"))?;
+        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
         let workspace = match folder {
             Some(dir) => {
                 let dir = cwd.join(dir);
@@ -33,11 +32,9 @@ impl Paths {
             }
             None => cwd,
         };
-        let dirs = directories::ProjectDirs::from("", "", "anton").ok_or(
-            "cannot find your home directory (set HOME) for anton's user config and cache",
-        )?;
-        let no_cache =
-            std::env::var_os("ANTON_NO_PLUGIN_CACHE").is_some_and(|v| v != "0" && !v.is_empty());
+        let dirs = directories::ProjectDirs::from("", "", "anton")
+            .ok_or("cannot find your home directory (set HOME) for anton's user config and cache")?;
+        let no_cache = std::env::var_os("ANTON_NO_PLUGIN_CACHE").is_some_and(|v| v != "0" && !v.is_empty());
         Ok(Paths {
             anton_dir: workspace.join(ANTON_DIR),
             workspace,

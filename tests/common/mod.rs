@@ -2,6 +2,8 @@
 //! `anton` binary, and test plugins built for wasm32-wasip2 from this repo.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod llm_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -9,10 +11,7 @@ use std::sync::OnceLock;
 pub const ANTON: &str = env!("CARGO_BIN_EXE_anton");
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// A user (home, config, data) and one workspace, both temporary.
@@ -55,9 +54,14 @@ impl Env {
             .env("COLUMNS", "200")
             .env("TZ", "UTC")
             .env_remove("NO_COLOR")
-            .env_remove("ANTON_LOG")
-            .env_remove("ANTON_NO_PLUGIN_CACHE")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("OPENAI_API_KEY")
             .stdin(Stdio::null());
+        // Nothing of the developer's own anton setup leaks into a test.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANTON_")) {
+            cmd.env_remove(key);
+        }
+        cmd.env("ANTON_SCRATCHPAD_TIMEOUT", "20");
         cmd
     }
 
@@ -79,12 +83,24 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// Run with extra environment (a model setup) and `input` on stdin.
+    pub fn run_env(&self, vars: &[(&str, String)], args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut cmd = self.command_in(self.ws(), args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         Run::from(child.wait_with_output().unwrap())
     }
 
@@ -130,8 +146,7 @@ impl Run {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
 }
 

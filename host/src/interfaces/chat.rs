@@ -28,10 +28,7 @@ impl Host for PluginState {
                 shrinkable: c.shrinkable,
             })
             .collect();
-        print!(
-            "{}",
-            terminal::render_table(&columns, &table.rows, terminal::width())
-        );
+        print!("{}", terminal::render_table(&columns, &table.rows, terminal::width()));
     }
 
     fn format_time(&mut self, at: i64, style: TimeStyle) -> String {

@@ -46,31 +46,23 @@ impl HostContext {
 
     /// Run `f` on the workspace store, opening it on first use. A workspace
     /// with no store yet reads as empty: a query never creates `.anton/`.
-    pub fn read_store<R: Default>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<R, StoreError>,
-    ) -> Result<R, HostError> {
+    pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, HostError> {
         let db = self.paths.anton_dir.join(crate::store::DB_FILE);
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             if !db.exists() {
                 return Ok(R::default());
             }
-            *slot =
-                Some(Store::open(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
+            *slot = Some(Store::open(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
         }
         f(slot.as_ref().expect("opened above")).map_err(failed)
     }
 
     /// Like `read_store`, but creates the store when it is missing.
-    pub fn write_store<R>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<R, StoreError>,
-    ) -> Result<R, HostError> {
+    pub fn write_store<R>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, HostError> {
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            *slot =
-                Some(Store::open(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
+            *slot = Some(Store::open(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
         }
         f(slot.as_ref().expect("opened above")).map_err(failed)
     }
@@ -87,12 +79,7 @@ pub struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.refused = Some(desired);
             return Ok(false);
@@ -100,12 +87,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }

@@ -1,6 +1,4 @@
-use super::latest::anton::plugin::storage::{
-    Host, Lookup, SessionDetails, SessionHit, SessionQuery, ShareEntry,
-};
+use super::latest::anton::plugin::storage::{Host, Lookup, SessionDetails, SessionHit, SessionQuery, ShareEntry};
 use super::latest::anton::plugin::types::{Message, Provenance, Session, SessionStatus};
 use super::{HostError, PluginState};
 use crate::store;
@@ -32,19 +30,13 @@ impl Host for PluginState {
     fn find_session(&mut self, id_or_prefix: String) -> Result<Lookup, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         if id_or_prefix.is_empty() {
-            return Err(HostError::Invalid(
-                "an empty session id matches every session".into(),
-            ));
+            return Err(HostError::Invalid("an empty session id matches every session".into()));
         }
-        let found = self
-            .host
-            .read_store(|s| s.find_session(&id_or_prefix).map(Some))?;
+        let found = self.host.read_store(|s| s.find_session(&id_or_prefix).map(Some))?;
         Ok(match found {
             None | Some(store::Lookup::Missing) => Lookup::Missing,
             Some(store::Lookup::Found(s)) => Lookup::Found(session_to_wit(*s)),
-            Some(store::Lookup::Ambiguous(v)) => {
-                Lookup::Ambiguous(v.into_iter().map(session_to_wit).collect())
-            }
+            Some(store::Lookup::Ambiguous(v)) => Lookup::Ambiguous(v.into_iter().map(session_to_wit).collect()),
         })
     }
 

@@ -70,9 +70,7 @@ impl PluginRecord {
     }
 
     pub fn runnable(&self) -> bool {
-        self.enabled
-            && self.replaced_by.is_none()
-            && matches!(self.trust, Trust::Builtin | Trust::Trusted)
+        self.enabled && self.replaced_by.is_none() && matches!(self.trust, Trust::Builtin | Trust::Trusted)
     }
 
     /// One word for listings.
@@ -121,8 +119,8 @@ impl Catalog {
         let mut broken = Vec::new();
         for builtin in BUILTIN_PLUGINS {
             let file = PathBuf::from(format!("<built-in>/{}/{MANIFEST_FILE}", builtin.id));
-            let manifest = Manifest::parse(builtin.manifest, &file)
-                .expect("built-in manifests are checked by the test suite");
+            let manifest =
+                Manifest::parse(builtin.manifest, &file).expect("built-in manifests are checked by the test suite");
             let grants = manifest.capabilities.clone();
             records.push(PluginRecord {
                 manifest,
@@ -181,12 +179,7 @@ impl Catalog {
     }
 
     pub fn resolve(&self, command: &str) -> Resolution<'_> {
-        if let Some(record) = self
-            .records
-            .iter()
-            .rev()
-            .find(|r| r.runnable() && r.serves(command))
-        {
+        if let Some(record) = self.records.iter().rev().find(|r| r.runnable() && r.serves(command)) {
             return Resolution::Runnable(record);
         }
         let Some(record) = self
@@ -245,19 +238,14 @@ fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut dirs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     dirs
 }
 
 pub fn read_plugin(dir: &Path, source: Source, trust: &TrustStore) -> Result<PluginRecord, String> {
     let manifest_file = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_file)
-        .map_err(|e| format!("{}: {e}", manifest_file.display()))?;
+    let text = std::fs::read_to_string(&manifest_file).map_err(|e| format!("{}: {e}", manifest_file.display()))?;
     let manifest = Manifest::parse(&text, &manifest_file).map_err(|e| e.to_string())?;
     let wasm_file = dir.join(&manifest.component);
     let wasm = std::fs::read(&wasm_file).map_err(|e| {
@@ -269,10 +257,7 @@ pub fn read_plugin(dir: &Path, source: Source, trust: &TrustStore) -> Result<Plu
     })?;
     let sha256 = sha256_hex(&wasm);
     let (trust, grants) = match trust.lookup(dir) {
-        Some(record) if record.sha256 == sha256 => (
-            Trust::Trusted,
-            manifest.capabilities.intersect(&record.granted),
-        ),
+        Some(record) if record.sha256 == sha256 => (Trust::Trusted, manifest.capabilities.intersect(&record.granted)),
         Some(record) => (
             Trust::Changed {
                 trusted_sha256: record.sha256.clone(),

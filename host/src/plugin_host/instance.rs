@@ -13,9 +13,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use super::catalog::PluginRecord;
 use super::engine::engine;
 use super::manifest::Access;
-use crate::interfaces::latest::exports::anton::plugin::command::{
-    CommandSpec, Invocation, Outcome,
-};
+use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Outcome};
 use crate::interfaces::latest::{Plugin, PluginPre};
 use crate::interfaces::{HostContext, MemoryLimiter, PluginState};
 
@@ -61,9 +59,7 @@ impl PluginInstance {
         let pre = linker
             .instantiate_pre(component)
             .and_then(PluginPre::new)
-            .map_err(|e| {
-                PluginFailure(format!("plugin '{}' cannot be linked: {e}", record.id()))
-            })?;
+            .map_err(|e| PluginFailure(format!("plugin '{}' cannot be linked: {e}", record.id())))?;
         Ok(PluginInstance {
             id: record.id().to_string(),
             version: record.manifest.version.clone(),
@@ -83,25 +79,15 @@ impl PluginInstance {
         wasi.stderr(stderr.clone()).inherit_stdout();
         for file in &self.grants.files {
             let path = expand(&file.path, &self.host.paths.workspace);
-            std::fs::create_dir_all(&path).map_err(|e| {
-                PluginFailure(format!(
-                    "plugin '{}': cannot create {}: {e}",
-                    self.id,
-                    path.display()
-                ))
-            })?;
+            std::fs::create_dir_all(&path)
+                .map_err(|e| PluginFailure(format!("plugin '{}': cannot create {}: {e}", self.id, path.display())))?;
             let perms = match file.access {
                 Access::Read => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
             let guest = path.display().to_string();
-            wasi.preopened_dir(&path, &guest, perms).map_err(|e| {
-                PluginFailure(format!(
-                    "plugin '{}': cannot open {}: {e}",
-                    self.id,
-                    path.display()
-                ))
-            })?;
+            wasi.preopened_dir(&path, &guest, perms)
+                .map_err(|e| PluginFailure(format!("plugin '{}': cannot open {}: {e}", self.id, path.display())))?;
         }
         let state = PluginState {
             wasi: wasi.build(),
@@ -145,9 +131,7 @@ impl PluginInstance {
 
     pub fn run(&mut self, invocation: &Invocation) -> Result<Outcome, PluginFailure> {
         let what = format!("`{}`", invocation.command);
-        let result = self.call(&what, |b, s| {
-            b.anton_plugin_command().call_run(s, invocation)
-        })?;
+        let result = self.call(&what, |b, s| b.anton_plugin_command().call_run(s, invocation))?;
         result.map_err(|message| PluginFailure(format!("{}: {message}", self.id)))
     }
 

@@ -183,8 +183,7 @@ impl Manifest {
             file: file.display().to_string(),
             message,
         };
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| error(e.message().to_string() + &field_hint(&e)))?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| error(e.message().to_string() + &field_hint(&e)))?;
         manifest.validate().map_err(error)?;
         Ok(manifest)
     }
@@ -196,13 +195,8 @@ impl Manifest {
                 self.id
             ));
         }
-        if self.version.split('.').count() != 3
-            || self.version.split('.').any(|p| p.parse::<u32>().is_err())
-        {
-            return Err(format!(
-                "field `version`: '{}' is not MAJOR.MINOR.PATCH",
-                self.version
-            ));
+        if self.version.split('.').count() != 3 || self.version.split('.').any(|p| p.parse::<u32>().is_err()) {
+            return Err(format!("field `version`: '{}' is not MAJOR.MINOR.PATCH", self.version));
         }
         if !SUPPORTED_APIS.contains(&self.api.as_str()) {
             return Err(format!(
@@ -236,10 +230,7 @@ impl Manifest {
         }
         for file in &self.capabilities.files {
             if file.path.split('/').any(|part| part == "..") {
-                return Err(format!(
-                    "field `capabilities.files`: '{}' may not use ..",
-                    file.path
-                ));
+                return Err(format!("field `capabilities.files`: '{}' may not use ..", file.path));
             }
             if !file.path.starts_with("{workspace}") && !Path::new(&file.path).is_absolute() {
                 return Err(format!(
@@ -251,9 +242,7 @@ impl Manifest {
         if let Some(mb) = self.limits.memory_mb
             && !(1..=MAX_MEMORY_MB).contains(&mb)
         {
-            return Err(format!(
-                "field `limits.memory_mb`: {mb} is outside 1..={MAX_MEMORY_MB}"
-            ));
+            return Err(format!("field `limits.memory_mb`: {mb} is outside 1..={MAX_MEMORY_MB}"));
         }
         if let Some(ms) = self.limits.timeout_ms
             && !(10..=MAX_TIMEOUT_MS).contains(&ms)
@@ -313,37 +302,21 @@ summary = "Say hello"
     #[test]
     fn names_the_file_and_field_of_each_problem() {
         let cases = [
-            (
-                GOOD.replace("\"hello\"\nversion", "\"Hello!\"\nversion"),
-                "field `id`",
-            ),
-            (
-                GOOD.replace("0.1.0\"\napi", "1.0\"\napi"),
-                "field `version`",
-            ),
-            (
-                GOOD.replace("api = \"0.1.0\"", "api = \"9.0.0\""),
-                "field `api`",
-            ),
+            (GOOD.replace("\"hello\"\nversion", "\"Hello!\"\nversion"), "field `id`"),
+            (GOOD.replace("0.1.0\"\napi", "1.0\"\napi"), "field `version`"),
+            (GOOD.replace("api = \"0.1.0\"", "api = \"9.0.0\""), "field `api`"),
             (GOOD.replace("kind = \"slash\"", "kind = \"menu\""), "menu"),
-            (
-                GOOD.to_string() + "\n[limits]\nmemory_mb = 0\n",
-                "limits.memory_mb",
-            ),
+            (GOOD.to_string() + "\n[limits]\nmemory_mb = 0\n", "limits.memory_mb"),
             (GOOD.to_string() + "typo = 1\n", "typo"),
             (
-                GOOD.to_string()
-                    + "\n[capabilities]\nfiles = [{ path = \"{workspace}/../x\", access = \"read\" }]\n",
+                GOOD.to_string() + "\n[capabilities]\nfiles = [{ path = \"{workspace}/../x\", access = \"read\" }]\n",
                 "may not use ..",
             ),
         ];
         for (text, expected) in cases {
             let error = parse(&text).unwrap_err();
             assert!(error.starts_with("/p/anton-plugin.toml: "), "{error}");
-            assert!(
-                error.contains(expected),
-                "{error} should mention {expected}"
-            );
+            assert!(error.contains(expected), "{error} should mention {expected}");
         }
     }
 }

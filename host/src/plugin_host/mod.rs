@@ -20,9 +20,7 @@ pub use instance::PluginFailure;
 use instance::PluginInstance;
 
 use crate::interfaces::latest::Plugin;
-use crate::interfaces::latest::exports::anton::plugin::command::{
-    CommandSpec, Invocation, Outcome,
-};
+use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Outcome};
 use crate::interfaces::{HostContext, PluginState};
 
 pub use builtin::BUILTIN_PLUGINS;
@@ -84,10 +82,7 @@ impl PluginHost {
 
     pub fn run(&mut self, index: usize, invocation: &Invocation) -> Result<Outcome, PluginFailure> {
         self.prepare(index)?;
-        self.instances
-            .get_mut(&index)
-            .expect("prepared")
-            .run(invocation)
+        self.instances.get_mut(&index).expect("prepared").run(invocation)
     }
 
     pub fn index_of(&self, record: &PluginRecord) -> usize {
@@ -104,23 +99,16 @@ pub fn new_linker() -> Result<Linker<PluginState>, PluginFailure> {
     let mut linker = Linker::new(engine());
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .and_then(|_| {
-            Plugin::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(
-                &mut linker,
-                |s| s,
-            )
+            Plugin::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)
         })
         .map_err(|e| PluginFailure(format!("cannot set up the plugin host: {e}")))?;
     Ok(linker)
 }
 
 /// Compile or load from cache, refusing what is not an anton component.
-pub fn load_component(
-    cache: &ComponentCache,
-    record: &PluginRecord,
-) -> Result<Component, PluginFailure> {
+pub fn load_component(cache: &ComponentCache, record: &PluginRecord) -> Result<Component, PluginFailure> {
     let id = record.id();
-    check_component_bytes(&record.wasm)
-        .map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
+    check_component_bytes(&record.wasm).map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
     let component = cache
         .load(&record.wasm, &record.sha256)
         .map(Loaded::component)
@@ -130,8 +118,7 @@ pub fn load_component(
                 e.to_string().lines().next().unwrap_or("")
             ))
         })?;
-    check_world(&component, &record.manifest.api)
-        .map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
+    check_world(&component, &record.manifest.api).map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
     Ok(component)
 }
 
@@ -147,10 +134,7 @@ fn check_world(component: &Component, api: &str) -> Result<(), String> {
     if exports.contains(&wanted) {
         return Ok(());
     }
-    match exports
-        .iter()
-        .find(|e| e.starts_with("anton:plugin/command@"))
-    {
+    match exports.iter().find(|e| e.starts_with("anton:plugin/command@")) {
         Some(found) => Err(format!(
             "its manifest says api {api}, but the component exports {found}; rebuild it or fix `api`"
         )),
@@ -174,7 +158,8 @@ pub fn check_component_bytes(bytes: &[u8]) -> Result<(), String> {
     match bytes[4..8] {
         [0x0d, 0x00, 0x01, 0x00] => Ok(()),
         [0x01, 0x00, 0x00, 0x00] => Err(
-            "the file is a core wasm module, not a component; build it with `cargo build --target wasm32-wasip2`".into(),
+            "the file is a core wasm module, not a component; build it with `cargo build --target wasm32-wasip2`"
+                .into(),
         ),
         _ => Err("the file is WebAssembly of an unknown version".into()),
     }

@@ -35,12 +35,7 @@ impl TrustStore {
         let records = match std::fs::read(&file) {
             Ok(bytes) => {
                 serde_json::from_slice::<TrustFile>(&bytes)
-                    .map_err(|e| {
-                        format!(
-                            "{}: {e} — remove it and trust your plugins again",
-                            file.display()
-                        )
-                    })?
+                    .map_err(|e| format!("{}: {e} — remove it and trust your plugins again", file.display()))?
                     .plugins
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -71,7 +66,6 @@ impl TrustStore {
             plugins: self.records.clone(),
         };
         let text = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
-        files::write_atomic(&self.file, &text)
-            .map_err(|e| format!("cannot write {}: {e}", self.file.display()))
+        files::write_atomic(&self.file, &text).map_err(|e| format!("cannot write {}: {e}", self.file.display()))
     }
 }

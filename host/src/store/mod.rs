@@ -165,13 +165,10 @@ impl Store {
             .map_err(|e| StoreError(format!("cannot create {}: {e}", anton_dir.display())))?;
         let path = anton_dir.join(DB_FILE);
         let shown = path.display().to_string();
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )
-        .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| sql_error(&shown, e))?;
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
+                .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(&shown, e))?;
         let store = Store {
             conn,
             path,
@@ -203,9 +200,7 @@ impl Store {
             )));
         }
         self.conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|e| self.fail(e))?;
         if version == known {
             return Ok(());
@@ -225,8 +220,7 @@ impl Store {
 
     fn immediate(&self) -> Result<rusqlite::Transaction<'_>> {
         // Transaction::new_unchecked: the store's methods take &self and never nest.
-        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
-            .map_err(|e| self.fail(e))
+        rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(|e| self.fail(e))
     }
 
     pub fn schema_version(&self) -> Result<i64> {
@@ -296,6 +290,36 @@ impl Store {
         Ok(Ok(()))
     }
 
+    /// A new session with `id`'s history and records, linked to it as its parent.
+    pub fn fork_session(&self, id: &str) -> Result<Session> {
+        let new_id = self.bulk(|w| {
+            let parent = w.conn.query_row(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"), [id], session_from_row)?;
+            let child = w.create_session(&NewSession {
+                title: parent.title.clone(),
+                provider: parent.provider.clone(),
+                model: parent.model.clone(),
+                created_at: None,
+            })?;
+            w.conn.execute(
+                "INSERT INTO messages (session_id, turn, role, content, meta, created_at)
+                 SELECT ?2, turn, role, content, meta, created_at FROM messages WHERE session_id = ?1 ORDER BY id",
+                [id, &child.id],
+            )?;
+            w.conn.execute(
+                "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
+                 SELECT ?2, pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells WHERE session_id = ?1 ORDER BY id",
+                [id, &child.id],
+            )?;
+            w.conn.execute(
+                "UPDATE sessions SET forked_from = ?1, task = ?3, summary = ?4, turns = ?5, messages = ?6 WHERE id = ?2",
+                params![id, child.id, parent.task, parent.summary, parent.turns, parent.messages],
+            )?;
+            Ok(child.id)
+        })?;
+        self.get_session(&new_id)?
+            .ok_or_else(|| StoreError(format!("session {new_id} vanished")))
+    }
+
     /// Give the session up with its final status.
     pub fn release(&self, session_id: &str, status: Status) -> Result<()> {
         self.bulk(|w| {
@@ -328,19 +352,10 @@ impl Store {
 
     /// Newest first; with a search, each hit carries its best snippet.
     pub fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<(Session, Option<String>)>> {
-        let limit = if query.limit == 0 {
-            -1
-        } else {
-            query.limit as i64
-        };
+        let limit = if query.limit == 0 { -1 } else { query.limit as i64 };
         let status = query.status.map(Status::as_str);
         let filter = "(?1 IS NULL OR s.status = ?1) AND (?2 OR s.turns > 0)";
-        match query
-            .search
-            .as_deref()
-            .map(fts_query)
-            .filter(|q| !q.is_empty())
-        {
+        match query.search.as_deref().map(fts_query).filter(|q| !q.is_empty()) {
             None => {
                 let sql = format!(
                     "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter}
@@ -352,8 +367,7 @@ impl Store {
                         Ok((session_from_row(row)?, None))
                     })
                     .map_err(|e| self.fail(e))?;
-                rows.collect::<rusqlite::Result<_>>()
-                    .map_err(|e| self.fail(e))
+                rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
             }
             Some(fts) => {
                 let columns = SESSION_COLUMNS
@@ -379,8 +393,7 @@ impl Store {
                         Ok((session_from_row(row)?, row.get::<_, Option<String>>(22)?))
                     })
                     .map_err(|e| self.fail(e))?;
-                rows.collect::<rusqlite::Result<_>>()
-                    .map_err(|e| self.fail(e))
+                rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
             }
         }
     }
@@ -434,8 +447,7 @@ impl Store {
                 })
             })
             .map_err(|e| self.fail(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.fail(e))
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
     }
 
     pub fn details(&self, session_id: &str) -> Result<Details> {
@@ -457,12 +469,8 @@ impl Store {
             .collect::<rusqlite::Result<_>>()
             .map_err(|e| self.fail(e))?;
         Ok(Details {
-            memories_born: count(
-                "SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'born'",
-            )?,
-            memories_used: count(
-                "SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'used'",
-            )?,
+            memories_born: count("SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'born'")?,
+            memories_used: count("SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'used'")?,
             cells: count("SELECT count(*) FROM cells WHERE session_id = ?1")?,
             shares,
         })
@@ -504,10 +512,7 @@ impl Store {
 
     pub fn kv_delete(&self, plugin: &str, key: &str) -> Result<()> {
         self.conn
-            .execute(
-                "DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
-                [plugin, key],
-            )
+            .execute("DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2", [plugin, key])
             .map_err(|e| self.fail(e))?;
         Ok(())
     }
@@ -676,9 +681,7 @@ fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
     let writer_pid: Option<u32> = row.get(20)?;
     let writer_host: Option<String> = row.get(21)?;
     let live_writer = match (writer_pid, writer_host) {
-        (Some(pid), Some(host)) if writer_is_alive(pid, &host) => {
-            Some(format!("pid {pid} on {host}"))
-        }
+        (Some(pid), Some(host)) if writer_is_alive(pid, &host) => Some(format!("pid {pid} on {host}")),
         _ => None,
     };
     let mut status = Status::parse(&status);
@@ -745,9 +748,9 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
             "the session store {path} stayed locked by another anton for {}s; try again when it finishes",
             BUSY_TIMEOUT.as_secs()
         ),
-        Some(NotADatabase | DatabaseCorrupt) => format!(
-            "the session store {path} is damaged ({error}); move it aside to start a new one"
-        ),
+        Some(NotADatabase | DatabaseCorrupt) => {
+            format!("the session store {path} is damaged ({error}); move it aside to start a new one")
+        }
         Some(ReadOnly | CannotOpen | PermissionDenied) => {
             format!("cannot write the session store {path} ({error}); check its permissions")
         }
@@ -778,8 +781,7 @@ fn new_session_id(at_ms: i64) -> String {
     let stamp = jiff::Timestamp::from_millisecond(at_ms)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .strftime("%Y%m%d_%H%M%S");
-    let suffix =
-        RandomState::new().hash_one((std::process::id(), std::time::Instant::now())) as u16;
+    let suffix = RandomState::new().hash_one((std::process::id(), std::time::Instant::now())) as u16;
     format!("{stamp}_{suffix:04x}")
 }
 

@@ -84,14 +84,9 @@ fn finds_by_unique_prefix_and_reports_ambiguity() {
     let a = session_with(&store, 1_000_000, "a");
     let _b = session_with(&store, 1_000_000, "b");
     assert!(matches!(store.find_session(&a.id).unwrap(), Lookup::Found(s) if s.id == a.id));
-    assert!(
-        matches!(store.find_session("19700101").unwrap(), Lookup::Ambiguous(v) if v.len() == 2)
-    );
+    assert!(matches!(store.find_session("19700101").unwrap(), Lookup::Ambiguous(v) if v.len() == 2));
     assert!(matches!(store.find_session(&a.id[..18]).unwrap(), Lookup::Found(s) if s.id == a.id));
-    assert!(matches!(
-        store.find_session("2099").unwrap(),
-        Lookup::Missing
-    ));
+    assert!(matches!(store.find_session("2099").unwrap(), Lookup::Missing));
     assert!(matches!(store.find_session("%").unwrap(), Lookup::Missing));
 }
 
@@ -116,10 +111,7 @@ fn refuses_a_newer_schema_and_changes_nothing() {
         .unwrap();
     let before = std::fs::read(&db).unwrap();
     let error = Store::open(&anton, dir.path()).err().unwrap().to_string();
-    assert!(
-        error.contains("newer anton") && error.contains("schema 99"),
-        "{error}"
-    );
+    assert!(error.contains("newer anton") && error.contains("schema 99"), "{error}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 
@@ -132,15 +124,11 @@ fn migrates_from_every_older_version() {
         let conn = Connection::open(anton.join(DB_FILE)).unwrap();
         for (i, m) in schema::MIGRATIONS.iter().enumerate().take(start) {
             conn.execute_batch(m).unwrap();
-            conn.pragma_update(None, "user_version", i as i64 + 1)
-                .unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
         }
         drop(conn);
         let store = Store::open(&anton, dir.path()).unwrap();
-        assert_eq!(
-            store.schema_version().unwrap(),
-            schema::MIGRATIONS.len() as i64
-        );
+        assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
         session_with(&store, 5, "works");
     }
 }
@@ -152,10 +140,7 @@ fn a_damaged_database_is_named_with_the_fix() {
     std::fs::create_dir_all(&anton).unwrap();
     std::fs::write(anton.join(DB_FILE), vec![7u8; 8192]).unwrap();
     let error = Store::open(&anton, dir.path()).err().unwrap().to_string();
-    assert!(
-        error.contains("anton.db") && error.contains("move it aside"),
-        "{error}"
-    );
+    assert!(error.contains("anton.db") && error.contains("move it aside"), "{error}");
 }
 
 #[test]
@@ -185,7 +170,12 @@ fn a_claimed_session_shows_its_writer_and_a_dead_writer_reads_as_interrupted() {
 
     // A writer that died (no such pid) without releasing.
     store
-        .bulk(|w| w.conn.execute("UPDATE sessions SET status = 'active', writer_pid = 999999999, writer_host = ?2 WHERE id = ?1", [&s.id, &hostname()]))
+        .bulk(|w| {
+            w.conn.execute(
+                "UPDATE sessions SET status = 'active', writer_pid = 999999999, writer_host = ?2 WHERE id = ?1",
+                [&s.id, &hostname()],
+            )
+        })
         .unwrap();
     let dead = store.get_session(&s.id).unwrap().unwrap();
     assert_eq!((dead.status, dead.live_writer), (Status::Interrupted, None));

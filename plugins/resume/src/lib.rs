@@ -1,8 +1,14 @@
-//! `/resume`, `anton --resume` / `-r` and `--continue` / `-c`.
+//! `/resume`, `anton --resume` / `-r` and `--continue` / `-c`: choose an
+//! earlier session; the host switches to it after the call.
 
+use anton_plugin_sdk::chat::{self, TimeStyle};
+use anton_plugin_sdk::storage::{self, Lookup, SessionQuery};
 use anton_plugin_sdk::{
-    CommandKind, CommandSpec, Invocation, LaunchFlag, Outcome, Plugin, register_plugin,
+    CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Plugin, Session, register_plugin,
 };
+
+/// How many recent sessions the picker offers.
+const OFFERED: u32 = 200;
 
 struct Resume;
 
@@ -35,9 +41,91 @@ impl Plugin for Resume {
         vec![resume]
     }
 
-    fn run(&mut self, _invocation: &Invocation) -> Result<Outcome, String> {
-        Err("resuming needs the chat, which this build of anton does not have yet".into())
+    fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
+        let at_launch = invocation.origin == Origin::Launch;
+        // At launch an unknown id is an error (exit 1); in the chat, one line.
+        let failed = || Outcome::exit(if at_launch { 1 } else { 0 });
+        if invocation.command == "continue" {
+            return Ok(match recent(1)?.into_iter().next() {
+                Some(session) => Outcome::switch_session(session.id),
+                None => {
+                    chat::print("No earlier sessions to continue; starting a new one.");
+                    Outcome::ok()
+                }
+            });
+        }
+        match invocation.args.first() {
+            Some(id) => match storage::find_session(id)? {
+                Lookup::Found(session) => Ok(Outcome::switch_session(session.id)),
+                Lookup::Missing => {
+                    chat::print_error(&format!("Session {id} not found. `anton sessions` lists them."));
+                    Ok(failed())
+                }
+                Lookup::Ambiguous(candidates) => {
+                    chat::print_error(&format!("Session prefix {id} matches {} sessions:", candidates.len()));
+                    for s in candidates {
+                        chat::print_error(&format!("  {}  {}", s.id, label(&s)));
+                    }
+                    Ok(failed())
+                }
+            },
+            None => pick(),
+        }
     }
 }
 
 register_plugin!(Resume);
+
+fn recent(limit: u32) -> Result<Vec<Session>, String> {
+    let query = SessionQuery {
+        limit,
+        status: None,
+        search: None,
+        include_empty: false,
+    };
+    Ok(storage::list_sessions(&query)?
+        .into_iter()
+        .map(|hit| hit.session)
+        .collect())
+}
+
+fn pick() -> Result<Outcome, String> {
+    let current = chat::current_session();
+    let sessions: Vec<Session> = recent(OFFERED)?
+        .into_iter()
+        .filter(|s| Some(&s.id) != current.as_ref())
+        .collect();
+    if sessions.is_empty() {
+        chat::print("No earlier sessions to resume.");
+        return Ok(Outcome::ok());
+    }
+    let items: Vec<String> = sessions
+        .iter()
+        .map(|s| {
+            let turns = if s.turns == 1 {
+                "1 turn".to_string()
+            } else {
+                format!("{} turns", s.turns)
+            };
+            format!(
+                "{} · {turns} · {}",
+                chat::format_time(s.updated_at, TimeStyle::Absolute),
+                label(s)
+            )
+        })
+        .collect();
+    Ok(match chat::pick("Resume which session?", &items)? {
+        Some(index) => Outcome::switch_session(sessions[index as usize].id.clone()),
+        None => Outcome::ok(),
+    })
+}
+
+/// The title, or the first message when there is none yet.
+fn label(session: &Session) -> String {
+    let text = if session.title.is_empty() {
+        &session.task
+    } else {
+        &session.title
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

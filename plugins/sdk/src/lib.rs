@@ -23,9 +23,7 @@ pub mod log;
 pub mod storage;
 
 pub use args::Args;
-pub use bindings::anton::plugin::types::{
-    HostError, Message, Provenance, Session, SessionStatus, Timestamp,
-};
+pub use bindings::anton::plugin::types::{HostError, Message, Provenance, Session, SessionStatus, Timestamp};
 pub use bindings::exports::anton::plugin::command::{
     Action, CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Subcommand,
 };
@@ -129,9 +127,7 @@ pub mod runtime {
                 let usage = p
                     .commands()
                     .into_iter()
-                    .find(|c| {
-                        c.name == invocation.command || c.aliases.contains(&invocation.command)
-                    })
+                    .find(|c| c.name == invocation.command || c.aliases.contains(&invocation.command))
                     .map(|c| format!("{}\n\nUsage: {}", c.summary, c.usage));
                 if let Some(usage) = usage {
                     chat::print(&usage);

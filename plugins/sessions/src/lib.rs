@@ -3,8 +3,7 @@
 use anton_plugin_sdk::chat::{self, TimeStyle};
 use anton_plugin_sdk::storage::{self, Lookup, SessionDetails, SessionHit, SessionQuery};
 use anton_plugin_sdk::{
-    Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Session, SessionStatus,
-    register_plugin,
+    Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Session, SessionStatus, register_plugin,
 };
 use serde_json::{Value, json};
 
@@ -21,18 +20,8 @@ impl Plugin for Sessions {
 
     fn commands(&self) -> Vec<CommandSpec> {
         vec![
-            CommandSpec::new(
-                "sessions",
-                CommandKind::Both,
-                "List recent sessions",
-                LIST_USAGE,
-            ),
-            CommandSpec::new(
-                "session",
-                CommandKind::Both,
-                "Show one session in detail",
-                SHOW_USAGE,
-            ),
+            CommandSpec::new("sessions", CommandKind::Both, "List recent sessions", LIST_USAGE),
+            CommandSpec::new("session", CommandKind::Both, "Show one session in detail", SHOW_USAGE),
         ]
     }
 
@@ -48,8 +37,7 @@ impl Plugin for Sessions {
 register_plugin!(Sessions);
 
 fn list(args: &Args) -> Result<Outcome, String> {
-    if let Some(bad) = args.unknown_option(&["--limit", "--all", "--status", "--search", "--json"])
-    {
+    if let Some(bad) = args.unknown_option(&["--limit", "--all", "--status", "--search", "--json"]) {
         return Err(format!("unknown option {bad}; usage: anton {LIST_USAGE}"));
     }
     let limit = match args.value("--limit")? {
@@ -125,16 +113,11 @@ fn show(args: &Args) -> Result<Outcome, String> {
     let session = match storage::find_session(id)? {
         Lookup::Found(session) => session,
         Lookup::Missing => {
-            chat::print_error(&format!(
-                "Session {id} not found. `anton sessions` lists them."
-            ));
+            chat::print_error(&format!("Session {id} not found. `anton sessions` lists them."));
             return Ok(Outcome::exit(1));
         }
         Lookup::Ambiguous(candidates) => {
-            chat::print_error(&format!(
-                "Session prefix {id} matches {} sessions:",
-                candidates.len()
-            ));
+            chat::print_error(&format!("Session prefix {id} matches {} sessions:", candidates.len()));
             for s in candidates {
                 chat::print_error(&format!("  {}  {}", s.id, one_line(&s.title)));
             }

@@ -1,8 +1,6 @@
 //! `/share export | export --summary | import <file> | status | history`.
 
-use anton_plugin_sdk::{
-    CommandKind, CommandSpec, Invocation, Outcome, Plugin, Subcommand, register_plugin,
-};
+use anton_plugin_sdk::{CommandKind, CommandSpec, Invocation, Outcome, Plugin, Subcommand, register_plugin};
 
 struct Share;
 

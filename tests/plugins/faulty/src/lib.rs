@@ -2,9 +2,7 @@
 
 use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
 use anton_plugin_sdk::storage::{self, SessionQuery};
-use anton_plugin_sdk::{
-    CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin,
-};
+use anton_plugin_sdk::{CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin};
 
 struct Faulty {
     runs: u32,
@@ -67,18 +65,12 @@ impl Plugin for Faulty {
                 storage::list_sessions(&query)?;
                 chat::print("listed sessions");
             }
-            Some("env") => chat::print(&format!(
-                "environment variables: {}",
-                std::env::vars().count()
-            )),
+            Some("env") => chat::print(&format!("environment variables: {}", std::env::vars().count())),
             Some("ask") => {
                 let answer = chat::ask("name?")?.unwrap_or_default();
                 chat::print(&format!("hello {answer}"));
             }
-            _ => chat::print(&format!(
-                "faulty is fine (run {} of this instance)",
-                self.runs
-            )),
+            _ => chat::print(&format!("faulty is fine (run {} of this instance)", self.runs)),
         }
         Ok(Outcome::ok())
     }

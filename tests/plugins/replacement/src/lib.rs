@@ -1,8 +1,6 @@
 //! Stands in for the built-in `sessions` command in one workspace.
 
-use anton_plugin_sdk::{
-    CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin,
-};
+use anton_plugin_sdk::{CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin};
 
 struct TeamSessions;
 

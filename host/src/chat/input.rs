@@ -1,0 +1,151 @@
+//! Lines from the user: a line editor with history and completion on a
+//! terminal, plain lines from a pipe.
+
+use std::path::Path;
+
+use rustyline::completion::Completer;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, Helper};
+
+pub enum Read {
+    Line(String),
+    /// Ctrl-C at the prompt.
+    Interrupted,
+    Eof,
+}
+
+/// Slash commands and their subcommands, for Tab.
+pub struct SlashCompletion {
+    pub commands: Vec<(String, Vec<String>)>,
+}
+
+impl Completer for SlashCompletion {
+    type Candidate = String;
+
+    fn complete(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
+        let line = &line[..pos];
+        let Some(rest) = line.strip_prefix('/') else {
+            return Ok((pos, Vec::new()));
+        };
+        match rest.split_once(' ') {
+            None => Ok((
+                1,
+                self.commands
+                    .iter()
+                    .filter(|(c, _)| c.starts_with(rest))
+                    .map(|(c, _)| format!("{c} "))
+                    .collect(),
+            )),
+            Some((command, args)) if !args.contains(' ') => {
+                let subs = self
+                    .commands
+                    .iter()
+                    .find(|(c, _)| c == command)
+                    .map(|(_, s)| s.as_slice())
+                    .unwrap_or_default();
+                Ok((
+                    pos - args.len(),
+                    subs.iter()
+                        .filter(|s| s.starts_with(args))
+                        .map(|s| format!("{s} "))
+                        .collect(),
+                ))
+            }
+            Some(_) => Ok((pos, Vec::new())),
+        }
+    }
+}
+
+impl Hinter for SlashCompletion {
+    type Hint = String;
+}
+impl Highlighter for SlashCompletion {}
+impl Validator for SlashCompletion {}
+impl Helper for SlashCompletion {}
+
+pub enum Input {
+    Terminal(Box<Editor<SlashCompletion, DefaultHistory>>, std::path::PathBuf),
+    Piped,
+}
+
+impl Input {
+    pub fn new(interactive: bool, completion: SlashCompletion, history_file: &Path) -> Input {
+        if !interactive {
+            return Input::Piped;
+        }
+        match Editor::<SlashCompletion, DefaultHistory>::new() {
+            Ok(mut editor) => {
+                editor.set_helper(Some(completion));
+                let _ = editor.load_history(history_file);
+                Input::Terminal(Box::new(editor), history_file.to_path_buf())
+            }
+            Err(_) => Input::Piped,
+        }
+    }
+
+    pub fn read(&mut self) -> Read {
+        match self {
+            Input::Piped => crate::terminal::read_line().map_or(Read::Eof, Read::Line),
+            Input::Terminal(editor, file) => match editor.readline("you> ") {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = editor.add_history_entry(line.as_str());
+                        if let Some(dir) = file.parent() {
+                            let _ = std::fs::create_dir_all(dir);
+                        }
+                        let _ = editor.save_history(file);
+                    }
+                    Read::Line(line)
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => Read::Interrupted,
+                Err(_) => Read::Eof,
+            },
+        }
+    }
+}
+
+/// Split like a shell: whitespace separates, quotes group, `~/` is home.
+pub fn split_args(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut started = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                started = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if started || !current.is_empty() {
+                    args.push(std::mem::take(&mut current));
+                    started = false;
+                }
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if started || !current.is_empty() {
+        args.push(current);
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_split_like_a_shell() {
+        assert_eq!(
+            split_args(r#"import "my file.anton"  'x y' z"#),
+            ["import", "my file.anton", "x y", "z"]
+        );
+        assert_eq!(split_args(r#"a "" b"#), ["a", "", "b"]);
+    }
+}
