@@ -146,54 +146,49 @@ fn command(catalog: &Catalog) -> Command {
                     ),
             );
         }
-        for flag in &spec.launch_flags {
-            let mut arg = Arg::new(format!("launch:{}", flag.long))
-                .long(flag.long.clone())
-                .help(flag.summary.clone());
-            if let Some(short) = flag.short {
-                arg = arg.short(short);
-            }
-            arg = match &flag.value_name {
-                Some(value) => arg.value_name(value.clone()).num_args(0..=1).default_missing_value(""),
-                None => arg.action(ArgAction::SetTrue),
-            };
-            cmd = cmd.arg(arg);
+    }
+    for (flag, _, runnable) in catalog.launch_flags() {
+        let mut arg = Arg::new(format!("launch:{}", flag.long))
+            .long(flag.long.clone())
+            .help(flag.summary.clone())
+            .hide(!runnable);
+        if let Some(short) = flag.short {
+            arg = arg.short(short);
         }
+        arg = match &flag.value_name {
+            Some(value) => arg.value_name(value.clone()).num_args(0..=1).default_missing_value(""),
+            None => arg.action(ArgAction::SetTrue),
+        };
+        cmd = cmd.arg(arg);
     }
     cmd
 }
 
 /// Run the plugin behind a launch flag (`--resume`), if one was given.
 fn run_launch_flags(host: &mut PluginHost, matches: &ArgMatches) -> Option<Result<Outcome, PluginFailure>> {
-    let flags: Vec<(String, Vec<String>)> = host
-        .catalog
-        .commands()
-        .into_iter()
-        .flat_map(|(spec, _)| spec.launch_flags.iter())
-        .filter_map(|flag| {
-            let id = format!("launch:{}", flag.long);
-            match &flag.value_name {
-                Some(_) => matches
-                    .get_one::<String>(&id)
-                    .map(|v| (flag.long.clone(), if v.is_empty() { vec![] } else { vec![v.clone()] })),
-                None => matches.get_flag(&id).then(|| (flag.long.clone(), vec![])),
-            }
-        })
-        .collect();
-    let (long, args) = flags.into_iter().next()?;
-    let owner = host
-        .catalog
-        .commands()
-        .into_iter()
-        .find(|(spec, _)| spec.launch_flags.iter().any(|f| f.long == long))
-        .map(|(_, record)| host.index_of(record))
-        .expect("the flag came from a runnable plugin");
-    let invocation = Invocation {
-        command: long,
-        args,
-        origin: Origin::Launch,
+    let (long, command, args) = host.catalog.launch_flags().into_iter().find_map(|(flag, command, _)| {
+        let id = format!("launch:{}", flag.long);
+        let args = match &flag.value_name {
+            Some(_) => matches
+                .get_one::<String>(&id)
+                .map(|v| v.split_whitespace().map(str::to_string).collect())?,
+            None => matches.get_flag(&id).then(Vec::new)?,
+        };
+        Some((flag.long.clone(), command.to_string(), args))
+    })?;
+    let index = match host.catalog.resolve(&command) {
+        Resolution::Runnable(record) => host.index_of(record),
+        Resolution::Unavailable(why) => return Some(Err(PluginFailure(why))),
+        Resolution::Unknown => unreachable!("launch flags come from known commands"),
     };
-    Some(host.run(owner, &invocation))
+    Some(host.run(
+        index,
+        &Invocation {
+            command: long,
+            args,
+            origin: Origin::Launch,
+        },
+    ))
 }
 
 pub fn run_plugin_command(

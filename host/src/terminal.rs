@@ -121,7 +121,12 @@ pub fn read_line() -> Option<String> {
 pub fn prompt(text: &str) -> Option<String> {
     print!("{text}");
     let _ = std::io::stdout().flush();
-    read_line()
+    let answer = read_line();
+    // A piped answer is not echoed, so end the prompt's line ourselves.
+    if !stdin_is_terminal() {
+        println!();
+    }
+    answer
 }
 
 /// Like `prompt`, without echo on a terminal.

@@ -234,6 +234,26 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Launch flags of every plugin in effect, disabled ones too (so using
+    /// one can say why it is off), with the command each runs and whether
+    /// that command can run. The strongest layer wins a flag name.
+    pub fn launch_flags(&self) -> Vec<(&super::manifest::ManifestFlag, &str, bool)> {
+        let mut out: Vec<(&super::manifest::ManifestFlag, &str, bool)> = Vec::new();
+        for record in self.records.iter().rev().filter(|r| r.replaced_by.is_none()) {
+            for command in &record.manifest.commands {
+                for flag in &command.launch_flags {
+                    if !out.iter().any(|(f, _, _)| f.long == flag.long) {
+                        let runnable = matches!(self.resolve(&command.name), Resolution::Runnable(_));
+                        out.push((flag, command.name.as_str(), runnable));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();

@@ -1,0 +1,245 @@
+//! `anton -r`, `anton -c` and `/resume`, through piped stdin against the
+//! loopback model server: the request after resuming carries earlier turns.
+
+mod common;
+
+use anton::store::{NewSession, Store};
+use common::Env;
+use common::llm_server::{LlmServer, Reply};
+use serde_json::{Value, json};
+
+/// A session with one exchange made through the real chat.
+fn chat_once(env: &Env, server: &LlmServer, question: &str, answer: &str) -> String {
+    server.then(Reply::Text(answer.into()));
+    let run = env.run_env(&server.openai_env(), &[], &format!("{question}\n"));
+    run.ok();
+    run.stdout
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn conversation(request: &Value) -> Vec<(String, String)> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_string(),
+                m["content"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[test]
+fn resume_by_id_carries_the_earlier_turns_into_the_next_request() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let id = chat_once(&env, &server, "revenue by region?", "APAC leads.");
+    server.then(Reply::Text("By month: growing.".into()));
+    let run = env.run_env(&server.openai_env(), &["-r", &id[..18]], "and by month?\n");
+    run.ok();
+    assert!(
+        run.stdout.starts_with(&format!(
+            "Resumed session {id} (1 turns)\n  you:   revenue by region?\n  anton: APAC leads.\n"
+        )),
+        "{run:#?}"
+    );
+    let last = server.chat_requests().pop().unwrap();
+    assert_eq!(
+        conversation(&last.body),
+        pairs(&[
+            ("user", "revenue by region?"),
+            ("assistant", "APAC leads."),
+            ("user", "and by month?")
+        ])
+    );
+    let store = env.store();
+    let session = store.get_session(&id).unwrap().unwrap();
+    assert_eq!((session.turns, session.messages), (2, 4));
+    assert_eq!(
+        store.count_sessions().unwrap(),
+        1,
+        "resuming does not start another session"
+    );
+}
+
+#[test]
+fn the_picker_lists_sessions_with_turns_and_reads_a_number_from_a_pipe() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let older = chat_once(&env, &server, "first question", "first answer");
+    chat_once(&env, &server, "second question", "second answer");
+    env.store().create_session(&NewSession::default()).unwrap();
+    server.then(Reply::Text("ok".into()));
+    let run = env.run_env(&server.openai_env(), &["--resume"], "2\nfollow up\n");
+    run.ok();
+    let listed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(listed.len(), 2, "empty sessions are not offered: {run:#?}");
+    assert!(listed[0].contains("UTC · 1 turn · "), "{listed:?}");
+    assert!(!run.stdout.contains("[20"), "no raw timestamp stamps: {run:#?}");
+    assert!(run.stdout.contains(&format!("Resumed session {older}")), "{run:#?}");
+    let last = server.chat_requests().pop().unwrap();
+    assert_eq!(
+        conversation(&last.body)[0],
+        ("user".to_string(), "first question".to_string())
+    );
+}
+
+#[test]
+fn continue_takes_the_most_recent_session_and_slash_resume_switches_in_the_chat() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let first = chat_once(&env, &server, "alpha", "a");
+    let second = chat_once(&env, &server, "beta", "b");
+    server.then(Reply::Text("c".into()));
+    let run = env.run_env(&server.openai_env(), &["-c"], "gamma\n");
+    assert!(
+        run.ok().stdout.contains(&format!("Resumed session {second}")),
+        "{run:#?}"
+    );
+
+    server.then(Reply::Text("d".into()));
+    let run = env.run_env(&server.openai_env(), &[], &format!("/resume {first}\ndelta\n"));
+    assert!(
+        run.ok().stdout.contains(&format!("Resumed session {first} (1 turns)")),
+        "{run:#?}"
+    );
+    assert_eq!(conversation(&server.chat_requests().pop().unwrap().body)[0].1, "alpha");
+    let unknown = env.run_env(&server.openai_env(), &[], "/resume 1999\n");
+    assert!(unknown.ok().stderr.contains("Session 1999 not found."), "{unknown:#?}");
+}
+
+#[test]
+fn an_unknown_id_at_launch_fails_and_no_sessions_starts_fresh() {
+    let env = Env::new();
+    let run = env.run_env(&[], &["-r", "nope"], "");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, "Session nope not found. `anton sessions` lists them.\n");
+    let run = env.run_env(&[], &["-r"], "");
+    run.ok();
+    assert!(run.stdout.contains("No earlier sessions to resume."), "{run:#?}");
+}
+
+#[test]
+fn a_crash_truncated_session_is_repaired_on_resume() {
+    let env = Env::new();
+    let store: Store = env.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    store
+        .append_message(&s.id, 1, "user", "load the data", "{}", None)
+        .unwrap();
+    store
+        .append_message(&s.id, 1, "assistant", "Loading.", "{}", None)
+        .unwrap();
+    store
+        .append_message(
+            &s.id,
+            1,
+            "tool_call",
+            r#"{"code":"load()"}"#,
+            r#"{"tool":"scratchpad","id":"call_9"}"#,
+            None,
+        )
+        .unwrap();
+    let server = LlmServer::start();
+    server.then(Reply::Text("Let us try again.".into()));
+    let run = env.run_env(&server.openai_env(), &["-r", &s.id], "retry\n");
+    run.ok();
+    assert!(
+        run.stdout.contains("Repaired the end of this session's history"),
+        "{run:#?}"
+    );
+    let messages = server.chat_requests().pop().unwrap().body["messages"].clone();
+    assert_eq!(messages[2]["tool_calls"][0]["id"], "call_9");
+    assert_eq!(messages[3]["role"], "tool");
+    assert_eq!(messages[3]["tool_call_id"], "call_9");
+    assert_eq!(messages[4], json!({"role": "user", "content": "retry"}));
+}
+
+#[test]
+fn a_session_another_live_anton_writes_is_continued_in_a_fork() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let id = chat_once(&env, &server, "shared work", "ok");
+    let store = env.store();
+    // This test process stands in for the other, live anton.
+    store.claim(&id).unwrap().unwrap();
+    server.then(Reply::Text("forked reply".into()));
+    let run = env.run_env(&server.openai_env(), &["-r", &id], "y\nnext step\n");
+    run.ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "Session {id} is open in another anton (pid {}",
+            std::process::id()
+        )),
+        "{run:#?}"
+    );
+    let fork = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("Forked {id} into ")))
+        .unwrap()
+        .trim_end_matches('.')
+        .to_string();
+    let forked = store.get_session(&fork).unwrap().unwrap();
+    assert_eq!(forked.provenance.forked_from.as_deref(), Some(id.as_str()));
+    assert_eq!(forked.turns, 2);
+    assert_eq!(
+        store.get_session(&id).unwrap().unwrap().turns,
+        1,
+        "the original is untouched"
+    );
+    assert_eq!(
+        conversation(&server.chat_requests().pop().unwrap().body)[0].1,
+        "shared work"
+    );
+}
+
+#[test]
+fn a_session_from_another_model_resumes_on_the_current_one_with_a_warning() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let id = chat_once(&env, &server, "q", "a");
+    server.then(Reply::Text("b".into()));
+    let mut vars = server.openai_env();
+    vars.retain(|(k, _)| *k != "ANTON_PLANNING_MODEL");
+    vars.push(("ANTON_PLANNING_MODEL", "other-model".into()));
+    let run = env.run_env(&vars, &["-r", &id], "more\n");
+    assert!(
+        run.ok().stdout.contains(
+            "This session ran on openai-compatible/test-model; it continues on openai-compatible/other-model."
+        ),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn with_the_resume_plugin_disabled_both_ways_say_so() {
+    let env = Env::new();
+    env.run(&["plugins", "disable", "resume"]).ok();
+    let run = env.run_env(&[], &["-r"], "");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("`resume` is disabled in this workspace (plugin 'resume')"),
+        "{run:#?}"
+    );
+    let run = env.run_env(&[], &[], "/resume\n");
+    assert!(run.ok().stdout.contains("anton plugins enable resume"), "{run:#?}");
+}

@@ -1,0 +1,139 @@
+//! The chat in a real pseudo-terminal: line editing with Tab completion,
+//! Ctrl-C during a streamed reply, Ctrl-D to leave.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::llm_server::{LlmServer, Reply};
+use common::{ANTON, Env};
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+struct Terminal {
+    screen: Arc<Mutex<String>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Terminal {
+    fn open(env: &Env, vars: &[(&str, String)]) -> Terminal {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(ANTON);
+        cmd.cwd(env.ws());
+        cmd.env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("HOME", env.home.path());
+        cmd.env("XDG_CONFIG_HOME", env.home.path().join("config"));
+        cmd.env("XDG_DATA_HOME", env.home.path().join("data"));
+        cmd.env("XDG_CACHE_HOME", &env.cache);
+        cmd.env("TERM", "xterm");
+        cmd.env("NO_COLOR", "1");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let writer = pty.master.take_writer().unwrap();
+        let screen = Arc::new(Mutex::new(String::new()));
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let _keep_master_open = pty.master;
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        Terminal { screen, writer, child }
+    }
+
+    /// Wait until `text` appears after position `from`; the position after it.
+    fn wait_for(&self, text: &str, from: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            {
+                let screen = self.screen.lock().unwrap();
+                if let Some(at) = screen.get(from..).and_then(|s| s.find(text)) {
+                    return from + at + text.len();
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {text:?}; the screen:\n{screen}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+}
+
+#[test]
+fn ctrl_c_cuts_a_streamed_reply_keeps_the_chat_and_stores_the_part() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server.then(Reply::Stall(
+        "Once upon ".into(),
+        Duration::from_secs(30),
+        "a time.".into(),
+    ));
+    server.then(Reply::Text("Short story.".into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("tell me a story\r");
+    let at = term.wait_for("Once upon", at);
+    term.send("\x03");
+    let at = term.wait_for("(interrupted)", at);
+    let at = term.wait_for("you> ", at);
+    term.send("shorter please\r");
+    let at = term.wait_for("Short story.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    let status = term.child.wait().unwrap();
+    assert!(status.success());
+    term.wait_for("Resume this session with: anton -r ", 0);
+
+    let store = env.store();
+    let session = store.list_sessions(&Default::default()).unwrap().remove(0).0;
+    let messages = store.messages(&session.id, 0).unwrap();
+    let cut = messages.iter().find(|m| m.role == "assistant").unwrap();
+    assert_eq!(cut.content, "Once upon ");
+    assert!(cut.meta.contains("\"interrupted\":true"), "{}", cut.meta);
+    assert_eq!(messages.len(), 4);
+    let last = server.chat_requests().pop().unwrap();
+    assert_eq!(
+        last.body["messages"][2]["content"], "Once upon ",
+        "the model sees what it had said"
+    );
+}
+
+#[test]
+fn tab_completes_slash_commands_and_ctrl_c_twice_leaves() {
+    let env = Env::new();
+    let mut term = Terminal::open(&env, &[]);
+    let at = term.wait_for("you> ", 0);
+    term.send("/hel\t");
+    let at = term.wait_for("/help ", at);
+    term.send("\r");
+    let at = term.wait_for("/resume", at);
+    let at = term.wait_for("you> ", at);
+    term.send("\x03");
+    term.wait_for("(Ctrl-C again or Ctrl-D to leave)", at);
+    term.send("\x03");
+    assert!(term.child.wait().unwrap().success());
+}
