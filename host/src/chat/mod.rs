@@ -615,6 +615,12 @@ impl Chat<'_> {
                         );
                     }
                     if project {
+                        // Born here: never counted again as a memory it was given.
+                        self.live
+                            .as_mut()
+                            .expect("in a session")
+                            .memories_given
+                            .insert(entry.text.clone());
                         let memory = SessionMemory {
                             born: true,
                             kind: entry.kind.as_str().into(),

@@ -7,6 +7,17 @@ impl Host for PluginState {
         self.host.current_session.lock().ok()?.clone()
     }
 
+    fn workspace_dir(&mut self) -> String {
+        self.host.paths.workspace.display().to_string()
+    }
+
+    fn user_name(&mut self) -> String {
+        ["LOGNAME", "USER", "USERNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "unknown".into())
+    }
+
     fn print(&mut self, text: String) {
         println!("{text}");
     }

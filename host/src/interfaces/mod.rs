@@ -33,6 +33,14 @@ pub struct HostContext {
     pub paths: Paths,
     store: Mutex<Option<Store>>,
     pub current_session: Mutex<Option<String>>,
+    secrets: std::sync::OnceLock<Secrets>,
+}
+
+/// What the host knows is secret, learned on first need.
+pub struct Secrets {
+    pub scrubber: crate::scrub::Scrubber,
+    /// `engine_name` references of the connected data sources.
+    pub data_sources: Vec<String>,
 }
 
 impl HostContext {
@@ -41,6 +49,18 @@ impl HostContext {
             paths,
             store: Mutex::new(None),
             current_session: Mutex::new(None),
+            secrets: std::sync::OnceLock::new(),
+        })
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        self.secrets.get_or_init(|| {
+            let settings = crate::settings::Vars::load(&self.paths.workspace).llm();
+            let (sources, _) = crate::vault::Vault::new(&home_dir()).list();
+            Secrets {
+                scrubber: crate::scrub::Scrubber::new(&settings.secrets, &sources),
+                data_sources: sources.iter().map(|s| s.reference()).collect(),
+            }
         })
     }
 
@@ -66,6 +86,12 @@ impl HostContext {
         }
         f(slot.as_ref().expect("opened above")).map_err(failed)
     }
+}
+
+pub fn home_dir() -> std::path::PathBuf {
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default()
 }
 
 fn failed(error: StoreError) -> HostError {
@@ -103,6 +129,8 @@ pub struct PluginState {
     pub timed_out: bool,
     pub plugin_id: String,
     pub grants: Capabilities,
+    /// The arguments of the running command: the only paths `read-named-file` opens.
+    pub named_paths: Vec<String>,
     pub host: Arc<HostContext>,
 }
 

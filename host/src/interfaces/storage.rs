@@ -1,4 +1,7 @@
-use super::latest::anton::plugin::storage::{Host, Lookup, SessionDetails, SessionHit, SessionQuery, ShareEntry};
+use super::latest::anton::plugin::storage::{
+    Cell, Host, Lookup, MemoryRecord, NewSession, Redacted, RedactionCount, SessionDetails, SessionHit, SessionQuery,
+    ShareEntry,
+};
 use super::latest::anton::plugin::types::{Message, Provenance, Session, SessionStatus};
 use super::{HostError, PluginState};
 use crate::store;
@@ -63,21 +66,183 @@ impl Host for PluginState {
             memories_born: d.memories_born,
             memories_used: d.memories_used,
             cells: d.cells,
-            shares: d
-                .shares
+            shares: d.shares.into_iter().map(share_to_wit).collect(),
+        })
+    }
+
+    fn session_memories(&mut self, session_id: String) -> Result<Vec<MemoryRecord>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        let memories = self.host.read_store(|s| s.session_memories(&session_id))?;
+        Ok(memories
+            .into_iter()
+            .map(|m| MemoryRecord {
+                born: m.born,
+                kind: m.kind,
+                scope: m.scope,
+                text: m.text,
+                topic: m.topic,
+            })
+            .collect())
+    }
+
+    fn session_cells(&mut self, session_id: String) -> Result<Vec<Cell>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        let cells = self.host.read_store(|s| s.cells(&session_id))?;
+        Ok(cells
+            .into_iter()
+            .map(|c| Cell {
+                pad: c.pad,
+                code: c.code,
+                stdout: c.stdout,
+                stderr: c.stderr,
+                error: c.error,
+                description: c.description,
+                started_at: c.started_at,
+                finished_at: c.finished_at,
+            })
+            .collect())
+    }
+
+    fn share_history(&mut self, limit: u32) -> Result<Vec<ShareEntry>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        Ok(self
+            .host
+            .read_store(|s| s.share_history(limit))?
+            .into_iter()
+            .map(share_to_wit)
+            .collect())
+    }
+
+    fn redact(&mut self, texts: Vec<String>) -> Redacted {
+        let mut report = crate::scrub::Report::new();
+        let scrubber = &self.host.secrets().scrubber;
+        let texts = texts.iter().map(|t| scrubber.scrub_counting(t, &mut report)).collect();
+        let counts = report
+            .into_iter()
+            .map(|(kind, count)| RedactionCount {
+                kind: kind.into(),
+                count: count as u32,
+            })
+            .collect();
+        Redacted { texts, counts }
+    }
+
+    fn data_sources(&mut self) -> Result<Vec<String>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        Ok(self.host.secrets().data_sources.clone())
+    }
+
+    fn read_named_file(&mut self, path: String) -> Result<Vec<u8>, HostError> {
+        self.require(self.grants.named_files, "named-files")?;
+        if !self.named_paths.contains(&path) {
+            return Err(HostError::Denied(format!(
+                "plugin '{}' may read only files named in the command, and '{path}' was not",
+                self.plugin_id
+            )));
+        }
+        let file = user_path(&path);
+        let meta = std::fs::metadata(&file).map_err(|e| HostError::NotFound(format!("{}: {e}", file.display())))?;
+        if !meta.is_file() {
+            return Err(HostError::Invalid(format!("{} is not a file", file.display())));
+        }
+        if meta.len() > MAX_NAMED_FILE {
+            return Err(HostError::Invalid(format!(
+                "{} is {} MiB; the limit is {} MiB",
+                file.display(),
+                meta.len() >> 20,
+                MAX_NAMED_FILE >> 20
+            )));
+        }
+        std::fs::read(&file).map_err(|e| HostError::Failed(format!("{}: {e}", file.display())))
+    }
+
+    fn import_session(&mut self, session: NewSession) -> Result<Session, HostError> {
+        self.require(self.grants.sessions_write, "sessions-write")?;
+        let p = session.provenance;
+        let import = store::Import {
+            title: session.title,
+            summary: session.summary,
+            messages: session
+                .messages
                 .into_iter()
-                .map(|e| ShareEntry {
-                    direction: e.direction,
-                    path: e.path,
-                    sha256: e.sha256,
-                    title: e.title,
-                    who: e.who,
-                    at: e.at,
-                    format: e.format,
-                    session_id: e.session_id,
+                .map(|m| store::NewMessage {
+                    turn: m.turn,
+                    role: m.role,
+                    content: m.content,
+                    meta: m.meta,
+                    created_at: m.created_at,
                 })
                 .collect(),
-        })
+            memories: session
+                .memories
+                .iter()
+                .map(|m| store::SessionMemory {
+                    born: m.born,
+                    kind: m.kind.clone(),
+                    scope: m.scope.clone(),
+                    text: m.text.clone(),
+                    topic: m.topic.clone(),
+                })
+                .collect(),
+            cells: session
+                .cells
+                .into_iter()
+                .map(|c| store::Cell {
+                    pad: c.pad,
+                    code: c.code,
+                    stdout: c.stdout,
+                    stderr: c.stderr,
+                    error: c.error,
+                    description: c.description,
+                    started_at: c.started_at,
+                    finished_at: c.finished_at,
+                })
+                .collect(),
+            provenance: store::Provenance {
+                imported_by: p.imported_by,
+                imported_at: p.imported_at,
+                exported_by: p.exported_by,
+                exported_at: p.exported_at,
+                original_id: p.original_id,
+                source_file: p.source_file,
+                file_sha256: p.file_sha256,
+                forked_from: None,
+            },
+        };
+        let created = self.host.write_store(|s| s.import_session(&import))?;
+        // The memories join this workspace's memory, as the reference Anton does.
+        let memory = crate::memory::MemoryDir::new(&self.host.paths.anton_dir.join("memory"));
+        for m in &session.memories {
+            if let Some(kind) = crate::memory::Kind::parse(&m.kind) {
+                let mut entry = crate::memory::Entry::new(kind, &m.text);
+                entry.topic = m.topic.clone();
+                entry.source = "import".into();
+                entry.confidence = "medium".into();
+                memory.add(&entry).map_err(HostError::Failed)?;
+            }
+        }
+        Ok(session_to_wit(created))
+    }
+
+    fn record_share(&mut self, entry: ShareEntry) -> Result<(), HostError> {
+        self.require(self.grants.sessions_write, "sessions-write")?;
+        let entry = store::ShareEntry {
+            direction: entry.direction,
+            path: entry.path,
+            sha256: entry.sha256,
+            title: entry.title,
+            who: entry.who,
+            at: entry.at,
+            format: entry.format,
+            session_id: entry.session_id,
+        };
+        if !matches!(entry.direction.as_str(), "export" | "import") {
+            return Err(HostError::Invalid(format!(
+                "direction '{}' is neither export nor import",
+                entry.direction
+            )));
+        }
+        self.host.write_store(|s| s.record_share(&entry))
     }
 
     fn kv_get(&mut self, key: String) -> Result<Option<String>, HostError> {
@@ -93,6 +258,32 @@ impl Host for PluginState {
     fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
         let plugin = self.plugin_id.clone();
         self.host.read_store(|s| s.kv_delete(&plugin, &key))
+    }
+}
+
+/// The largest file `read-named-file` returns.
+const MAX_NAMED_FILE: u64 = 256 * 1024 * 1024;
+
+/// `~/x` from home, a relative path from where anton was started.
+fn user_path(path: &str) -> std::path::PathBuf {
+    if let Some(rest) = path.strip_prefix("~/") {
+        return super::home_dir().join(rest);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    cwd.join(path)
+}
+
+fn share_to_wit(e: store::ShareEntry) -> ShareEntry {
+    ShareEntry {
+        file_exists: std::path::Path::new(&e.path).exists(),
+        direction: e.direction,
+        path: e.path,
+        sha256: e.sha256,
+        title: e.title,
+        who: e.who,
+        at: e.at,
+        format: e.format,
+        session_id: e.session_id,
     }
 }
 

@@ -100,6 +100,7 @@ impl PluginInstance {
             timed_out: false,
             plugin_id: self.id.clone(),
             grants: self.grants.clone(),
+            named_paths: Vec::new(),
             host: self.host.clone(),
         };
         let mut store = Store::new(engine(), state);
@@ -131,7 +132,12 @@ impl PluginInstance {
 
     pub fn run(&mut self, invocation: &Invocation) -> Result<Outcome, PluginFailure> {
         let what = format!("`{}`", invocation.command);
-        let result = self.call(&what, |b, s| b.anton_plugin_command().call_run(s, invocation))?;
+        let result = self.call(&what, |b, s| {
+            s.data_mut().named_paths = invocation.args.clone();
+            let result = b.anton_plugin_command().call_run(&mut *s, invocation);
+            s.data_mut().named_paths.clear();
+            result
+        })?;
         result.map_err(|message| PluginFailure(format!("{}: {message}", self.id)))
     }
 

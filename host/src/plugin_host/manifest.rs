@@ -88,6 +88,12 @@ pub struct Capabilities {
     /// Read sessions, messages and their records.
     #[serde(default)]
     pub sessions_read: bool,
+    /// Create sessions (imports) and record shares.
+    #[serde(default)]
+    pub sessions_write: bool,
+    /// Read a file the user names in the command's arguments.
+    #[serde(default)]
+    pub named_files: bool,
     /// Ask the user's model for completions.
     #[serde(default)]
     pub llm: bool,
@@ -122,6 +128,8 @@ impl Capabilities {
     pub fn intersect(&self, granted: &Capabilities) -> Capabilities {
         Capabilities {
             sessions_read: self.sessions_read && granted.sessions_read,
+            sessions_write: self.sessions_write && granted.sessions_write,
+            named_files: self.named_files && granted.named_files,
             llm: self.llm && granted.llm,
             files: self
                 .files
@@ -137,6 +145,12 @@ impl Capabilities {
         let mut lines = Vec::new();
         if self.sessions_read {
             lines.push("sessions-read: read this workspace's sessions and their messages".into());
+        }
+        if self.sessions_write {
+            lines.push("sessions-write: create sessions in this workspace and record shares".into());
+        }
+        if self.named_files {
+            lines.push("named-files: read a file you name in the command".into());
         }
         if self.llm {
             lines.push("llm: send prompts to your configured model".into());

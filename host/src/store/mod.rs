@@ -488,6 +488,105 @@ impl Store {
         self.bulk(|w| w.add_cell(session_id, cell))
     }
 
+    pub fn session_memories(&self, session_id: &str) -> Result<Vec<SessionMemory>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT relation, kind, scope, text, topic FROM session_memories WHERE session_id = ?1 ORDER BY at, rowid",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([session_id], |r| {
+                Ok(SessionMemory {
+                    born: r.get::<_, String>(0)? == "born",
+                    kind: r.get(1)?,
+                    scope: r.get(2)?,
+                    text: r.get(3)?,
+                    topic: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+    }
+
+    pub fn cells(&self, session_id: &str) -> Result<Vec<Cell>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
+                 WHERE session_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt
+            .query_map([session_id], |r| {
+                Ok(Cell {
+                    pad: r.get(0)?,
+                    code: r.get(1)?,
+                    stdout: r.get(2)?,
+                    stderr: r.get(3)?,
+                    error: r.get(4)?,
+                    description: r.get(5)?,
+                    started_at: r.get(6)?,
+                    finished_at: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.fail(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+    }
+
+    /// Newest first; `limit` 0 means all.
+    pub fn share_history(&self, limit: u32) -> Result<Vec<ShareEntry>> {
+        let limit = if limit == 0 { -1 } else { limit as i64 };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT direction, path, sha256, title, who, at, format, session_id FROM share_ledger
+                 ORDER BY at DESC, id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = stmt.query_map([limit], share_from_row).map_err(|e| self.fail(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+    }
+
+    /// A whole session from outside (an import), in one transaction.
+    pub fn import_session(&self, import: &Import) -> Result<Session> {
+        let id = self.bulk(|w| {
+            let session = w.create_session(&NewSession {
+                title: import.title.clone(),
+                ..Default::default()
+            })?;
+            let p = &import.provenance;
+            w.conn.execute(
+                "UPDATE sessions SET title_source = 'import', summary = ?2, imported_by = ?3, imported_at = ?4,
+                     exported_by = ?5, exported_at = ?6, original_id = ?7, source_file = ?8, file_sha256 = ?9
+                 WHERE id = ?1",
+                params![
+                    session.id,
+                    import.summary,
+                    p.imported_by,
+                    p.imported_at,
+                    p.exported_by,
+                    p.exported_at,
+                    p.original_id,
+                    p.source_file,
+                    p.file_sha256
+                ],
+            )?;
+            for m in &import.messages {
+                w.append_message(&session.id, m.turn, &m.role, &m.content, &m.meta, Some(m.created_at))?;
+            }
+            for memory in &import.memories {
+                w.record_memory(&session.id, memory)?;
+            }
+            for cell in &import.cells {
+                w.add_cell(&session.id, cell)?;
+            }
+            Ok(session.id)
+        })?;
+        self.get_session(&id)?
+            .ok_or_else(|| StoreError(format!("session {id} vanished")))
+    }
+
     pub fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<String>> {
         self.conn
             .query_row(
@@ -649,6 +748,26 @@ impl Writer<'_> {
         )?;
         Ok(self.conn.last_insert_rowid())
     }
+}
+
+/// What an import brings: a session in whole.
+#[derive(Debug, Clone, Default)]
+pub struct Import {
+    pub title: String,
+    pub summary: String,
+    pub messages: Vec<NewMessage>,
+    pub memories: Vec<SessionMemory>,
+    pub cells: Vec<Cell>,
+    pub provenance: Provenance,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub turn: u32,
+    pub role: String,
+    pub content: String,
+    pub meta: String,
+    pub created_at: i64,
 }
 
 /// A memory a session wrote (`born`) or was given.

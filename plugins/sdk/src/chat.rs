@@ -10,6 +10,16 @@ pub fn current_session() -> Option<String> {
     host::current_session()
 }
 
+/// The workspace folder.
+pub fn workspace_dir() -> String {
+    host::workspace_dir()
+}
+
+/// The user's login name.
+pub fn user_name() -> String {
+    host::user_name()
+}
+
 pub fn print(text: &str) {
     host::print(text)
 }

@@ -1,0 +1,432 @@
+//! `share export | import | status | history` through the real binary: files
+//! in both formats, round trips, hostile input, secrets, the chat flow.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use anton::store::{NewSession, Store};
+use anton_share_format::{Format, read};
+use common::Env;
+use common::llm_server::{LlmServer, Reply};
+use serde_json::json;
+
+/// A session with a scratchpad cell, a memory and a final answer, made by the chat.
+fn worked_session(env: &Env, server: &LlmServer) -> String {
+    server
+        .then(Reply::Tool {
+            text: "Checking.".into(),
+            id: "c1".into(),
+            name: "scratchpad".into(),
+            input: json!({"code": "import os\nprint(os.environ.get('DS_POSTGRES_PROD_DB__HOST'), 6*7)", "one_line_description": "query"}),
+        })
+        .then(Reply::Tool {
+            text: String::new(),
+            id: "c2".into(),
+            name: "memorize".into(),
+            input: json!({"entries": [{"text": "Revenue is in cents", "kind": "lesson", "topic": "sales"}]}),
+        })
+        .then(Reply::Text("APAC leads.".into()));
+    let run = env.run_env(&server.openai_env(), &[], "revenue by region?\n");
+    run.ok();
+    run.stdout
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn exported_file(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("File:"))
+        .unwrap_or_else(|| panic!("no File: line in {stdout}"));
+    PathBuf::from(line.trim())
+}
+
+fn vault_with(env: &Env, engine: &str, name: &str, password: &str) {
+    let vault = env.home.path().join(".anton/data_vault");
+    std::fs::create_dir_all(&vault).unwrap();
+    let entry = json!({"engine": engine, "name": name, "created_at": "", "updated_at": "", "fields": {"host": "db.internal", "password": password}});
+    std::fs::write(vault.join(format!("{engine}-{name}")), entry.to_string()).unwrap();
+}
+
+#[test]
+fn export_writes_a_whole_native_file_and_reports_it() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let id = worked_session(&env, &server);
+    let run = env.run_env(&server.openai_env(), &["share", "export"], "");
+    run.ok();
+    let file = exported_file(&run.stdout);
+    assert!(file.starts_with(env.ws().join(".anton/output")), "{file:?}");
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("revenue-by-region_") && name.ends_with(".anton"),
+        "{name}"
+    );
+    for expected in [
+        "Title:    Revenue by region",
+        "Memory:   1 session-born, 0 project memories",
+        "Code:     1 scratchpad cells",
+        "Redacted: nothing",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected} missing in {run:#?}");
+    }
+    let (bundle, format) = read(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(format, Format::V1);
+    assert_eq!(bundle.session_id, id);
+    let roles: Vec<&str> = bundle.conversation.iter().map(|e| e.role.as_str()).collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "tool_call",
+            "scratchpad",
+            "tool_result",
+            "assistant",
+            "tool_call",
+            "tool_result",
+            "assistant"
+        ]
+    );
+    assert_eq!(bundle.cells.len(), 1);
+    assert_eq!(bundle.cells[0].stdout, "None 42\n");
+    assert_eq!(bundle.session_born[0].content, "Revenue is in cents");
+    let history = env.run(&["share", "history", "--json"]).ok().json();
+    assert_eq!(history[0]["direction"], "export");
+    assert_eq!(history[0]["path"], file.display().to_string());
+    assert_eq!(history[0]["session_id"], id.as_str());
+}
+
+#[test]
+fn the_summary_file_has_no_conversation_and_no_cell_outputs() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    worked_session(&env, &server);
+    let run = env.run_env(&[], &["share", "export", "--summary"], "");
+    run.ok();
+    let (bundle, _) = read(&std::fs::read(exported_file(&run.stdout)).unwrap()).unwrap();
+    assert!(bundle.summary_only && bundle.conversation.is_empty());
+    assert_eq!(bundle.cells.len(), 1);
+    assert!(bundle.cells[0].code.contains("6*7") && bundle.cells[0].stdout.is_empty());
+    assert_eq!(bundle.session_born.len(), 1);
+}
+
+#[test]
+fn two_exports_in_the_same_second_do_not_overwrite_each_other() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    worked_session(&env, &server);
+    let files: Vec<PathBuf> = (0..3)
+        .map(|_| exported_file(&env.run(&["share", "export"]).ok().stdout))
+        .collect();
+    assert_ne!(files[0], files[1]);
+    assert_ne!(files[1], files[2]);
+    for file in &files {
+        assert!(read(&std::fs::read(file).unwrap()).is_ok());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(env.ws().join(".anton/output"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_with_context() {
+    let sender = Env::new();
+    let server = LlmServer::start();
+    let original = worked_session(&sender, &server);
+    let file = exported_file(&sender.run(&["share", "export"]).ok().stdout);
+
+    let recipient = Env::new();
+    let run = recipient.run(&["share", "import", file.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stdout.starts_with("Imported: Revenue by region\n  From:    "),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout.contains("Turns:   1") && run.stdout.contains("Code:    1 scratchpad cells (recorded, not run)"),
+        "{run:#?}"
+    );
+    let store = recipient.store();
+    let session = store.list_sessions(&Default::default()).unwrap().remove(0).0;
+    assert_ne!(session.id, original);
+    let p = &session.provenance;
+    assert_eq!(p.original_id.as_deref(), Some(original.as_str()));
+    assert_eq!(p.source_file.as_deref(), Some(file.to_str().unwrap()));
+    assert_eq!(
+        p.file_sha256.as_deref(),
+        Some(anton_share_format::sha256_hex(&std::fs::read(&file).unwrap()).as_str())
+    );
+    assert!(p.imported_by.is_some() && p.imported_at.is_some() && p.exported_at.is_some());
+    assert_eq!(session.messages, 9);
+    let details = store.details(&session.id).unwrap();
+    assert_eq!((details.cells, details.memories_born), (1, 1));
+    let lessons = std::fs::read_to_string(recipient.ws().join(".anton/memory/lessons.md")).unwrap();
+    assert!(
+        lessons.contains("- Revenue is in cents <!-- topic:sales ts:"),
+        "{lessons}"
+    );
+
+    // Importing twice adds no duplicate memory.
+    recipient.run(&["share", "import", file.to_str().unwrap()]).ok();
+    let lessons = std::fs::read_to_string(recipient.ws().join(".anton/memory/lessons.md")).unwrap();
+    assert_eq!(lessons.matches("Revenue is in cents").count(), 1);
+
+    server.then(Reply::Text("continuing".into()));
+    let resumed = recipient.run_env(&server.openai_env(), &["-r", &session.id], "go on\n");
+    resumed.ok();
+    assert!(!resumed.stdout.contains("Repaired"), "{resumed:#?}");
+    let request = server.chat_requests().pop().unwrap();
+    let system = request.body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(
+        system.contains("This session was imported from a .anton file exported by"),
+        "{system}"
+    );
+    assert!(
+        system.contains("APAC leads") || system.contains("revenue"),
+        "the summary reaches the model: {system}"
+    );
+    assert_eq!(request.body["messages"][1]["content"], "revenue by region?");
+    assert_eq!(request.body["messages"][2]["tool_calls"][0]["id"], "c1");
+}
+
+#[test]
+fn files_from_the_reference_anton_import_and_resume() {
+    let env = Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    let run = env.run(&["share", "import", fixture.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stdout
+            .starts_with("Imported: revenue-by-region-quick-check\n  From:    root · 2026-11-23 23:20 UTC"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stdout.contains("Memory:  2 session-born, 0 project memories"),
+        "{run:#?}"
+    );
+    let store = env.store();
+    let session = store.list_sessions(&Default::default()).unwrap().remove(0).0;
+    assert_eq!(session.provenance.original_id.as_deref(), Some("20261123_232051"));
+    assert_eq!(session.task, "what is revenue by region? check the db");
+    let server = LlmServer::start();
+    server.then(Reply::Text("ok".into()));
+    env.run_env(&server.openai_env(), &["-r", &session.id], "next\n").ok();
+    let messages = server.chat_requests().pop().unwrap().body["messages"].clone();
+    let calls: Vec<String> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["tool_calls"][0]["id"].as_str().map(str::to_string))
+        .collect();
+    let results: Vec<String> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["tool_call_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls, results, "every call is paired with its result");
+}
+
+#[test]
+fn both_formats_round_trip_every_message_memory_and_cell() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    worked_session(&env, &server);
+    for format in ["v1", "v0.1"] {
+        let first = exported_file(&env.run(&["share", "export", "--format", format]).ok().stdout);
+        let other = Env::new();
+        other.run(&["share", "import", first.to_str().unwrap()]).ok();
+        let again = exported_file(&other.run(&["share", "export", "--format", format]).ok().stdout);
+        let (a, fa) = read(&std::fs::read(&first).unwrap()).unwrap();
+        let (b, fb) = read(&std::fs::read(&again).unwrap()).unwrap();
+        assert_eq!(
+            (fa, fb),
+            if format == "v1" {
+                (Format::V1, Format::V1)
+            } else {
+                (Format::V01, Format::V01)
+            }
+        );
+        let strip = |episodes: &[anton_share_format::Episode]| -> Vec<(u32, String, String)> {
+            episodes
+                .iter()
+                .map(|e| (e.turn, e.role.clone(), e.content.clone()))
+                .collect()
+        };
+        assert_eq!(strip(&a.conversation), strip(&b.conversation), "{format}");
+        assert_eq!(a.session_born, b.session_born, "{format}");
+        assert_eq!(a.cells, b.cells, "{format}");
+        assert_eq!(
+            (a.title.as_str(), a.summary.as_str()),
+            (b.title.as_str(), b.summary.as_str())
+        );
+    }
+}
+
+#[test]
+fn hostile_files_are_refused_in_one_line_and_nothing_is_written() {
+    let env = Env::new();
+    let dir = common::repo_root().join("tests/fixtures/hostile");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    for (name, message) in expected.as_object().unwrap() {
+        let path = dir.join(name);
+        let run = env.run(&["share", "import", path.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{name}: {run:#?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {run:#?}");
+        assert!(
+            run.stderr.contains(&format!("cannot import {}", path.display())),
+            "{name}: {run:#?}"
+        );
+        assert!(run.stderr.contains(message.as_str().unwrap()), "{name}: {run:#?}");
+    }
+    let missing = env.run(&["share", "import", "/no/such/file.anton"]);
+    assert!(
+        missing.stderr.contains("cannot import /no/such/file.anton: not found"),
+        "{missing:#?}"
+    );
+    let store = env.store();
+    assert_eq!(store.count_sessions().unwrap(), 0);
+    assert!(store.share_history(0).unwrap().is_empty());
+    assert!(!env.ws().join(".anton/memory").exists());
+}
+
+#[test]
+fn secrets_never_reach_an_exported_file() {
+    let env = Env::new();
+    vault_with(&env, "postgres", "prod-db", "pa55-w0rd-xyz");
+    let store = env.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    store
+        .append_message(
+            &s.id,
+            1,
+            "user",
+            "use key sk-live-ABCDEFGHIJKLMNOPQRSTUV please",
+            "{}",
+            None,
+        )
+        .unwrap();
+    store
+        .append_message(
+            &s.id,
+            1,
+            "assistant",
+            "password is pa55-w0rd-xyz and token eyJhbGciOiJI.eyJzdWIiOiIx.SflKxwRJSMeKKF2Q",
+            "{}",
+            None,
+        )
+        .unwrap();
+    let run = env.run(&["share", "export"]);
+    run.ok();
+    // The key is in the task, and so in the title made from it: two finds.
+    assert!(
+        run.stdout.contains("Redacted: 2 api keys, 1 data-source secret, 1 jwt"),
+        "{run:#?}"
+    );
+    let bytes = std::fs::read(exported_file(&run.stdout)).unwrap();
+    let (bundle, _) = read(&bytes).unwrap();
+    let text: String = bundle.conversation.iter().map(|e| e.content.clone()).collect();
+    for secret in ["sk-live-ABCDEFGHIJKLMNOPQRSTUV", "pa55-w0rd-xyz", "SflKxwRJSMeKKF2Q"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_eq!(bundle.title, "use key [REDACTED_API_KEY] please");
+    assert_eq!(bundle.redactions.values().sum::<u64>(), 4);
+}
+
+#[test]
+fn status_tells_where_a_session_came_from_and_which_data_sources_are_here() {
+    let env = Env::new();
+    vault_with(&env, "postgres", "prod-db", "x");
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
+    let out = env.run(&["share", "status"]).ok().stdout.clone();
+    assert!(out.contains("Imported: by "), "{out}");
+    assert!(out.contains("Exported: by root, 2026-11-23 23:20 UTC"), "{out}");
+    assert!(
+        out.contains("! mysql_sales · not connected here (connect it with /connect mysql)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ postgres_prod_db · connected"),
+        "names with - match: {out}"
+    );
+
+    let fresh = Env::new();
+    let store: Store = fresh.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    store.append_message(&s.id, 1, "user", "hi", "{}", None).unwrap();
+    let out = fresh.run(&["share", "status"]).ok().stdout.clone();
+    assert!(
+        out.contains("Imported: no, it started here") && out.contains("never exported"),
+        "{out}"
+    );
+    assert!(out.contains("Data sources: none referenced"), "{out}");
+}
+
+#[test]
+fn history_lists_newest_first_and_marks_moved_files() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    worked_session(&env, &server);
+    let first = exported_file(&env.run(&["share", "export"]).ok().stdout);
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
+    std::fs::remove_file(&first).unwrap();
+    let history = env.run(&["share", "history", "--json"]).ok().json();
+    assert_eq!(history[0]["direction"], "import");
+    assert_eq!(history[1]["direction"], "export");
+    assert_eq!(history[1]["file_exists"], false);
+    let table = env.run(&["share", "history"]).ok().stdout.clone();
+    assert!(
+        table.contains("(missing)") && table.lines().next().unwrap().contains("Direction"),
+        "{table}"
+    );
+}
+
+#[test]
+fn in_the_chat_import_asks_before_leaving_a_session_then_switches_to_the_import() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server
+        .then(Reply::Text("hello".into()))
+        .then(Reply::Text("hello".into()));
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    let line = format!("/share import \"{}\"", fixture.display());
+    let run = env.run_env(&server.openai_env(), &[], &format!("hi\n{line}\nn\n"));
+    assert!(run.ok().stdout.contains("Not imported."), "{run:#?}");
+    let run = env.run_env(&server.openai_env(), &[], &format!("hi\n{line}\ny\n"));
+    run.ok();
+    assert!(run.stdout.contains("You are in a session with 1 turns."), "{run:#?}");
+    assert!(run.stdout.contains("Resumed session "), "{run:#?}");
+    assert_eq!(env.store().count_sessions().unwrap(), 3);
+}
+
+#[test]
+fn with_share_disabled_nothing_leaves_the_machine() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    worked_session(&env, &server);
+    env.run(&["plugins", "disable", "share"]).ok();
+    let run = env.run(&["share", "export"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("`share` is disabled in this workspace"), "{run:#?}");
+    let chat = env.run_env(&[], &[], "/share export\n");
+    assert!(chat.ok().stdout.contains("anton plugins enable share"), "{chat:#?}");
+    assert!(
+        !Path::new(&env.ws().join(".anton/output"))
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    );
+}
