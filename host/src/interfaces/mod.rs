@@ -34,6 +34,7 @@ pub struct HostContext {
     store: Mutex<Option<Store>>,
     pub current_session: Mutex<Option<String>>,
     secrets: std::sync::OnceLock<Secrets>,
+    llm: std::sync::OnceLock<Option<(tokio::runtime::Runtime, crate::llm::Client)>>,
 }
 
 /// What the host knows is secret, learned on first need.
@@ -50,7 +51,19 @@ impl HostContext {
             store: Mutex::new(None),
             current_session: Mutex::new(None),
             secrets: std::sync::OnceLock::new(),
+            llm: std::sync::OnceLock::new(),
         })
+    }
+
+    /// One model client, and the runtime its connections live on, for every
+    /// plugin call. `None` when no runtime can be started.
+    pub fn llm(&self) -> Option<&(tokio::runtime::Runtime, crate::llm::Client)> {
+        self.llm
+            .get_or_init(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                Some((runtime, crate::llm::Client::new()))
+            })
+            .as_ref()
     }
 
     pub fn secrets(&self) -> &Secrets {
