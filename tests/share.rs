@@ -436,13 +436,28 @@ fn export_asks_the_model_for_a_title_when_the_session_has_none() {
     let env = Env::new();
     let store = env.store();
     let s = store.create_session(&NewSession::default()).unwrap();
-    store.append_message(&s.id, 1, "user", "how are sales doing", "{}", None).unwrap();
+    store
+        .append_message(&s.id, 1, "user", "how are sales doing", "{}", None)
+        .unwrap();
     let server = LlmServer::start();
     let run = env.run_env(&server.openai_env(), &["share", "export"], "");
     run.ok();
-    assert!(run.stdout.contains("Title:    Revenue by region\n  Summary:  The user asked for revenue by region. APAC leads."), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("Title:    Revenue by region\n  Summary:  The user asked for revenue by region. APAC leads."),
+        "{run:#?}"
+    );
     let title_request = server.all_requests().pop().unwrap();
     assert!(title_request.is_title_request());
-    assert_eq!(title_request.body["model"], "test-small", "the plugin got the coding model through the llm interface");
-    assert!(exported_file(&run.stdout).file_name().unwrap().to_string_lossy().starts_with("revenue-by-region_"));
+    assert_eq!(
+        title_request.body["model"], "test-small",
+        "the plugin got the coding model through the llm interface"
+    );
+    assert!(
+        exported_file(&run.stdout)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("revenue-by-region_")
+    );
 }

@@ -137,3 +137,56 @@ fn tab_completes_slash_commands_and_ctrl_c_twice_leaves() {
     term.send("\x03");
     assert!(term.child.wait().unwrap().success());
 }
+
+#[test]
+fn the_resume_picker_moves_with_arrows_filters_as_you_type_and_cancels_with_esc() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let mut ids = Vec::new();
+    for (question, answer) in [("about churn", "a"), ("about pricing", "b"), ("about revenue", "c")] {
+        server.then(Reply::Text(answer.into()));
+        let run = env.run_env(&server.openai_env(), &[], &format!("{question}\n"));
+        ids.push(
+            run.ok()
+                .stdout
+                .lines()
+                .last()
+                .unwrap()
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+    }
+
+    env.store().set_title(&ids[0], "churn analysis", true).unwrap();
+    env.store().set_title(&ids[1], "pricing model", true).unwrap();
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("/resume\r");
+    let at = term.wait_for("Esc cancels", at);
+    term.send("\x1b[B\r");
+    let at = term.wait_for(&format!("Resumed session {}", ids[1]), at);
+    let at = term.wait_for("you> ", at);
+
+    term.send("/resume\r");
+    let at = term.wait_for("Esc cancels", at);
+    term.send("churn");
+    let at = term.wait_for("[churn]", at);
+    term.send("\r");
+    let at = term.wait_for(&format!("Resumed session {}", ids[0]), at);
+    let at = term.wait_for("you> ", at);
+
+    term.send("/resume\r");
+    let at = term.wait_for("Esc cancels", at);
+    term.send("\x1b");
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    let screen = term.screen.lock().unwrap().clone();
+    assert_eq!(
+        screen.matches("Resumed session").count(),
+        2,
+        "Esc resumed nothing:\n{screen}"
+    );
+}

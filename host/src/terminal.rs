@@ -148,8 +148,15 @@ pub fn prompt_secret(text: &str) -> Option<String> {
     line
 }
 
-/// A numbered list, then a number from the user; `None` on q, empty or EOF.
+/// Let the user choose one of `items`; `None` when cancelled. On a terminal:
+/// arrow keys, typing filters, a number and Enter picks, Esc or q cancels,
+/// long lists page. Otherwise a numbered list and a number read from stdin.
 pub fn pick(title: &str, items: &[String]) -> Option<usize> {
+    if stdin_is_terminal() && std::io::stdout().is_terminal() {
+        if let Some(choice) = picker::run(title, items) {
+            return choice;
+        }
+    }
     if !title.is_empty() {
         println!("{title}");
     }
@@ -166,6 +173,166 @@ pub fn pick(title: &str, items: &[String]) -> Option<usize> {
             Ok(n) if (1..=items.len()).contains(&n) => return Some(n - 1),
             _ => println!("'{answer}' is not a number from 1 to {}.", items.len()),
         }
+    }
+}
+
+mod picker {
+    use std::io::Write;
+
+    use rustix::termios::{self, LocalModes, OptionalActions};
+
+    const PAGE: usize = 10;
+
+    enum Key {
+        Up,
+        Down,
+        PageUp,
+        PageDown,
+        Enter,
+        Cancel,
+        Backspace,
+        Char(char),
+        Other,
+    }
+
+    /// `None` when the terminal cannot go raw (the caller falls back).
+    pub fn run(title: &str, items: &[String]) -> Option<Option<usize>> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        raw.local_modes
+            .remove(LocalModes::ICANON | LocalModes::ECHO | LocalModes::ISIG);
+        termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
+        let choice = choose(title, items);
+        let _ = termios::tcsetattr(&stdin, OptionalActions::Now, &saved);
+        Some(choice)
+    }
+
+    fn choose(title: &str, items: &[String]) -> Option<usize> {
+        let mut query = String::new();
+        let mut selected = 0usize;
+        let mut drawn = 0usize;
+        let width = super::width().saturating_sub(8);
+        loop {
+            let numbered = !query.is_empty() && query.chars().all(|c| c.is_ascii_digit());
+            let needle = query.to_lowercase();
+            let visible: Vec<usize> = (0..items.len())
+                .filter(|&i| numbered || needle.is_empty() || items[i].to_lowercase().contains(&needle))
+                .collect();
+            selected = selected.min(visible.len().saturating_sub(1));
+            let page = selected / PAGE;
+            let mut out = String::new();
+            if drawn > 0 {
+                out.push_str(&format!("\x1b[{drawn}A"));
+            }
+            out.push_str("\r\x1b[J");
+            let mut lines = vec![format!(
+                "{title}  {}",
+                if query.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{query}]")
+                }
+            )];
+            for (row, &i) in visible.iter().enumerate().skip(page * PAGE).take(PAGE) {
+                let marker = if row == selected { "›" } else { " " };
+                let text: String = items[i].chars().take(width).collect();
+                lines.push(format!("{marker} {:>2}. {text}", i + 1));
+            }
+            if visible.is_empty() {
+                lines.push("  (nothing matches)".into());
+            }
+            let pages = visible.len().div_ceil(PAGE).max(1);
+            lines.push(format!(
+                "↑↓ move · type to filter · number+Enter picks · Enter chooses · Esc cancels{}",
+                if pages > 1 {
+                    format!(" · page {}/{pages} (PgUp/PgDn)", page + 1)
+                } else {
+                    String::new()
+                }
+            ));
+            out.push_str(&lines.join("\r\n"));
+            drawn = lines.len() - 1;
+            print!("{out}");
+            let _ = std::io::stdout().flush();
+            match read_key() {
+                Key::Up => selected = selected.saturating_sub(1),
+                Key::Down => selected = (selected + 1).min(visible.len().saturating_sub(1)),
+                Key::PageUp => selected = selected.saturating_sub(PAGE),
+                Key::PageDown => selected = (selected + PAGE).min(visible.len().saturating_sub(1)),
+                Key::Backspace => {
+                    query.pop();
+                }
+                Key::Char('q') if query.is_empty() => return finish(None),
+                Key::Char(c) => {
+                    query.push(c);
+                    selected = 0;
+                }
+                Key::Cancel => return finish(None),
+                Key::Enter if numbered => match query.parse::<usize>() {
+                    Ok(n) if (1..=items.len()).contains(&n) => return finish(Some(n - 1)),
+                    _ => query.clear(),
+                },
+                Key::Enter => return finish(visible.get(selected).copied()),
+                Key::Other => {}
+            }
+        }
+    }
+
+    fn finish(choice: Option<usize>) -> Option<usize> {
+        print!("\r\n");
+        let _ = std::io::stdout().flush();
+        choice
+    }
+
+    /// Straight from the descriptor: std's buffered stdin would swallow the
+    /// rest of an escape sequence where `more_input` cannot see it.
+    fn read_raw(buf: &mut [u8]) -> usize {
+        rustix::io::read(std::io::stdin(), buf).unwrap_or(0)
+    }
+
+    fn read_key() -> Key {
+        let mut byte = [0u8; 1];
+        if read_raw(&mut byte) == 0 {
+            return Key::Cancel;
+        }
+        match byte[0] {
+            b'\r' | b'\n' => Key::Enter,
+            3 | 4 => Key::Cancel,
+            127 | 8 => Key::Backspace,
+            0x1b => {
+                if !more_input() {
+                    return Key::Cancel;
+                }
+                let mut seq = [0u8; 2];
+                if read_raw(&mut seq[..1]) == 0 || read_raw(&mut seq[1..]) == 0 || seq[0] != b'[' {
+                    return Key::Other;
+                }
+                match seq[1] {
+                    b'A' => Key::Up,
+                    b'B' => Key::Down,
+                    b'5' | b'6' => {
+                        read_raw(&mut byte); // the closing '~'
+                        if seq[1] == b'5' { Key::PageUp } else { Key::PageDown }
+                    }
+                    _ => Key::Other,
+                }
+            }
+            b if b.is_ascii_graphic() || b == b' ' => Key::Char(b as char),
+            _ => Key::Other,
+        }
+    }
+
+    /// An escape sequence's bytes follow at once; a lone Esc does not.
+    fn more_input() -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let stdin = std::io::stdin();
+        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+        let wait = Timespec {
+            tv_sec: 0,
+            tv_nsec: 50_000_000,
+        };
+        poll(&mut fds, Some(&wait)).is_ok_and(|n| n > 0)
     }
 }
 

@@ -18,15 +18,29 @@ impl Host for PluginState {
         for m in request.messages {
             match m.role.as_str() {
                 "system" => system.push_str(&m.content),
-                "assistant" => messages.push(Message::Assistant { text: m.content, tool_calls: Vec::new() }),
+                "assistant" => messages.push(Message::Assistant {
+                    text: m.content,
+                    tool_calls: Vec::new(),
+                }),
                 _ => messages.push(Message::User(m.content)),
             }
         }
-        let request = Request { system: &system, messages: &messages, tools: &[], max_tokens: request.max_tokens.unwrap_or(1024) };
+        let request = Request {
+            system: &system,
+            messages: &messages,
+            tools: &[],
+            max_tokens: request.max_tokens.unwrap_or(1024),
+        };
         let host = self.host.clone();
-        let (runtime, client) = host.llm().ok_or_else(|| LlmError::Unavailable("cannot start the model client".into()))?;
+        let (runtime, client) = host
+            .llm()
+            .ok_or_else(|| LlmError::Unavailable("cannot start the model client".into()))?;
         // Waiting on the model is the host's time, like waiting on the user.
-        let reply = self.waiting_on_user(|| runtime.block_on(client.stream(&model, &request, &mut |_| {})).map_err(to_wit))?;
+        let reply = self.waiting_on_user(|| {
+            runtime
+                .block_on(client.stream(&model, &request, &mut |_| {}))
+                .map_err(to_wit)
+        })?;
         Ok(Completion {
             text: reply.text,
             provider: model.provider.name().into(),

@@ -60,7 +60,10 @@ impl HostContext {
     pub fn llm(&self) -> Option<&(tokio::runtime::Runtime, crate::llm::Client)> {
         self.llm
             .get_or_init(|| {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 Some((runtime, crate::llm::Client::new()))
             })
             .as_ref()
