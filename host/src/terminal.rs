@@ -152,10 +152,11 @@ pub fn prompt_secret(text: &str) -> Option<String> {
 /// arrow keys, typing filters, a number and Enter picks, Esc or q cancels,
 /// long lists page. Otherwise a numbered list and a number read from stdin.
 pub fn pick(title: &str, items: &[String]) -> Option<usize> {
-    if stdin_is_terminal() && std::io::stdout().is_terminal() {
-        if let Some(choice) = picker::run(title, items) {
-            return choice;
-        }
+    if stdin_is_terminal()
+        && std::io::stdout().is_terminal()
+        && let Some(choice) = picker::run(title, items)
+    {
+        return choice;
     }
     if !title.is_empty() {
         println!("{title}");
