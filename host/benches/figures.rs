@@ -29,6 +29,13 @@ fn main() {
     if want("sessions") {
         sessions_command(scratch.path());
     }
+    if want("chat") {
+        sse_to_screen();
+        long_session_memory(scratch.path());
+    }
+    if want("share") {
+        share_figures(scratch.path());
+    }
 }
 
 fn report(what: &str, mut samples: Vec<Duration>) {
@@ -276,4 +283,196 @@ fn sessions_command(scratch: &Path) {
             samples,
         );
     }
+}
+
+/// From the server writing the last SSE event to the chat's text callback
+/// receiving its text, over loopback: parser + decoder + hand-off.
+fn sse_to_screen() {
+    use std::io::Write as _;
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let sent: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let stamp = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line.trim().is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            for i in 0..200 {
+                write!(
+                    stream,
+                    "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}}}}]}}\n\n"
+                )
+                .unwrap();
+            }
+            stream.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            *stamp.lock().unwrap() = Some(Instant::now());
+            write!(
+                stream,
+                "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"END\"}}}}]}}\n\ndata: [DONE]\n\n"
+            )
+            .unwrap();
+            stream.flush().unwrap();
+        }
+    });
+    let model = anton::settings::ModelConfig {
+        provider: anton::settings::Provider::OpenAiCompatible,
+        model: "bench".into(),
+        api_key: None,
+        base_url: url,
+    };
+    let client = anton::llm::Client::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let messages = [anton::llm::Message::User("hi".into())];
+    let request = anton::llm::Request {
+        system: "",
+        messages: &messages,
+        tools: &[],
+        max_tokens: 10,
+    };
+    let samples = (0..50)
+        .map(|_| {
+            let mut seen = None;
+            let mut sink = std::io::sink();
+            runtime
+                .block_on(client.stream(&model, &request, &mut |text| {
+                    let _ = sink.write_all(text.as_bytes());
+                    if text == "END" {
+                        seen = Some(Instant::now());
+                    }
+                }))
+                .unwrap();
+            seen.unwrap() - sent.lock().unwrap().take().unwrap()
+        })
+        .collect();
+    report("last SSE byte written → text handed to the screen (loopback)", samples);
+}
+
+/// Peak memory of the chat holding a resumed 1,000-turn session.
+fn long_session_memory(scratch: &Path) {
+    use std::io::BufRead as _;
+    let home = scratch.join("home-memory");
+    let ws = scratch.join("ws-memory");
+    std::fs::create_dir_all(&ws).unwrap();
+    let store = Store::open(&ws.join(".anton"), &ws).unwrap();
+    let text = "a question or an answer of ordinary length, some four hundred characters. ".repeat(5);
+    let id = store
+        .bulk(|w| {
+            let s = w.create_session(&NewSession::default())?;
+            for turn in 1..=1000u32 {
+                w.append_message(&s.id, turn, "user", &text, "{}", None)?;
+                w.append_message(&s.id, turn, "assistant", &text, "{}", None)?;
+            }
+            Ok(s.id)
+        })
+        .unwrap();
+    let mut child = Command::new(ANTON)
+        .args(["-r", &id])
+        .current_dir(&ws)
+        .env("HOME", &home)
+        .env("XDG_CACHE_HOME", scratch.join("memory-cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.starts_with("Resumed session") {
+            break;
+        }
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or("")
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("0")
+            .parse::<u64>()
+            .unwrap()
+    };
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    println!(
+        "{:<58} peak   {:>7.1} MiB  (resident now {:.1} MiB; 2,000 messages of {} bytes)",
+        "chat with a resumed 1,000-turn session",
+        field("VmHWM:") as f64 / 1024.0,
+        field("VmRSS:") as f64 / 1024.0,
+        text.len()
+    );
+}
+
+fn share_figures(scratch: &Path) {
+    let home = scratch.join("home-share");
+    let cache = scratch.join("share-cache");
+    let ws = scratch.join("ws-share");
+    std::fs::create_dir_all(&ws).unwrap();
+    let store = Store::open(&ws.join(".anton"), &ws).unwrap();
+    let id = store
+        .bulk(|w| {
+            let s = w.create_session(&NewSession {
+                title: "big session".into(),
+                ..Default::default()
+            })?;
+            for i in 0..10_000u32 {
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                w.append_message(
+                    &s.id,
+                    i / 2 + 1,
+                    role,
+                    &format!("message {i}: revenue by region, churn and pricing"),
+                    "{}",
+                    None,
+                )?;
+            }
+            w.set_summary(&s.id, "a long session")?;
+            Ok(s.id)
+        })
+        .unwrap();
+    anton(&home, &ws, &cache, &["share", "export", "--session", &id]);
+    let samples = (0..10)
+        .map(|_| anton(&home, &ws, &cache, &["share", "export", "--session", &id]))
+        .collect();
+    report("share export of a 10,000-message session (process)", samples);
+    let file = std::fs::read_dir(ws.join(".anton/output"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "anton"))
+        .unwrap();
+    let samples = (0..10)
+        .map(|i| {
+            let target = scratch.join(format!("ws-import-{i}"));
+            std::fs::create_dir_all(&target).unwrap();
+            anton(&home, &target, &cache, &["share", "import", file.to_str().unwrap()])
+        })
+        .collect();
+    report("share import of a 10,000-message session (process)", samples);
 }

@@ -20,6 +20,12 @@ pub struct Scrubber {
 /// What was redacted: counts by kind, never values.
 pub type Report = BTreeMap<&'static str, usize>;
 
+/// One pass that says whether any shape occurs at all (most texts: none).
+fn any_shape() -> &'static regex::RegexSet {
+    static SET: OnceLock<regex::RegexSet> = OnceLock::new();
+    SET.get_or_init(|| regex::RegexSet::new(shapes().iter().map(|(r, _, _)| r.as_str())).expect("valid patterns"))
+}
+
 fn shapes() -> &'static [(Regex, &'static str, &'static str)] {
     static SHAPES: OnceLock<Vec<(Regex, &'static str, &'static str)>> = OnceLock::new();
     SHAPES.get_or_init(|| {
@@ -83,7 +89,11 @@ impl Scrubber {
                 *report.entry(kind).or_default() += found;
             }
         }
-        for (pattern, replacement, kind) in shapes() {
+        let present = any_shape().matches(&text);
+        for (index, (pattern, replacement, kind)) in shapes().iter().enumerate() {
+            if !present.matched(index) {
+                continue;
+            }
             let found = pattern.find_iter(&text).count();
             if found > 0 {
                 text = pattern.replace_all(&text, *replacement).into_owned();

@@ -572,9 +572,7 @@ impl Store {
                     p.file_sha256
                 ],
             )?;
-            for m in &import.messages {
-                w.append_message(&session.id, m.turn, &m.role, &m.content, &m.meta, Some(m.created_at))?;
-            }
+            w.append_messages(&session.id, &import.messages)?;
             for memory in &import.memories {
                 w.record_memory(&session.id, memory)?;
             }
@@ -655,18 +653,51 @@ impl Writer<'_> {
         at: Option<i64>,
     ) -> rusqlite::Result<i64> {
         let at = at.unwrap_or_else(now_ms);
-        self.conn.execute(
-            "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![session_id, turn, role, content, meta, at],
-        )?;
-        let id = self.conn.last_insert_rowid();
-        self.conn.execute(
-            "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
-                 task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
-             WHERE id = ?1",
-            params![session_id, turn, at, role, content],
-        )?;
+        let id = self.insert_message(session_id, turn, role, content, meta, at)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
+                     task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
+                 WHERE id = ?1",
+            )?
+            .execute(params![session_id, turn, at, role, content])?;
         Ok(id)
+    }
+
+    fn insert_message(
+        &self,
+        session_id: &str,
+        turn: u32,
+        role: &str,
+        content: &str,
+        meta: &str,
+        at: i64,
+    ) -> rusqlite::Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![session_id, turn, role, content, meta, at])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Many messages at once; the session's counters are set once at the end.
+    pub fn append_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
+        for m in messages {
+            self.insert_message(session_id, m.turn, &m.role, &m.content, &m.meta, m.created_at)?;
+        }
+        self.conn.execute(
+            "UPDATE sessions SET
+                 messages = (SELECT count(*) FROM messages WHERE session_id = ?1),
+                 turns = max(turns, (SELECT coalesce(max(turn), 0) FROM messages WHERE session_id = ?1)),
+                 updated_at = max(updated_at, (SELECT coalesce(max(created_at), 0) FROM messages WHERE session_id = ?1)),
+                 task = CASE WHEN task = '' THEN coalesce(
+                     (SELECT content FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
+                     ELSE task END
+             WHERE id = ?1",
+            [session_id],
+        )?;
+        Ok(())
     }
 
     pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> rusqlite::Result<()> {
