@@ -51,6 +51,26 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Read config, trust and plugin directories again; the chat's state
+    /// (current session) carries over.
+    pub fn reload_plugins(&mut self) -> Result<(), String> {
+        self.config = Config::load(&self.paths)?;
+        self.trust = TrustStore::load(&self.paths.user_data)?;
+        let catalog = Catalog::discover(&self.paths, &self.config, &self.trust);
+        for broken in &catalog.broken {
+            eprintln!(
+                "warning: skipped the {} plugin in {}: {}",
+                broken.source,
+                broken.dir.display(),
+                broken.error
+            );
+        }
+        self.host = PluginHost::new(catalog, self.host.context.clone());
+        Ok(())
+    }
+}
+
 fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
     let mut session = Session::open(folder_from(&argv))?;
     let matches = match command(&session.host.catalog).try_get_matches_from(&argv) {

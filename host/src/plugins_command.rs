@@ -86,6 +86,21 @@ pub fn command() -> Command {
                 .arg(yes()),
         )
         .subcommand(
+            Command::new("new")
+                .about("Start a plugin crate with a working /<name> command")
+                .arg(
+                    Arg::new("name")
+                        .required(true)
+                        .help("Plugin id and command name: lowercase, digits, dashes"),
+                )
+                .arg(
+                    Arg::new("dir")
+                        .long("dir")
+                        .value_parser(clap::value_parser!(PathBuf))
+                        .help("Where to create it (default: ./<name>)"),
+                ),
+        )
+        .subcommand(
             Command::new("check")
                 .about("Validate a plugin (component, WIT version, manifest agreement) without installing it")
                 .arg(
@@ -113,6 +128,14 @@ pub fn run(session: &mut Session, matches: &ArgMatches) -> Result<ExitCode, Stri
         Some(("remove", m)) => remove(session, id_arg(m), scope(m)),
         Some(("trust", m)) => trust(session, id_arg(m), m.get_flag("yes")),
         Some(("check", m)) => check(session, path_arg(m)),
+        Some(("new", m)) => {
+            let name = m.get_one::<String>("name").expect("required");
+            let dir = m
+                .get_one::<PathBuf>("dir")
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from(name));
+            crate::scaffold::create(name, &dir)
+        }
         Some((other, _)) => Err(format!("unknown plugins command '{other}'")),
     }
 }
@@ -125,7 +148,7 @@ fn path_arg(m: &ArgMatches) -> &Path {
     m.get_one::<PathBuf>("path").expect("required")
 }
 
-fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
+pub fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
     let host = &mut session.host;
     let mut rows = Vec::new();
     let mut objects = Vec::new();

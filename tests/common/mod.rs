@@ -170,6 +170,10 @@ fn built_test_plugins() -> &'static Path {
                 "faulty",
                 "-p",
                 "replacement",
+                "-p",
+                "pinned",
+                "-p",
+                "stats",
                 "--target-dir",
             ])
             .arg(&target)
@@ -189,14 +193,11 @@ pub fn staged_plugin(crate_name: &str, under: &Path) -> PathBuf {
     let wasm = built_test_plugins().join(format!("{crate_name}.wasm"));
     let dir = under.join(crate_name);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
-        repo_root()
-            .join("tests/plugins")
-            .join(crate_name)
-            .join("anton-plugin.toml"),
-        dir.join("anton-plugin.toml"),
-    )
-    .unwrap();
+    let source = match crate_name {
+        "stats" => repo_root().join("plugins/examples/stats"),
+        _ => repo_root().join("tests/plugins").join(crate_name),
+    };
+    std::fs::copy(source.join("anton-plugin.toml"), dir.join("anton-plugin.toml")).unwrap();
     std::fs::copy(&wasm, dir.join(format!("{crate_name}.wasm"))).unwrap();
     dir
 }

@@ -139,7 +139,11 @@ impl Chat<'_> {
     }
 
     fn slash_completions(&mut self) -> Vec<(String, Vec<String>)> {
-        let mut out = vec![("help".to_string(), Vec::new()), ("exit".to_string(), Vec::new())];
+        let mut out = vec![
+            ("help".to_string(), Vec::new()),
+            ("exit".to_string(), Vec::new()),
+            ("plugins".to_string(), vec!["list".to_string(), "reload".to_string()]),
+        ];
         let indexes: Vec<usize> = (0..self.cli.host.catalog.records.len())
             .filter(|&i| self.cli.host.catalog.records[i].runnable())
             .collect();
@@ -164,6 +168,9 @@ impl Chat<'_> {
         let name = words.remove(0);
         if name == "help" {
             return self.help();
+        }
+        if name == "plugins" {
+            return self.plugins(&words);
         }
         let host = &mut self.cli.host;
         let index = match host.catalog.resolve(&name) {
@@ -203,8 +210,38 @@ impl Chat<'_> {
         }
     }
 
+    /// `/plugins [list]` and `/plugins reload` (pick up rebuilt or newly
+    /// installed plugins without leaving the chat).
+    fn plugins(&mut self, args: &[String]) {
+        match args.first().map(String::as_str) {
+            None | Some("list") => {
+                if let Err(e) = crate::plugins_command::list(self.cli, false) {
+                    println!("error: {e}");
+                }
+            }
+            Some("reload") => match self.cli.reload_plugins() {
+                Ok(()) => {
+                    let runnable: Vec<&str> = self
+                        .cli
+                        .host
+                        .catalog
+                        .records
+                        .iter()
+                        .filter(|r| r.runnable())
+                        .map(|r| r.id())
+                        .collect();
+                    println!("Reloaded plugins: {}.", runnable.join(", "));
+                }
+                Err(e) => println!("error: {e}"),
+            },
+            Some(other) => println!(
+                "/plugins takes list or reload, not {other}; install and trust from a shell with `anton plugins`."
+            ),
+        }
+    }
+
     fn slash_names(&self) -> Vec<String> {
-        let mut names = vec!["help".to_string(), "exit".to_string()];
+        let mut names = vec!["help".to_string(), "exit".to_string(), "plugins".to_string()];
         for (command, _) in self.cli.host.catalog.commands() {
             if command.kind.is_slash() {
                 names.push(command.name.clone());
@@ -217,6 +254,7 @@ impl Chat<'_> {
         println!("{}", terminal::bold("Commands"));
         println!("  /help            this list");
         println!("  /exit            leave the chat (also exit, quit, Ctrl-D)");
+        println!("  /plugins         list plugins; /plugins reload picks up rebuilt ones");
         let mut last_plugin = String::new();
         for (command, record) in self.cli.host.catalog.commands() {
             if !command.kind.is_slash() {

@@ -1,0 +1,145 @@
+//! `anton plugins new <name>`: a plugin crate that builds and works as it is.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::plugin_host::manifest::{MANIFEST_FILE, SUPPORTED_APIS};
+
+/// The SDK beside the anton sources this binary was built from, when they are
+/// still there; otherwise the published crate.
+fn sdk_dependency() -> String {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk");
+    match local.canonicalize() {
+        Ok(path) if path.join("Cargo.toml").exists() => format!("{{ path = {:?} }}", path.display().to_string()),
+        _ => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+pub fn create(name: &str, dir: &Path) -> Result<ExitCode, String> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.len() <= 40;
+    if !valid {
+        return Err(format!(
+            "'{name}' cannot be a plugin name: use lowercase letters, digits and dashes, starting with a letter"
+        ));
+    }
+    if dir.exists() && dir.read_dir().map_err(|e| e.to_string())?.next().is_some() {
+        return Err(format!("{} already exists and is not empty", dir.display()));
+    }
+    let artifact = name.replace('-', "_");
+    let api = SUPPORTED_APIS[0];
+    let files = [
+        (
+            "Cargo.toml",
+            format!(
+                r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+anton-plugin-sdk = {sdk}
+
+[profile.release]
+opt-level = "s"
+strip = "debuginfo"
+
+# A plugin builds on its own, not as part of a surrounding workspace.
+[workspace]
+"#,
+                sdk = sdk_dependency()
+            ),
+        ),
+        (
+            MANIFEST_FILE,
+            format!(
+                r#"id = "{name}"
+version = "0.1.0"
+api = "{api}"
+description = "The /{name} command"
+component = "{artifact}.wasm"
+
+# Ask only for what the plugin uses; users see and grant this list.
+[capabilities]
+sessions-read = true
+
+[[commands]]
+name = "{name}"
+kind = "both"
+summary = "Say hello from {name}"
+"#
+            ),
+        ),
+        (
+            "src/lib.rs",
+            format!(
+                r#"//! The /{name} command.
+
+use anton_plugin_sdk::storage;
+use anton_plugin_sdk::{{CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin}};
+
+struct Command;
+
+impl Plugin for Command {{
+    fn new() -> Self {{
+        Command
+    }}
+
+    fn commands(&self) -> Vec<CommandSpec> {{
+        vec![CommandSpec::new("{name}", CommandKind::Both, "Say hello from {name}", "{name} [words…]")]
+    }}
+
+    fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {{
+        let sessions = storage::count_sessions()?;
+        let words = invocation.args.join(" ");
+        chat::print(&format!("Hello from {name}! This workspace has {{sessions}} sessions. You said: {{words}}"));
+        Ok(Outcome::ok())
+    }}
+}}
+
+register_plugin!(Command);
+"#
+            ),
+        ),
+        (
+            "README.md",
+            format!(
+                r#"# {name}
+
+An anton plugin serving `/{name}` (and `anton {name}`).
+
+```sh
+rustup target add wasm32-wasip2                      # once
+cargo build --release --target wasm32-wasip2         # build the component
+anton plugins install .                              # this workspace (--global: everywhere)
+anton {name} hello                                   # or /{name} hello in the chat
+```
+
+After a rebuild, `anton plugins install .` again, then `/plugins reload` in a
+running chat. `anton plugins check .` validates without installing. The guide:
+docs/plugins.md in the anton repository.
+"#
+            ),
+        ),
+        (".gitignore", "/target\n".to_string()),
+    ];
+    for (file, text) in files {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().expect("inside dir"))
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    println!("Created plugin '{name}' in {}.", dir.display());
+    println!(
+        "Next: cd {} && cargo build --release --target wasm32-wasip2 && anton plugins install .",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
