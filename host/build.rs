@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The built-in plugins, by crate name (= plugin id).
-const BUILTINS: &[&str] = &["sessions", "resume", "share"];
+const BUILTINS: &[&str] = &["sessions", "resume", "share", "connect"];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "plugin";
 

@@ -20,13 +20,13 @@ fn the_embedded_built_ins_are_exactly_the_declared_plugins() {
         .collect();
     embedded.sort();
     assert_eq!(embedded, declared);
-    assert_eq!(declared, ["resume", "sessions", "share"]);
+    assert_eq!(declared, ["connect", "resume", "sessions", "share"]);
 }
 
 #[test]
 fn every_built_in_agrees_with_its_manifest() {
     let env = Env::new();
-    for name in ["sessions", "resume", "share"] {
+    for name in ["sessions", "resume", "share", "connect"] {
         let dir = repo_root().join("plugins").join(name);
         let staged = env.home.path().join(name);
         std::fs::create_dir_all(&staged).unwrap();
@@ -49,7 +49,7 @@ fn plugins_list_shows_the_built_ins_running_with_their_commands() {
         .iter()
         .map(|p| p["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["sessions", "resume", "share"]);
+    assert_eq!(ids, ["sessions", "resume", "share", "connect"]);
     for plugin in list.as_array().unwrap() {
         assert_eq!(plugin["source"], "built-in");
         assert_eq!(plugin["runnable"], true, "{plugin}");
@@ -322,7 +322,7 @@ fn a_cold_cache_compiles_once_and_a_corrupt_entry_is_recompiled() {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
-    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert_eq!(entries.len(), 4, "{entries:?}");
     for entry in &entries {
         std::fs::write(entry, b"garbage").unwrap();
     }

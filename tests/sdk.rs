@@ -114,7 +114,7 @@ fn plugins_reload_picks_up_a_plugin_installed_while_the_chat_runs() {
     let out = String::from_utf8(chat.wait_with_output().unwrap().stdout).unwrap();
     let unknown = out.find("Unknown command /faulty.").unwrap_or_else(|| panic!("{out}"));
     let reloaded = out
-        .find("Reloaded plugins: sessions, resume, share, faulty.")
+        .find("Reloaded plugins: sessions, resume, share, connect, faulty.")
         .unwrap_or_else(|| panic!("{out}"));
     let works = out.find("faulty is fine").unwrap_or_else(|| panic!("{out}"));
     assert!(unknown < reloaded && reloaded < works, "{out}");

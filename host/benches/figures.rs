@@ -93,13 +93,13 @@ fn plugins_list_cold_and_warm(scratch: &Path) {
             )
         })
         .collect();
-    report("anton plugins list, 3 built-ins, cold cache (process)", cold);
+    report("anton plugins list, 4 built-ins, cold cache (process)", cold);
     let cache = scratch.join("warm-cache");
     anton(&home, &ws, &cache, &["plugins", "list"]);
     let warm: Vec<Duration> = (0..30)
         .map(|_| anton(&home, &ws, &cache, &["plugins", "list"]))
         .collect();
-    report("anton plugins list, 3 built-ins, warm cache (process)", warm);
+    report("anton plugins list, 4 built-ins, warm cache (process)", warm);
 }
 
 fn paths(scratch: &Path, name: &str) -> anton::workspace::Paths {

@@ -8,9 +8,6 @@ use regex::Regex;
 
 use crate::vault::DataSource;
 
-/// Field names whose values are secret even when short.
-const SECRET_FIELDS: &[&str] = &["password", "secret", "token", "key", "credential", "private", "auth"];
-
 #[derive(Default, Clone)]
 pub struct Scrubber {
     /// Exact values and what replaces them, longest first.
@@ -62,8 +59,7 @@ impl Scrubber {
         for source in sources {
             let prefix = source.env_prefix();
             for (field, value) in &source.fields {
-                let secret = SECRET_FIELDS.iter().any(|s| field.to_lowercase().contains(s));
-                if secret && value.len() >= 4 {
+                if source.is_secret(field) && value.len() >= 4 {
                     exact.push((
                         value.clone(),
                         format!("[{prefix}{}]", field.to_uppercase()),

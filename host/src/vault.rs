@@ -26,7 +26,20 @@ pub struct DataSource {
     pub extra: BTreeMap<String, Value>,
 }
 
+/// Field names whose values are secret.
+const SECRET_FIELDS: &[&str] = &["password", "secret", "token", "key", "credential", "private", "auth"];
+
 impl DataSource {
+    /// Secret by the reference Anton's `secure_keys`, or by its name.
+    pub fn is_secret(&self, field: &str) -> bool {
+        let listed = self
+            .extra
+            .get("secure_keys")
+            .and_then(Value::as_array)
+            .is_some_and(|keys| keys.iter().any(|k| k == field));
+        listed || SECRET_FIELDS.iter().any(|s| field.to_lowercase().contains(s))
+    }
+
     /// `<engine>-<name>`: the vault file name and the `/connect` handle.
     pub fn file_name(&self) -> String {
         format!("{}-{}", self.engine, self.name)

@@ -5,6 +5,7 @@ mod chat;
 mod llm;
 mod log;
 mod storage;
+mod vault;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

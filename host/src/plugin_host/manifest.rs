@@ -94,6 +94,9 @@ pub struct Capabilities {
     /// Read a file the user names in the command's arguments.
     #[serde(default)]
     pub named_files: bool,
+    /// Read and write the data-source vault (secret values write-only).
+    #[serde(default)]
+    pub vault: bool,
     /// Ask the user's model for completions.
     #[serde(default)]
     pub llm: bool,
@@ -130,6 +133,7 @@ impl Capabilities {
             sessions_read: self.sessions_read && granted.sessions_read,
             sessions_write: self.sessions_write && granted.sessions_write,
             named_files: self.named_files && granted.named_files,
+            vault: self.vault && granted.vault,
             llm: self.llm && granted.llm,
             files: self
                 .files
@@ -151,6 +155,9 @@ impl Capabilities {
         }
         if self.named_files {
             lines.push("named-files: read a file you name in the command".into());
+        }
+        if self.vault {
+            lines.push("vault: list, save and test your data-source connections (secrets write-only)".into());
         }
         if self.llm {
             lines.push("llm: send prompts to your configured model".into());

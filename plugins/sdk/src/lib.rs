@@ -21,6 +21,7 @@ pub mod chat;
 pub mod llm;
 pub mod log;
 pub mod storage;
+pub mod vault;
 
 pub use args::Args;
 pub use bindings::anton::plugin::types::{HostError, Message, Provenance, Session, SessionStatus, Timestamp};
