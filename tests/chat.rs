@@ -309,13 +309,7 @@ fn an_unknown_tool_a_hanging_cell_and_a_crashing_pad_leave_the_chat_working() {
 #[test]
 fn secrets_from_the_vault_and_provider_keys_never_reach_the_store_or_the_model() {
     let env = Env::new();
-    let vault = env.home.path().join(".anton/data_vault");
-    std::fs::create_dir_all(&vault).unwrap();
-    std::fs::write(
-        vault.join("postgres-prod-db"),
-        r#"{"engine":"postgres","name":"prod-db","created_at":"","updated_at":"","fields":{"host":"db.internal","password":"hunter2-secret"}}"#,
-    )
-    .unwrap();
+    env.save_data_source("postgres", "prod-db", "hunter2-secret");
     let server = LlmServer::start();
     let code = "import os\nprint(os.environ['DS_POSTGRES_PROD_DB__HOST'], os.environ['DS_POSTGRES_PROD_DB__PASSWORD'])";
     server

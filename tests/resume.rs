@@ -8,21 +8,6 @@ use common::Env;
 use common::llm_server::{LlmServer, Reply};
 use serde_json::{Value, json};
 
-/// A session with one exchange made through the real chat.
-fn chat_once(env: &Env, server: &LlmServer, question: &str, answer: &str) -> String {
-    server.then(Reply::Text(answer.into()));
-    let run = env.run_env(&server.openai_env(), &[], &format!("{question}\n"));
-    run.ok();
-    run.stdout
-        .lines()
-        .last()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn conversation(request: &Value) -> Vec<(String, String)> {
     request["messages"]
         .as_array()
@@ -46,7 +31,7 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 fn resume_by_id_carries_the_earlier_turns_into_the_next_request() {
     let env = Env::new();
     let server = LlmServer::start();
-    let id = chat_once(&env, &server, "revenue by region?", "APAC leads.");
+    let id = env.chat_once(&server, "revenue by region?", "APAC leads.");
     server.then(Reply::Text("By month: growing.".into()));
     let run = env.run_env(&server.openai_env(), &["-r", &id[..18]], "and by month?\n");
     run.ok();
@@ -79,8 +64,8 @@ fn resume_by_id_carries_the_earlier_turns_into_the_next_request() {
 fn the_picker_lists_sessions_with_turns_and_reads_a_number_from_a_pipe() {
     let env = Env::new();
     let server = LlmServer::start();
-    let older = chat_once(&env, &server, "first question", "first answer");
-    chat_once(&env, &server, "second question", "second answer");
+    let older = env.chat_once(&server, "first question", "first answer");
+    env.chat_once(&server, "second question", "second answer");
     env.store().create_session(&NewSession::default()).unwrap();
     server.then(Reply::Text("ok".into()));
     let run = env.run_env(&server.openai_env(), &["--resume"], "2\nfollow up\n");
@@ -105,8 +90,8 @@ fn the_picker_lists_sessions_with_turns_and_reads_a_number_from_a_pipe() {
 fn continue_takes_the_most_recent_session_and_slash_resume_switches_in_the_chat() {
     let env = Env::new();
     let server = LlmServer::start();
-    let first = chat_once(&env, &server, "alpha", "a");
-    let second = chat_once(&env, &server, "beta", "b");
+    let first = env.chat_once(&server, "alpha", "a");
+    let second = env.chat_once(&server, "beta", "b");
     server.then(Reply::Text("c".into()));
     let run = env.run_env(&server.openai_env(), &["-c"], "gamma\n");
     assert!(
@@ -176,7 +161,7 @@ fn a_crash_truncated_session_is_repaired_on_resume() {
 fn a_session_another_live_anton_writes_is_continued_in_a_fork() {
     let env = Env::new();
     let server = LlmServer::start();
-    let id = chat_once(&env, &server, "shared work", "ok");
+    let id = env.chat_once(&server, "shared work", "ok");
     let store = env.store();
     // This test process stands in for the other, live anton.
     store.claim(&id).unwrap().unwrap();
@@ -215,7 +200,7 @@ fn a_session_another_live_anton_writes_is_continued_in_a_fork() {
 fn a_session_from_another_model_resumes_on_the_current_one_with_a_warning() {
     let env = Env::new();
     let server = LlmServer::start();
-    let id = chat_once(&env, &server, "q", "a");
+    let id = env.chat_once(&server, "q", "a");
     server.then(Reply::Text("b".into()));
     let mut vars = server.openai_env();
     vars.retain(|(k, _)| *k != "ANTON_PLANNING_MODEL");

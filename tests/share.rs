@@ -47,13 +47,6 @@ fn exported_file(stdout: &str) -> PathBuf {
     PathBuf::from(line.trim())
 }
 
-fn vault_with(env: &Env, engine: &str, name: &str, password: &str) {
-    let vault = env.home.path().join(".anton/data_vault");
-    std::fs::create_dir_all(&vault).unwrap();
-    let entry = json!({"engine": engine, "name": name, "created_at": "", "updated_at": "", "fields": {"host": "db.internal", "password": password}});
-    std::fs::write(vault.join(format!("{engine}-{name}")), entry.to_string()).unwrap();
-}
-
 #[test]
 fn export_writes_a_whole_native_file_and_reports_it() {
     let env = Env::new();
@@ -305,7 +298,7 @@ fn hostile_files_are_refused_in_one_line_and_nothing_is_written() {
 #[test]
 fn secrets_never_reach_an_exported_file() {
     let env = Env::new();
-    vault_with(&env, "postgres", "prod-db", "pa55-w0rd-xyz");
+    env.save_data_source("postgres", "prod-db", "pa55-w0rd-xyz");
     let store = env.store();
     let s = store.create_session(&NewSession::default()).unwrap();
     store
@@ -348,7 +341,7 @@ fn secrets_never_reach_an_exported_file() {
 #[test]
 fn status_tells_where_a_session_came_from_and_which_data_sources_are_here() {
     let env = Env::new();
-    vault_with(&env, "postgres", "prod-db", "x");
+    env.save_data_source("postgres", "prod-db", "x");
     let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
     env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
     let out = env.run(&["share", "status"]).ok().stdout.clone();

@@ -142,23 +142,10 @@ fn tab_completes_slash_commands_and_ctrl_c_twice_leaves() {
 fn the_resume_picker_moves_with_arrows_filters_as_you_type_and_cancels_with_esc() {
     let env = Env::new();
     let server = LlmServer::start();
-    let mut ids = Vec::new();
-    for (question, answer) in [("about churn", "a"), ("about pricing", "b"), ("about revenue", "c")] {
-        server.then(Reply::Text(answer.into()));
-        let run = env.run_env(&server.openai_env(), &[], &format!("{question}\n"));
-        ids.push(
-            run.ok()
-                .stdout
-                .lines()
-                .last()
-                .unwrap()
-                .rsplit(' ')
-                .next()
-                .unwrap()
-                .to_string(),
-        );
-    }
-
+    let ids: Vec<String> = [("about churn", "a"), ("about pricing", "b"), ("about revenue", "c")]
+        .into_iter()
+        .map(|(question, answer)| env.chat_once(&server, question, answer))
+        .collect();
     env.store().set_title(&ids[0], "churn analysis", true).unwrap();
     env.store().set_title(&ids[1], "pricing model", true).unwrap();
     let mut term = Terminal::open(&env, &server.openai_env());

@@ -58,16 +58,21 @@ impl Session {
         self.config = Config::load(&self.paths)?;
         self.trust = TrustStore::load(&self.paths.user_data)?;
         let catalog = Catalog::discover(&self.paths, &self.config, &self.trust);
-        for broken in &catalog.broken {
-            eprintln!(
-                "warning: skipped the {} plugin in {}: {}",
-                broken.source,
-                broken.dir.display(),
-                broken.error
-            );
-        }
+        warn_broken(&catalog);
         self.host = PluginHost::new(catalog, self.host.context.clone());
         Ok(())
+    }
+}
+
+/// Plugins that could not be read are listed, never run.
+fn warn_broken(catalog: &Catalog) {
+    for broken in &catalog.broken {
+        eprintln!(
+            "warning: skipped the {} plugin in {}: {}",
+            broken.source,
+            broken.dir.display(),
+            broken.error
+        );
     }
 }
 
@@ -81,14 +86,7 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(code));
         }
     };
-    for broken in &session.host.catalog.broken {
-        eprintln!(
-            "warning: skipped the {} plugin in {}: {}",
-            broken.source,
-            broken.dir.display(),
-            broken.error
-        );
-    }
+    warn_broken(&session.host.catalog);
     match matches.subcommand() {
         Some(("plugins", sub)) => plugins_command::run(&mut session, sub),
         Some((name, sub)) => {

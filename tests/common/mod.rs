@@ -75,16 +75,7 @@ impl Env {
 
     /// Run with `input` on stdin.
     pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .command_in(self.ws(), args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        Run::from(child.wait_with_output().unwrap())
+        self.run_env(&[], args, input)
     }
 
     /// Run with extra environment (a model setup) and `input` on stdin.
@@ -102,6 +93,30 @@ impl Env {
             .unwrap();
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// One exchange through the real chat; the new session's id.
+    pub fn chat_once(&self, server: &llm_server::LlmServer, question: &str, answer: &str) -> String {
+        server.then(llm_server::Reply::Text(answer.into()));
+        let run = self.run_env(&server.openai_env(), &[], &format!("{question}\n"));
+        run.ok();
+        run.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A connection in this user's vault, as the reference Anton writes it.
+    pub fn save_data_source(&self, engine: &str, name: &str, password: &str) {
+        let vault = self.home.path().join(".anton/data_vault");
+        std::fs::create_dir_all(&vault).unwrap();
+        let entry = serde_json::json!({"engine": engine, "name": name, "created_at": "", "updated_at": "",
+            "fields": {"host": "db.internal", "password": password}});
+        std::fs::write(vault.join(format!("{engine}-{name}")), entry.to_string()).unwrap();
     }
 
     pub fn store(&self) -> anton::store::Store {

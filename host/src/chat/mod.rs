@@ -22,7 +22,6 @@ use crate::scrub::Scrubber;
 use crate::settings::{LlmSettings, ModelConfig, Vars};
 use crate::store::{self, Cell, SessionMemory, Status, Store};
 use crate::terminal;
-use crate::vault::Vault;
 use input::{Input, Read, SlashCompletion};
 use scratchpad::Pads;
 
@@ -58,17 +57,13 @@ pub struct Chat<'a> {
 pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
     let paths = cli.paths.clone();
     let store = Store::open(&paths.anton_dir, &paths.workspace).map_err(|e| e.0)?;
-    let vars = Vars::load(&paths.workspace);
-    let settings = vars.llm();
-    let home = std::env::var_os("HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_default();
-    let (sources, unreadable) = Vault::new(&home).list();
-    for bad in unreadable {
+    let settings = Vars::load(&paths.workspace).llm();
+    let secrets = cli.host.context.secrets();
+    for bad in &secrets.unreadable {
         eprintln!("warning: skipped data source {} ({})", bad.file.display(), bad.error);
     }
-    let scrubber = Scrubber::new(&settings.secrets, &sources);
-    let pad_env = sources.iter().flat_map(|s| s.env_vars()).collect();
+    let scrubber = secrets.scrubber.clone();
+    let pad_env = secrets.data_sources.iter().flat_map(|s| s.env_vars()).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -527,28 +522,37 @@ impl Chat<'_> {
         let project = MemoryDir::new(&self.cli.paths.anton_dir.join("memory"))
             .read()
             .unwrap_or_default();
-        let home = std::env::var_os("HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_default();
+        let home = crate::interfaces::home_dir();
         let global = MemoryDir::new(&home.join(".anton/memory")).read().unwrap_or_default();
-        let live = self.live.as_mut().expect("in a session");
         for entry in &project {
-            if live.memories_given.insert(entry.text.clone()) {
-                let memory = SessionMemory {
-                    born: false,
-                    kind: entry.kind.as_str().into(),
-                    scope: "project".into(),
-                    text: entry.text.clone(),
-                    topic: entry.topic.clone(),
-                };
-                let _ = self.store.record_memory(id, &memory);
-                let meta = json!({"kind": entry.kind.as_str(), "topic": entry.topic}).to_string();
-                let _ = self
-                    .store
-                    .append_message(id, turn, "memory_read", &entry.text, &meta, None);
-            }
+            self.record_project_memory(id, turn, entry, false);
         }
         project.into_iter().chain(global).collect()
+    }
+
+    /// Record a project memory the session wrote (`born`) or was given. A
+    /// given one is recorded once; one born here never counts as given.
+    fn record_project_memory(&mut self, id: &str, turn: u32, entry: &Entry, born: bool) {
+        let first_time = self
+            .live
+            .as_mut()
+            .expect("in a session")
+            .memories_given
+            .insert(entry.text.clone());
+        if !born && !first_time {
+            return;
+        }
+        let memory = SessionMemory {
+            born,
+            kind: entry.kind.as_str().into(),
+            scope: "project".into(),
+            text: entry.text.clone(),
+            topic: entry.topic.clone(),
+        };
+        let _ = self.store.record_memory(id, &memory);
+        let role = if born { "memory_write" } else { "memory_read" };
+        let meta = json!({"kind": entry.kind.as_str(), "topic": entry.topic}).to_string();
+        let _ = self.store.append_message(id, turn, role, &entry.text, &meta, None);
     }
 
     fn run_tool(&mut self, id: &str, turn: u32, call: &ToolCall) {
@@ -634,9 +638,7 @@ impl Chat<'_> {
             Ok(entries) => entries,
             Err(e) => return format!("error: {e}"),
         };
-        let home = std::env::var_os("HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_default();
+        let home = crate::interfaces::home_dir();
         let mut saved = Vec::new();
         for (entry, project) in entries {
             let dir = if project {
@@ -653,24 +655,7 @@ impl Chat<'_> {
                         );
                     }
                     if project {
-                        // Born here: never counted again as a memory it was given.
-                        self.live
-                            .as_mut()
-                            .expect("in a session")
-                            .memories_given
-                            .insert(entry.text.clone());
-                        let memory = SessionMemory {
-                            born: true,
-                            kind: entry.kind.as_str().into(),
-                            scope: "project".into(),
-                            text: entry.text.clone(),
-                            topic: entry.topic.clone(),
-                        };
-                        let _ = self.store.record_memory(id, &memory);
-                        let meta = json!({"kind": entry.kind.as_str(), "topic": entry.topic}).to_string();
-                        let _ = self
-                            .store
-                            .append_message(id, turn, "memory_write", &entry.text, &meta, None);
+                        self.record_project_memory(id, turn, &entry, true);
                     }
                     saved.push(format!(
                         "{} {}: {}",

@@ -41,8 +41,10 @@ pub struct HostContext {
 /// What the host knows is secret, learned on first need.
 pub struct Secrets {
     pub scrubber: crate::scrub::Scrubber,
-    /// `engine_name` references of the connected data sources.
-    pub data_sources: Vec<String>,
+    /// The connected data sources.
+    pub data_sources: Vec<crate::vault::DataSource>,
+    /// Vault files that could not be read.
+    pub unreadable: Vec<crate::vault::Unreadable>,
 }
 
 impl HostContext {
@@ -73,10 +75,11 @@ impl HostContext {
     pub fn secrets(&self) -> &Secrets {
         self.secrets.get_or_init(|| {
             let settings = crate::settings::Vars::load(&self.paths.workspace).llm();
-            let (sources, _) = crate::vault::Vault::new(&home_dir()).list();
+            let (sources, unreadable) = crate::vault::Vault::new(&home_dir()).list();
             Secrets {
                 scrubber: crate::scrub::Scrubber::new(&settings.secrets, &sources),
-                data_sources: sources.iter().map(|s| s.reference()).collect(),
+                data_sources: sources,
+                unreadable,
             }
         })
     }

@@ -88,19 +88,7 @@ impl Host for PluginState {
     fn session_cells(&mut self, session_id: String) -> Result<Vec<Cell>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         let cells = self.host.read_store(|s| s.cells(&session_id))?;
-        Ok(cells
-            .into_iter()
-            .map(|c| Cell {
-                pad: c.pad,
-                code: c.code,
-                stdout: c.stdout,
-                stderr: c.stderr,
-                error: c.error,
-                description: c.description,
-                started_at: c.started_at,
-                finished_at: c.finished_at,
-            })
-            .collect())
+        Ok(cells.into_iter().map(cell_to_wit).collect())
     }
 
     fn share_history(&mut self, limit: u32) -> Result<Vec<ShareEntry>, HostError> {
@@ -129,7 +117,7 @@ impl Host for PluginState {
 
     fn data_sources(&mut self) -> Result<Vec<String>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        Ok(self.host.secrets().data_sources.clone())
+        Ok(self.host.secrets().data_sources.iter().map(|s| s.reference()).collect())
     }
 
     fn read_named_file(&mut self, path: String) -> Result<Vec<u8>, HostError> {
@@ -184,20 +172,7 @@ impl Host for PluginState {
                     topic: m.topic.clone(),
                 })
                 .collect(),
-            cells: session
-                .cells
-                .into_iter()
-                .map(|c| store::Cell {
-                    pad: c.pad,
-                    code: c.code,
-                    stdout: c.stdout,
-                    stderr: c.stderr,
-                    error: c.error,
-                    description: c.description,
-                    started_at: c.started_at,
-                    finished_at: c.finished_at,
-                })
-                .collect(),
+            cells: session.cells.into_iter().map(cell_from_wit).collect(),
             provenance: store::Provenance {
                 imported_by: p.imported_by,
                 imported_at: p.imported_at,
@@ -271,6 +246,32 @@ fn user_path(path: &str) -> std::path::PathBuf {
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     cwd.join(path)
+}
+
+fn cell_to_wit(c: store::Cell) -> Cell {
+    Cell {
+        pad: c.pad,
+        code: c.code,
+        stdout: c.stdout,
+        stderr: c.stderr,
+        error: c.error,
+        description: c.description,
+        started_at: c.started_at,
+        finished_at: c.finished_at,
+    }
+}
+
+fn cell_from_wit(c: Cell) -> store::Cell {
+    store::Cell {
+        pad: c.pad,
+        code: c.code,
+        stdout: c.stdout,
+        stderr: c.stderr,
+        error: c.error,
+        description: c.description,
+        started_at: c.started_at,
+        finished_at: c.finished_at,
+    }
 }
 
 fn share_to_wit(e: store::ShareEntry) -> ShareEntry {

@@ -218,6 +218,18 @@ impl Store {
         tx.commit().map_err(|e| self.fail(e))
     }
 
+    /// Every row of a query, mapped.
+    fn all<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.fail(e))?;
+        let rows = stmt.query_map(params, map).map_err(|e| self.fail(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+    }
+
     fn immediate(&self) -> Result<rusqlite::Transaction<'_>> {
         // Transaction::new_unchecked: the store's methods take &self and never nest.
         rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(|e| self.fail(e))
@@ -361,13 +373,9 @@ impl Store {
                     "SELECT {SESSION_COLUMNS} FROM sessions s WHERE {filter}
                      ORDER BY s.updated_at DESC, s.id DESC LIMIT ?3"
                 );
-                let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.fail(e))?;
-                let rows = stmt
-                    .query_map(params![status, query.include_empty, limit], |row| {
-                        Ok((session_from_row(row)?, None))
-                    })
-                    .map_err(|e| self.fail(e))?;
-                rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+                self.all(&sql, params![status, query.include_empty, limit], |row| {
+                    Ok((session_from_row(row)?, None))
+                })
             }
             Some(fts) => {
                 let columns = SESSION_COLUMNS
@@ -387,13 +395,9 @@ impl Store {
                      WHERE {filter}
                      ORDER BY s.updated_at DESC, s.id DESC LIMIT ?3"
                 );
-                let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.fail(e))?;
-                let rows = stmt
-                    .query_map(params![status, query.include_empty, limit, fts], |row| {
-                        Ok((session_from_row(row)?, row.get::<_, Option<String>>(22)?))
-                    })
-                    .map_err(|e| self.fail(e))?;
-                rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+                self.all(&sql, params![status, query.include_empty, limit, fts], |row| {
+                    Ok((session_from_row(row)?, row.get::<_, Option<String>>(22)?))
+                })
             }
         }
     }
@@ -403,21 +407,13 @@ impl Store {
         if let Some(session) = self.get_session(id_or_prefix)? {
             return Ok(Lookup::Found(Box::new(session)));
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE substr(id, 1, ?2) = ?1
-                 ORDER BY updated_at DESC LIMIT 10"
-            ))
-            .map_err(|e| self.fail(e))?;
-        let mut found: Vec<Session> = stmt
-            .query_map(
-                params![id_or_prefix, id_or_prefix.chars().count() as i64],
-                session_from_row,
-            )
-            .map_err(|e| self.fail(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.fail(e))?;
+        let mut found = self.all(
+            &format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE substr(id, 1, ?2) = ?1 ORDER BY updated_at DESC LIMIT 10"
+            ),
+            params![id_or_prefix, id_or_prefix.chars().count() as i64],
+            session_from_row,
+        )?;
         Ok(match found.len() {
             0 => Lookup::Missing,
             1 => Lookup::Found(Box::new(found.remove(0))),
@@ -428,15 +424,11 @@ impl Store {
     /// Messages in order; `limit` 0 means all, otherwise the last `limit`.
     pub fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>> {
         let limit = if limit == 0 { -1 } else { limit as i64 };
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT * FROM (SELECT id, turn, role, content, meta, created_at FROM messages
+        self.all(
+            "SELECT * FROM (SELECT id, turn, role, content, meta, created_at FROM messages
                  WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
-            )
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt
-            .query_map(params![session_id, limit], |r| {
+            params![session_id, limit],
+            |r| {
                 Ok(Message {
                     id: r.get(0)?,
                     turn: r.get(1)?,
@@ -445,9 +437,8 @@ impl Store {
                     meta: r.get(4)?,
                     created_at: r.get(5)?,
                 })
-            })
-            .map_err(|e| self.fail(e))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+            },
+        )
     }
 
     pub fn details(&self, session_id: &str) -> Result<Details> {
@@ -456,18 +447,12 @@ impl Store {
                 .query_row(sql, [session_id], |r| r.get(0))
                 .map_err(|e| self.fail(e))
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT direction, path, sha256, title, who, at, format, session_id FROM share_ledger
-                 WHERE session_id = ?1 ORDER BY at DESC, id DESC",
-            )
-            .map_err(|e| self.fail(e))?;
-        let shares = stmt
-            .query_map([session_id], share_from_row)
-            .map_err(|e| self.fail(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.fail(e))?;
+        let shares = self.all(
+            "SELECT direction, path, sha256, title, who, at, format, session_id FROM share_ledger
+             WHERE session_id = ?1 ORDER BY at DESC, id DESC",
+            [session_id],
+            share_from_row,
+        )?;
         Ok(Details {
             memories_born: count("SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'born'")?,
             memories_used: count("SELECT count(*) FROM session_memories WHERE session_id = ?1 AND relation = 'used'")?,
@@ -489,14 +474,10 @@ impl Store {
     }
 
     pub fn session_memories(&self, session_id: &str) -> Result<Vec<SessionMemory>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT relation, kind, scope, text, topic FROM session_memories WHERE session_id = ?1 ORDER BY at, rowid",
-            )
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt
-            .query_map([session_id], |r| {
+        self.all(
+            "SELECT relation, kind, scope, text, topic FROM session_memories WHERE session_id = ?1 ORDER BY at, rowid",
+            [session_id],
+            |r| {
                 Ok(SessionMemory {
                     born: r.get::<_, String>(0)? == "born",
                     kind: r.get(1)?,
@@ -504,21 +485,16 @@ impl Store {
                     text: r.get(3)?,
                     topic: r.get(4)?,
                 })
-            })
-            .map_err(|e| self.fail(e))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+            },
+        )
     }
 
     pub fn cells(&self, session_id: &str) -> Result<Vec<Cell>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
+        self.all(
+            "SELECT pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
                  WHERE session_id = ?1 ORDER BY id",
-            )
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt
-            .query_map([session_id], |r| {
+            [session_id],
+            |r| {
                 Ok(Cell {
                     pad: r.get(0)?,
                     code: r.get(1)?,
@@ -529,23 +505,19 @@ impl Store {
                     started_at: r.get(6)?,
                     finished_at: r.get(7)?,
                 })
-            })
-            .map_err(|e| self.fail(e))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+            },
+        )
     }
 
     /// Newest first; `limit` 0 means all.
     pub fn share_history(&self, limit: u32) -> Result<Vec<ShareEntry>> {
         let limit = if limit == 0 { -1 } else { limit as i64 };
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT direction, path, sha256, title, who, at, format, session_id FROM share_ledger
+        self.all(
+            "SELECT direction, path, sha256, title, who, at, format, session_id FROM share_ledger
                  ORDER BY at DESC, id DESC LIMIT ?1",
-            )
-            .map_err(|e| self.fail(e))?;
-        let rows = stmt.query_map([limit], share_from_row).map_err(|e| self.fail(e))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.fail(e))
+            [limit],
+            share_from_row,
+        )
     }
 
     /// A whole session from outside (an import), in one transaction.

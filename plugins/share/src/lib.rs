@@ -594,7 +594,8 @@ fn referenced_data_sources(session_id: &str) -> Result<Vec<String>, String> {
             .flatten()
             .filter_map(Value::as_str)
         {
-            let reference = normalise(reference);
+            // References come from `DS_<REF>__` names: [A-Z0-9_] only.
+            let reference = reference.to_lowercase();
             if !found.contains(&reference) {
                 found.push(reference);
             }
@@ -602,19 +603,6 @@ fn referenced_data_sources(session_id: &str) -> Result<Vec<String>, String> {
     }
     found.sort();
     Ok(found)
-}
-
-/// The host's reference form: lowercase, one `_` for any run of other characters.
-fn normalise(reference: &str) -> String {
-    let mut out = String::new();
-    for c in reference.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    out.trim_matches('_').to_string()
 }
 
 // ------------------------------------------------------------------ history
