@@ -153,18 +153,8 @@ fn insert_under(text: &str, heading: &str, line: &str) -> String {
         .iter()
         .rposition(|l| l.starts_with("- "))
         .map(|i| start + 1 + i);
-    let at = match last_bullet {
-        Some(i) => i + 1,
-        None => {
-            // Keep a blank line between the heading and the first bullet.
-            if lines.get(start + 1).is_some_and(|l| l.trim().is_empty()) {
-                start + 2
-            } else {
-                lines.insert(start + 1, String::new());
-                start + 2
-            }
-        }
-    };
+    // As the reference Anton writes it: bullets right under their heading.
+    let at = last_bullet.map_or(start + 1, |i| i + 1);
     lines.insert(at.min(lines.len()), line.to_string());
     if at + 1 < lines.len() && !lines[at + 1].trim().is_empty() && lines[at + 1].starts_with('#') {
         lines.insert(at + 1, String::new());
@@ -268,7 +258,7 @@ mod tests {
     use super::*;
 
     const ANTON_RULES: &str = "# Rules\n\n## Always\n- Always group revenue by region_code <!-- confidence:high source:llm ts:2026-11-23 -->\n\n## Never\n\n## When\n- When asked for money, use cents <!-- confidence:medium source:user ts:2026-11-20 -->\n";
-    const ANTON_LESSONS: &str = "# Lessons\n\n- Revenue table is sales.orders <!-- topic:sales-db ts:2026-11-23 -->\n";
+    const ANTON_LESSONS: &str = "# Lessons\n- Revenue table is sales.orders <!-- topic:sales-db ts:2026-11-23 -->\n";
 
     fn dir_with_anton_files() -> (tempfile::TempDir, MemoryDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -304,7 +294,7 @@ mod tests {
         let rules = fs::read_to_string(dir.path().join(RULES_FILE)).unwrap();
         assert_eq!(
             rules,
-            "# Rules\n\n## Always\n- Always group revenue by region_code <!-- confidence:high source:llm ts:2026-11-23 -->\n\n## Never\n\n- Never drop tables <!-- confidence:high source:llm ts:2026-11-24 -->\n\n## When\n- When asked for money, use cents <!-- confidence:medium source:user ts:2026-11-20 -->\n"
+            "# Rules\n\n## Always\n- Always group revenue by region_code <!-- confidence:high source:llm ts:2026-11-23 -->\n\n## Never\n- Never drop tables <!-- confidence:high source:llm ts:2026-11-24 -->\n\n## When\n- When asked for money, use cents <!-- confidence:medium source:user ts:2026-11-20 -->\n"
         );
         let mut lesson = Entry::new(Kind::Lesson, "Amounts are in cents");
         lesson.topic = "Sales DB".into();
@@ -340,7 +330,7 @@ mod tests {
         memory.add(&rule).unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join(RULES_FILE)).unwrap(),
-            "# Rules\n\n## Always\n\n## Never\n\n## When\n\n- When unsure, ask <!-- confidence:high source:llm ts:2026-11-24 -->\n"
+            "# Rules\n\n## Always\n\n## Never\n\n## When\n- When unsure, ask <!-- confidence:high source:llm ts:2026-11-24 -->\n"
         );
     }
 }
