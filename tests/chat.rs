@@ -352,3 +352,21 @@ fn secrets_from_the_vault_and_provider_keys_never_reach_the_store_or_the_model()
     assert!(!run.stdout.contains("hunter2-secret"), "{run:#?}");
     assert_eq!(env.store().details(&session.id).unwrap().cells, 1);
 }
+
+#[test]
+fn done_marks_the_session_completed_and_the_next_message_starts_another() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server.then(Reply::Text("one".into())).then(Reply::Text("two".into()));
+    let run = env.run_env(&server.openai_env(), &[], "first\n/done\nsecond\n");
+    assert!(
+        run.ok()
+            .stdout
+            .contains("completed; your next message starts a new session."),
+        "{run:#?}"
+    );
+    let sessions = env.store().list_sessions(&Default::default()).unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[1].0.status, anton::store::Status::Completed);
+    assert_eq!(sessions[0].0.status, anton::store::Status::Idle);
+}

@@ -138,6 +138,7 @@ impl Chat<'_> {
             ("help".to_string(), Vec::new()),
             ("exit".to_string(), Vec::new()),
             ("plugins".to_string(), vec!["list".to_string(), "reload".to_string()]),
+            ("done".to_string(), Vec::new()),
         ];
         let indexes: Vec<usize> = (0..self.cli.host.catalog.records.len())
             .filter(|&i| self.cli.host.catalog.records[i].runnable())
@@ -166,6 +167,9 @@ impl Chat<'_> {
         }
         if name == "plugins" {
             return self.plugins(&words);
+        }
+        if name == "done" {
+            return self.done();
         }
         let host = &mut self.cli.host;
         let index = match host.catalog.resolve(&name) {
@@ -236,7 +240,12 @@ impl Chat<'_> {
     }
 
     fn slash_names(&self) -> Vec<String> {
-        let mut names = vec!["help".to_string(), "exit".to_string(), "plugins".to_string()];
+        let mut names = vec![
+            "help".to_string(),
+            "exit".to_string(),
+            "plugins".to_string(),
+            "done".to_string(),
+        ];
         for (command, _) in self.cli.host.catalog.commands() {
             if command.kind.is_slash() {
                 names.push(command.name.clone());
@@ -250,6 +259,7 @@ impl Chat<'_> {
         println!("  /help            this list");
         println!("  /exit            leave the chat (also exit, quit, Ctrl-D)");
         println!("  /plugins         list plugins; /plugins reload picks up rebuilt ones");
+        println!("  /done            mark this session completed and start afresh");
         let mut last_plugin = String::new();
         for (command, record) in self.cli.host.catalog.commands() {
             if !command.kind.is_slash() {
@@ -355,6 +365,21 @@ impl Chat<'_> {
             imported_note,
             leaving_status: Status::Idle,
         });
+    }
+
+    /// `/done`: mark the session completed; the next message starts a new one.
+    fn done(&mut self) {
+        match self.live.as_mut() {
+            Some(live) => {
+                live.leaving_status = Status::Completed;
+                println!(
+                    "Marked session {} completed; your next message starts a new session.",
+                    live.id
+                );
+                self.leave_session();
+            }
+            None => println!("No session yet: nothing to mark completed."),
+        }
     }
 
     fn leave_session(&mut self) {
