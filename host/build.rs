@@ -8,6 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 /// The built-in plugins, by crate name (= plugin id).
 const BUILTINS: &[&str] = &["sessions", "resume", "share", "connect"];
 const TARGET: &str = "wasm32-wasip2";
@@ -78,10 +80,15 @@ fn main() {
         let wasm = wasm_target_dir.join(TARGET).join(PROFILE).join(format!("{name}.wasm"));
         let embedded = out_dir.join(format!("{name}.wasm"));
         fs::copy(&wasm, &embedded).unwrap_or_else(|e| panic!("missing built plugin {}: {e}", wasm.display()));
+        // Hashed here, not at every start of anton.
+        let sha256: String = Sha256::digest(fs::read(&embedded).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let manifest = root.join("plugins").join(name).join("anton-plugin.toml");
         writeln!(
             table,
-            "    BuiltinPlugin {{ id: {name:?}, manifest: include_str!({:?}), wasm: include_bytes!({:?}) }},",
+            "    BuiltinPlugin {{ id: {name:?}, manifest: include_str!({:?}), wasm: include_bytes!({:?}), sha256: {sha256:?} }},",
             manifest.display().to_string(),
             embedded.display().to_string()
         )

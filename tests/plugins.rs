@@ -389,3 +389,15 @@ fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
         host.run(index, &call("ok")).unwrap();
     }
 }
+
+#[test]
+fn the_build_hashes_each_embedded_plugin_correctly() {
+    for builtin in anton::plugin_host::BUILTIN_PLUGINS {
+        assert_eq!(
+            builtin.sha256,
+            anton::plugin_host::engine::sha256_hex(builtin.wasm),
+            "{}",
+            builtin.id
+        );
+    }
+}

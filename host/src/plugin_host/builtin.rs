@@ -4,6 +4,8 @@ pub struct BuiltinPlugin {
     pub id: &'static str,
     pub manifest: &'static str,
     pub wasm: &'static [u8],
+    /// Of `wasm`, computed by the build.
+    pub sha256: &'static str,
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));

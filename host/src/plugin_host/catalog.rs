@@ -127,7 +127,7 @@ impl Catalog {
                 source: Source::Builtin,
                 dir: None,
                 wasm: Cow::Borrowed(builtin.wasm),
-                sha256: sha256_hex(builtin.wasm),
+                sha256: builtin.sha256.to_string(),
                 enabled: true,
                 enabled_by: None,
                 trust: Trust::Builtin,
