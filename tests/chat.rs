@@ -370,3 +370,30 @@ fn done_marks_the_session_completed_and_the_next_message_starts_another() {
     assert_eq!(sessions[1].0.status, anton::store::Status::Completed);
     assert_eq!(sessions[0].0.status, anton::store::Status::Idle);
 }
+
+#[test]
+fn a_server_that_goes_silent_times_out_and_the_part_already_said_is_kept() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server
+        .then(Reply::Stall(
+            "The first half ".into(),
+            std::time::Duration::from_secs(5),
+            "never arrives".into(),
+        ))
+        .then(Reply::Text("Back again.".into()));
+    let mut vars = server.openai_env();
+    vars.push(("ANTON_LLM_TIMEOUT", "0.5".into()));
+    let run = env.run_env(&vars, &[], "tell me\nagain\n");
+    run.ok();
+    assert!(
+        run.stdout
+            .contains(&format!("error: no answer from {}/v1 within 0.5 s", server.url)),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("Back again."), "the chat goes on: {run:#?}");
+    let (_, messages) = session_messages(&env);
+    let kept = messages.iter().find(|m| m.role == "assistant").unwrap();
+    assert_eq!(kept.content, "The first half ");
+    assert!(kept.meta.contains("\"failed\":true"), "{}", kept.meta);
+}

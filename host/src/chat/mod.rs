@@ -523,6 +523,17 @@ impl Chat<'_> {
             }
             Some(Err(error)) => {
                 println!("error: {error}");
+                // What the model had said before failing is kept.
+                if !partial.is_empty() {
+                    let text = self.scrubber.scrub(&partial);
+                    let _ =
+                        self.store
+                            .append_message(id, turn, "assistant", &text, &meta(json!({"failed": true})), None);
+                    live.history.push(Message::Assistant {
+                        text,
+                        tool_calls: Vec::new(),
+                    });
+                }
                 live.leaving_status = Status::Failed;
                 None
             }

@@ -78,11 +78,13 @@ impl std::fmt::Display for Error {
 }
 
 const ATTEMPTS: u32 = 3;
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a silent server is waited on; `ANTON_LLM_TIMEOUT` (seconds) changes it.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Client {
     http: reqwest::Client,
     retry_base: Duration,
+    read_timeout: Duration,
 }
 
 impl Default for Client {
@@ -94,9 +96,15 @@ impl Default for Client {
 impl Client {
     pub fn new() -> Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let read_timeout = std::env::var("ANTON_LLM_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_READ_TIMEOUT);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .read_timeout(READ_TIMEOUT)
+            .read_timeout(read_timeout)
             .build()
             .expect("the HTTP client configuration is valid");
         // ANTON_LLM_RETRY_MS shortens the backoff (tests, impatient people).
@@ -105,7 +113,11 @@ impl Client {
             .and_then(|v| v.parse().ok())
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(1));
-        Client { http, retry_base }
+        Client {
+            http,
+            retry_base,
+            read_timeout,
+        }
     }
 
     /// Stream a reply, handing each piece of text to `on_text` as it arrives.
@@ -145,7 +157,7 @@ impl Client {
                     retry_after.map(|s| Duration::from_secs(s.min(30)))
                 }
                 Err(e) => {
-                    let error = transport_error(model, &e);
+                    let error = transport_error(model, &e, self.read_timeout);
                     if attempt == ATTEMPTS || e.is_timeout() {
                         return Err(error);
                     }
@@ -161,7 +173,7 @@ impl Client {
         };
         let mut bytes = response.bytes_stream();
         while let Some(chunk) = bytes.next().await {
-            let chunk = chunk.map_err(|e| transport_error(model, &e))?;
+            let chunk = chunk.map_err(|e| transport_error(model, &e, self.read_timeout))?;
             for event in parser.push(&chunk) {
                 let done = match &mut state {
                     Decoder::Anthropic(d) => d.event(&event, on_text)?,
@@ -235,12 +247,12 @@ fn status_error(model: &ModelConfig, status: u16, detail: &str, attempts: u32) -
     }
 }
 
-fn transport_error(model: &ModelConfig, error: &reqwest::Error) -> Error {
+fn transport_error(model: &ModelConfig, error: &reqwest::Error, timeout: Duration) -> Error {
     let base = &model.base_url;
     if error.is_timeout() {
         return Error::Timeout(format!(
-            "no answer from {base} within {} s; try again",
-            READ_TIMEOUT.as_secs()
+            "no answer from {base} within {} s (ANTON_LLM_TIMEOUT sets the limit); try again",
+            timeout.as_secs_f64()
         ));
     }
     if error.is_connect() {
