@@ -454,3 +454,16 @@ fn export_asks_the_model_for_a_title_when_the_session_has_none() {
             .starts_with("revenue-by-region_")
     );
 }
+
+#[test]
+fn import_takes_a_home_relative_path() {
+    let env = Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    std::fs::copy(&fixture, env.home.path().join("from-alice.anton")).unwrap();
+    let run = env.run_env(&[], &[], "/share import ~/from-alice.anton\n");
+    assert!(
+        run.ok().stdout.contains("Imported: revenue-by-region-quick-check"),
+        "{run:#?}"
+    );
+    assert_eq!(env.store().count_sessions().unwrap(), 1);
+}
