@@ -269,12 +269,22 @@ fn list(args: &Args) -> Result<Outcome, String> {
                 c.engine.clone(),
                 c.name.clone(),
                 c.fields.iter().map(shown).collect::<Vec<_>>().join(", "),
-                c.updated_at.chars().take(16).collect::<String>().replace('T', " "),
+                when(&c.updated_at),
             ]
         })
         .collect();
     chat::print_table(&["Engine", "Name", "Fields", "Updated"], &["Fields"], rows);
     Ok(Outcome::ok())
+}
+
+/// `2026-11-24T02:07:57Z` → `2026-11-24 02:07 UTC`; a time without a zone
+/// (older reference Anton files) is shown as written.
+fn when(iso: &str) -> String {
+    let utc = iso.ends_with('Z') || iso.ends_with("+00:00");
+    match (iso.get(..16), utc) {
+        (Some(minute), true) => format!("{} UTC", minute.replace('T', " ")),
+        _ => iso.to_string(),
+    }
 }
 
 fn handle_arg(args: &Args, verb: &str) -> Result<String, String> {
