@@ -62,6 +62,7 @@ fn connecting_saves_an_anton_compatible_private_file_and_never_shows_the_secret(
         list.contains("host=db.internal") && list.contains("password=••••"),
         "{list}"
     );
+    assert!(list.contains(" UTC"), "dates carry their zone: {list}");
     let json = env.run(&["connect", "list", "--json"]).ok().json();
     assert_eq!(json[0]["handle"], "postgres-prod-db");
     assert_eq!(json[0]["fields"]["password"], "••••");
