@@ -119,3 +119,68 @@ fn plugins_reload_picks_up_a_plugin_installed_while_the_chat_runs() {
     let works = out.find("faulty is fine").unwrap_or_else(|| panic!("{out}"));
     assert!(unknown < reloaded && reloaded < works, "{out}");
 }
+
+#[test]
+fn a_component_built_for_an_unknown_wit_version_is_refused_by_check_and_install() {
+    let env = Env::new();
+    let root = common::repo_root();
+    // The pinned plugin, rebuilt against a copy of the WIT that claims 0.9.0.
+    let krate = env.home.path().join("future");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::create_dir_all(krate.join("wit")).unwrap();
+    for entry in std::fs::read_dir(root.join("wit/since_v0.1.0")).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path())
+            .unwrap()
+            .replace("anton:plugin@0.1.0", "anton:plugin@0.9.0");
+        std::fs::write(krate.join("wit").join(entry.file_name()), text).unwrap();
+    }
+    let source = std::fs::read_to_string(root.join("tests/plugins/pinned/src/lib.rs"))
+        .unwrap()
+        .replace("../../../wit/since_v0.1.0", "wit");
+    std::fs::write(krate.join("src/lib.rs"), source).unwrap();
+    let wit_bindgen = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("wit-bindgen"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"pinned\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n{wit_bindgen}\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("tests/plugins/pinned/anton-plugin.toml"),
+        krate.join("anton-plugin.toml"),
+    )
+    .unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(root.join("target/unknown-wit"))
+        .current_dir(&krate)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::copy(
+        root.join("target/unknown-wit/wasm32-wasip2/release/pinned.wasm"),
+        krate.join("pinned.wasm"),
+    )
+    .unwrap();
+    for command in ["check", "install"] {
+        let run =
+            env.run(&["plugins", command, krate.to_str().unwrap(), "--yes"][..if command == "check" { 3 } else { 4 }]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        assert!(
+            run.stderr
+                .contains("its manifest says api 0.1.0, but the component exports anton:plugin/command@0.9.0"),
+            "{run:#?}"
+        );
+    }
+    assert!(!env.ws().join(".anton/plugins").exists(), "nothing installed");
+}
