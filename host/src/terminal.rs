@@ -31,6 +31,46 @@ pub fn bold(text: &str) -> String {
     }
 }
 
+/// Markdown for a terminal: headings bold, bullets as •, code blocks indented,
+/// `**strong**` bold (its markers dropped without colour).
+pub fn render_markdown(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            out.push(format!("    {line}"));
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let rendered = if let Some(heading) = trimmed.strip_prefix('#') {
+            bold(heading.trim_start_matches('#').trim())
+        } else if let Some(item) = trimmed.strip_prefix("- ").or_else(|| trimmed.strip_prefix("* ")) {
+            format!("{indent}• {}", strong(item))
+        } else {
+            format!("{indent}{}", strong(trimmed))
+        };
+        out.push(rendered);
+    }
+    out.join("\n")
+}
+
+fn strong(text: &str) -> String {
+    let parts: Vec<&str> = text.split("**").collect();
+    if parts.len() < 3 || parts.len() % 2 == 0 {
+        return text.to_string();
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i % 2 == 1 { bold(p) } else { p.to_string() })
+        .collect()
+}
+
 pub struct Column {
     pub header: String,
     pub shrinkable: bool,
@@ -414,6 +454,15 @@ mod tests {
         }
         assert!(out.contains("20261124_010203_ab12"), "ids are never cut: {out}");
         assert!(out.contains('…'));
+    }
+
+    #[test]
+    fn markdown_reads_well_without_colour() {
+        let text = "# Results\nRevenue is **up**.\n- APAC\n  - Japan\n```\nSELECT 1;\n```";
+        assert_eq!(
+            render_markdown(text),
+            "Results\nRevenue is up.\n• APAC\n  • Japan\n    SELECT 1;"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl Host for PluginState {
     }
 
     fn print_markdown(&mut self, text: String) {
-        println!("{text}");
+        println!("{}", terminal::render_markdown(&text));
     }
 
     fn print_table(&mut self, table: Table) {
