@@ -61,7 +61,7 @@ pub fn render_markdown(text: &str) -> String {
 
 fn strong(text: &str) -> String {
     let parts: Vec<&str> = text.split("**").collect();
-    if parts.len() < 3 || parts.len() % 2 == 0 {
+    if parts.len() < 3 || parts.len().is_multiple_of(2) {
         return text.to_string();
     }
     parts
