@@ -136,7 +136,7 @@ fn lossy(arg: &OsString) -> String {
 
 fn command(catalog: &Catalog) -> Command {
     let mut cmd = Command::new("anton")
-        .about("A terminal AI coworker")
+        .about("A terminal AI coworker. With no command: a chat in this workspace.")
         .version(env!("CARGO_PKG_VERSION"))
         .allow_external_subcommands(true)
         .arg(
