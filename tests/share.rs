@@ -27,16 +27,9 @@ fn worked_session(env: &Env, server: &LlmServer) -> String {
             input: json!({"entries": [{"text": "Revenue is in cents", "kind": "lesson", "topic": "sales"}]}),
         })
         .then(Reply::Text("APAC leads.".into()));
-    let run = env.run_env(&server.openai_env(), &[], "revenue by region?\n");
-    run.ok();
-    run.stdout
-        .lines()
-        .last()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string()
+    env.run_env(&server.openai_env(), &[], "revenue by region?\n")
+        .ok()
+        .session_id()
 }
 
 fn exported_file(stdout: &str) -> PathBuf {

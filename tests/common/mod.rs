@@ -99,15 +99,7 @@ impl Env {
     pub fn chat_once(&self, server: &llm_server::LlmServer, question: &str, answer: &str) -> String {
         server.then(llm_server::Reply::Text(answer.into()));
         let run = self.run_env(&server.openai_env(), &[], &format!("{question}\n"));
-        run.ok();
-        run.stdout
-            .lines()
-            .last()
-            .unwrap()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_string()
+        run.ok().session_id()
     }
 
     /// A connection in this user's vault, as the reference Anton writes it.
@@ -158,6 +150,18 @@ impl Run {
     pub fn fails(&self) -> &Run {
         assert_ne!(self.code, 0, "expected failure:\n{self:#?}");
         self
+    }
+
+    /// The id in the chat's closing "Resume this session with: anton -r <id>".
+    #[track_caller]
+    pub fn session_id(&self) -> String {
+        let line = self
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Resume this session with: anton -r "));
+        line.unwrap_or_else(|| panic!("no resume line in {self:#?}"))
+            .trim()
+            .to_string()
     }
 
     pub fn json(&self) -> serde_json::Value {

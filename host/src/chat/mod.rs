@@ -507,50 +507,34 @@ impl Chat<'_> {
             }
             meta.to_string()
         };
-        match result {
+        let (text, tool_calls, extra, status) = match result {
             None => {
                 println!("(interrupted)");
-                let text = self.scrubber.scrub(&partial);
-                let _ =
-                    self.store
-                        .append_message(id, turn, "assistant", &text, &meta(json!({"interrupted": true})), None);
-                live.history.push(Message::Assistant {
-                    text,
-                    tool_calls: Vec::new(),
-                });
-                live.leaving_status = Status::Interrupted;
-                None
+                (partial, Vec::new(), json!({"interrupted": true}), Status::Interrupted)
             }
             Some(Err(error)) => {
                 println!("error: {error}");
-                // What the model had said before failing is kept.
-                if !partial.is_empty() {
-                    let text = self.scrubber.scrub(&partial);
-                    let _ =
-                        self.store
-                            .append_message(id, turn, "assistant", &text, &meta(json!({"failed": true})), None);
-                    live.history.push(Message::Assistant {
-                        text,
-                        tool_calls: Vec::new(),
-                    });
-                }
-                live.leaving_status = Status::Failed;
-                None
+                (partial, Vec::new(), json!({"failed": true}), Status::Failed)
             }
             Some(Ok(reply)) => {
-                let text = self.scrubber.scrub(&reply.text);
                 let tokens = json!({"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens});
-                let _ = self
-                    .store
-                    .append_message(id, turn, "assistant", &text, &meta(tokens), None);
-                live.history.push(Message::Assistant {
-                    text,
-                    tool_calls: reply.tool_calls.clone(),
-                });
-                live.leaving_status = Status::Idle;
-                Some(reply.tool_calls)
+                (reply.text, reply.tool_calls, tokens, Status::Idle)
             }
+        };
+        // A reply cut short is kept as far as it went; a failure before any
+        // text leaves nothing to keep.
+        if status != Status::Failed || !text.is_empty() {
+            let text = self.scrubber.scrub(&text);
+            let _ = self
+                .store
+                .append_message(id, turn, "assistant", &text, &meta(extra), None);
+            live.history.push(Message::Assistant {
+                text,
+                tool_calls: tool_calls.clone(),
+            });
         }
+        live.leaving_status = status;
+        (status == Status::Idle).then_some(tool_calls)
     }
 
     /// Rules and lessons from both scopes; project ones are recorded as given.
