@@ -350,16 +350,21 @@ impl Chat<'_> {
         if let Some(reply) = last("assistant") {
             println!("  anton: {reply}");
         }
+        self.enter(session.id, session.turns, history, imported_note);
+    }
+
+    /// Make `id` the chat's session, for the model and for plugins alike.
+    fn enter(&mut self, id: String, turns: u32, history: Vec<Message>, imported_note: Option<String>) {
         *self
             .cli
             .host
             .context
             .current_session
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(session.id.clone());
+            .unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
         self.live = Some(Live {
-            id: session.id,
-            turns: session.turns,
+            id,
+            turns,
             history,
             memories_given: HashSet::new(),
             imported_note,
@@ -411,21 +416,7 @@ impl Chat<'_> {
             .claim(&session.id)
             .map_err(|e| e.0)?
             .map_err(|holder| format!("session taken by {holder}"))?;
-        *self
-            .cli
-            .host
-            .context
-            .current_session
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(session.id.clone());
-        self.live = Some(Live {
-            id: session.id,
-            turns: 0,
-            history: Vec::new(),
-            memories_given: HashSet::new(),
-            imported_note: None,
-            leaving_status: Status::Idle,
-        });
+        self.enter(session.id, 0, Vec::new(), None);
         Ok(())
     }
 
