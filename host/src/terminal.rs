@@ -7,6 +7,58 @@ pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
+/// Text from outside anton (a model, a plugin, a file, the store) made safe
+/// for a terminal: no escape or control sequence survives. C0 controls
+/// become their visible Control Pictures (`␛`, `␍`, `␈`), C1 controls, bidi
+/// overrides and other invisible format characters become `�`; newlines and
+/// tabs stay. anton's own styling is added after this, never before.
+pub fn sanitize(text: &str) -> String {
+    sanitize_with(text, false)
+}
+
+/// [`sanitize`] for a field that must stay on one line (a title, a name):
+/// every line break or tab becomes a space.
+pub fn sanitize_line(text: &str) -> String {
+    sanitize_with(text, true)
+}
+
+fn sanitize_with(text: &str, one_line: bool) -> String {
+    if !text
+        .chars()
+        .any(|c| needs_care(c) || (one_line && matches!(c, '\n' | '\t')))
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' if one_line => out.push(' '),
+            '\n' | '\t' => out.push(c),
+            // A CRLF line end is a line end, not an overwrite.
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c if (c as u32) < 0x20 => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
+            '\u{7f}' => out.push('\u{2421}'),
+            c if needs_care(c) => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters a terminal would act on, or that reorder or hide text.
+fn needs_care(c: char) -> bool {
+    let code = c as u32;
+    (code < 0x20 && c != '\n' && c != '\t')
+        || (0x7f..=0x9f).contains(&code)
+        // Bidi embeddings, overrides and isolates (Trojan Source).
+        || (0x202a..=0x202e).contains(&code)
+        || (0x2066..=0x2069).contains(&code)
+        || matches!(code, 0x200e | 0x200f | 0x061c)
+        // Line and paragraph separators break lines where none is shown.
+        || matches!(code, 0x2028 | 0x2029)
+}
+
 /// Columns available; `COLUMNS` wins so scripts and tests can pin it.
 pub fn width() -> usize {
     if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()) {
@@ -472,5 +524,21 @@ mod tests {
         let old = format_time(0, true);
         assert!(old.starts_with("1970-01-01") || old.starts_with("1969-12-31"), "{old}");
         assert!(old.split(' ').count() == 3, "the zone is named: {old}");
+    }
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::*;
+
+    #[test]
+    fn escape_and_control_sequences_become_visible_and_inert() {
+        let hostile = "a\x1b]52;c;aGk=\x07b\x1b[2Jc\u{9b}31md\re\x08f\u{202e}g\0h";
+        let clean = sanitize(hostile);
+        assert_eq!(clean, "a␛]52;c;aGk=␇b␛[2Jc�31md␍e␈f�g␀h");
+        assert!(!clean.chars().any(needs_care));
+        assert_eq!(sanitize("two\nlines\r\n\tok"), "two\nlines\n\tok");
+        assert_eq!(sanitize_line("title\nSession: forged"), "title Session: forged");
+        assert_eq!(sanitize("plain ünïcode ✓"), "plain ünïcode ✓");
     }
 }
