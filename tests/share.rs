@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anton::store::{NewSession, Store};
 use anton_share_format::{Format, read};
 use common::Env;
-use common::llm_server::{LlmServer, Reply};
+use common::llm_server::{self, LlmServer, Reply};
 use serde_json::json;
 
 /// A session with a scratchpad cell, a memory and a final answer, made by the chat.
@@ -30,6 +30,14 @@ fn worked_session(env: &Env, server: &LlmServer) -> String {
     env.run_env(&server.openai_env(), &[], "revenue by region?\n")
         .ok()
         .session_id()
+}
+
+/// Who anton says exported a file: the login name the tests run under.
+fn sender_name() -> String {
+    ["LOGNAME", "USER", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn exported_file(stdout: &str) -> PathBuf {
@@ -135,9 +143,15 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     let run = recipient.run(&["share", "import", file.to_str().unwrap()]);
     run.ok();
     assert!(
-        run.stdout.starts_with("Imported: Revenue by region\n  From:    "),
+        run.stdout.contains("\nImported: Revenue by region\n  From:    "),
         "{run:#?}"
     );
+    // Without a person to ask, the file's memories are not adopted.
+    assert!(
+        run.stdout.starts_with("Not added: the file's 1 memory from "),
+        "{run:#?}"
+    );
+    assert!(!recipient.ws().join(".anton/memory/lessons.md").exists());
     assert!(
         run.stdout.contains("Turns:   1") && run.stdout.contains("Code:    1 scratchpad cells (recorded, not run)"),
         "{run:#?}"
@@ -156,6 +170,14 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     assert_eq!(session.messages, 9);
     let details = store.details(&session.id).unwrap();
     assert_eq!((details.cells, details.memories_born), (1, 1));
+    let accepted = recipient.run(&["share", "import", file.to_str().unwrap(), "--accept-memories"]);
+    assert!(
+        accepted
+            .ok()
+            .stdout
+            .starts_with("Adding the file's 1 memory to this project's memory"),
+        "{accepted:#?}"
+    );
     let lessons = std::fs::read_to_string(recipient.ws().join(".anton/memory/lessons.md")).unwrap();
     assert!(
         lessons.contains("- Revenue is in cents <!-- topic:sales ts:"),
@@ -163,7 +185,9 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     );
 
     // Importing twice adds no duplicate memory.
-    recipient.run(&["share", "import", file.to_str().unwrap()]).ok();
+    recipient
+        .run(&["share", "import", file.to_str().unwrap(), "--accept-memories"])
+        .ok();
     let lessons = std::fs::read_to_string(recipient.ws().join(".anton/memory/lessons.md")).unwrap();
     assert_eq!(lessons.matches("Revenue is in cents").count(), 1);
 
@@ -173,13 +197,17 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     assert!(!resumed.stdout.contains("Repaired"), "{resumed:#?}");
     let request = server.chat_requests().pop().unwrap();
     let system = request.body["messages"][0]["content"].as_str().unwrap().to_string();
+    let exporter = sender_name();
     assert!(
-        system.contains("This session was imported from a .anton file exported by"),
-        "{system}"
+        system.contains(&format!("imported from a .anton file exported by \"{exporter}\"")),
+        "the exporter is named: {system}"
     );
     assert!(
-        system.contains("APAC leads") || system.contains("revenue"),
-        "the summary reaches the model: {system}"
+        system.contains(&format!(
+            "Summary written by \"{exporter}\", quoted:\n> {}",
+            llm_server::SUMMARY
+        )),
+        "the summary reaches the model as quoted material: {system}"
     );
     assert_eq!(request.body["messages"][1]["content"], "revenue by region?");
     assert_eq!(request.body["messages"][2]["tool_calls"][0]["id"], "c1");
@@ -193,7 +221,7 @@ fn files_from_the_reference_anton_import_and_resume() {
     run.ok();
     assert!(
         run.stdout
-            .starts_with("Imported: revenue-by-region-quick-check\n  From:    root · 2026-11-23 23:20 UTC"),
+            .contains("\nImported: revenue-by-region-quick-check\n  From:    root · 2026-11-23 23:20 UTC"),
         "{run:#?}"
     );
     assert!(

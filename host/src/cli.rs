@@ -70,8 +70,8 @@ fn warn_broken(catalog: &Catalog) {
         eprintln!(
             "warning: skipped the {} plugin in {}: {}",
             broken.source,
-            broken.dir.display(),
-            broken.error
+            crate::terminal::sanitize_line(&broken.dir.display().to_string()),
+            crate::terminal::sanitize_line(&broken.error)
         );
     }
 }
@@ -218,7 +218,7 @@ pub fn run_plugin_command(
     let index = match host.catalog.resolve(name) {
         Resolution::Runnable(record) => host.index_of(record),
         Resolution::Unavailable(why) => {
-            eprintln!("{why}");
+            eprintln!("{}", crate::terminal::sanitize(&why));
             return Ok(ExitCode::from(1));
         }
         Resolution::Unknown => {
@@ -239,7 +239,7 @@ fn finish(
     match result {
         Ok(outcome) => ExitCode::from(outcome.exit_code),
         Err(failure) => {
-            eprintln!("error: {failure}");
+            eprintln!("error: {}", crate::terminal::sanitize_line(&failure.to_string()));
             ExitCode::from(1)
         }
     }

@@ -130,6 +130,78 @@ impl MemoryDir {
     }
 }
 
+/// The memory files as they were before [`MemoryDir::add_all`], to put back
+/// when the change they were part of fails.
+#[derive(Debug)]
+#[must_use = "restore it if the surrounding change fails"]
+pub struct Snapshot {
+    files: Vec<(PathBuf, Option<String>)>,
+}
+
+impl Snapshot {
+    pub fn restore(self) -> Result<(), String> {
+        for (file, before) in self.files {
+            let restored = match before {
+                Some(text) => files::write_atomic(&file, text.as_bytes()),
+                None => fs::remove_file(&file),
+            };
+            restored.map_err(|e| format!("cannot restore {}: {e}", file.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl MemoryDir {
+    /// Add every new entry as one change: both files are written, or neither
+    /// is left changed. Returns how many were new, and the files as they were.
+    pub fn add_all(&self, entries: &[Entry]) -> Result<(usize, Snapshot), String> {
+        fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let _lock = Lock::take(&self.dir.join(".memory.lock"))?;
+        let mut known: Vec<String> = self.read()?.into_iter().map(|e| e.text).collect();
+        let rules = self.dir.join(RULES_FILE);
+        let lessons = self.dir.join(LESSONS_FILE);
+        let read = |file: &Path| match fs::read_to_string(file) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+        };
+        let before = [(rules.clone(), read(&rules)?), (lessons.clone(), read(&lessons)?)];
+        let mut after: Vec<Option<String>> = vec![None, None];
+        let mut added = 0;
+        for entry in entries {
+            let text = clean_text(&entry.text);
+            if text.is_empty() || known.contains(&text) {
+                continue;
+            }
+            let (slot, template) = match entry.kind {
+                Kind::Lesson => (1, "# Lessons\n"),
+                _ => (0, "# Rules\n\n## Always\n\n## Never\n\n## When\n"),
+            };
+            let current = after[slot]
+                .take()
+                .or_else(|| before[slot].1.clone())
+                .unwrap_or_else(|| template.to_string());
+            after[slot] = Some(insert_under(&current, entry.kind.heading(), &entry.line()));
+            known.push(text);
+            added += 1;
+        }
+        let mut written = Vec::new();
+        for (slot, text) in after.iter().enumerate() {
+            let Some(text) = text else { continue };
+            let (file, old) = &before[slot];
+            if let Err(e) = files::write_atomic(file, text.as_bytes()) {
+                let failure = format!("cannot write {}: {e}", file.display());
+                Snapshot { files: written }
+                    .restore()
+                    .map_err(|r| format!("{failure}; {r}"))?;
+                return Err(failure);
+            }
+            written.push((file.clone(), old.clone()));
+        }
+        Ok((added, Snapshot { files: written }))
+    }
+}
+
 /// Put `line` after the last bullet of the section `heading` (created at the
 /// end when missing).
 fn insert_under(text: &str, heading: &str, line: &str) -> String {
@@ -319,6 +391,31 @@ mod tests {
         let entries = memory.read().unwrap();
         assert_eq!(entries.len(), 1, "{entries:?}");
         assert!(!entries[0].text.contains("<!--") && !entries[0].text.contains("-->"));
+    }
+
+    #[test]
+    fn add_all_changes_both_files_or_neither() {
+        let (dir, memory) = dir_with_anton_files();
+        let entries = [
+            Entry::new(Kind::Never, "Never drop tables"),
+            Entry::new(Kind::Lesson, "Amounts are in cents"),
+            Entry::new(Kind::Always, "Always group revenue by region_code"),
+        ];
+        let (added, snapshot) = memory.add_all(&entries).unwrap();
+        assert_eq!(added, 2, "the known rule is not added again");
+        assert_eq!(memory.read().unwrap().len(), 5);
+        snapshot.restore().unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join(RULES_FILE)).unwrap(), ANTON_RULES);
+        assert_eq!(
+            fs::read_to_string(dir.path().join(LESSONS_FILE)).unwrap(),
+            ANTON_LESSONS
+        );
+
+        // lessons.md cannot be written (a directory where its temp file goes),
+        // after rules.md was: rules.md is put back as it was.
+        fs::create_dir(dir.path().join(format!(".{LESSONS_FILE}.{}.tmp", std::process::id()))).unwrap();
+        assert!(memory.add_all(&entries).unwrap_err().contains(LESSONS_FILE));
+        assert_eq!(fs::read_to_string(dir.path().join(RULES_FILE)).unwrap(), ANTON_RULES);
     }
 
     #[test]

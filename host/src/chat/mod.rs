@@ -3,6 +3,7 @@
 
 mod context;
 mod input;
+mod journal;
 mod scratchpad;
 mod title;
 mod tools;
@@ -23,6 +24,7 @@ use crate::settings::{LlmSettings, ModelConfig, Vars};
 use crate::store::{self, Cell, SessionMemory, Status, Store};
 use crate::terminal;
 use input::{Input, Read, SlashCompletion};
+use journal::{Journal, Record};
 use scratchpad::Pads;
 
 /// Model replies and tool runs in one turn, at most.
@@ -43,7 +45,7 @@ struct Live {
 
 pub struct Chat<'a> {
     cli: &'a mut Cli,
-    store: Store,
+    journal: Journal,
     settings: LlmSettings,
     client: llm::Client,
     runtime: tokio::runtime::Runtime,
@@ -60,7 +62,11 @@ pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
     let settings = Vars::load(&paths.workspace).llm();
     let secrets = cli.host.context.secrets();
     for bad in &secrets.unreadable {
-        eprintln!("warning: skipped data source {} ({})", bad.file.display(), bad.error);
+        eprintln!(
+            "warning: skipped data source {} ({})",
+            terminal::sanitize_line(&bad.file.display().to_string()),
+            terminal::sanitize_line(&bad.error)
+        );
     }
     let scrubber = secrets.scrubber.clone();
     let pad_env = secrets.data_sources.iter().flat_map(|s| s.env_vars()).collect();
@@ -72,7 +78,7 @@ pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
     let mut chat = Chat {
         pads: Pads::new(paths.workspace.clone(), pad_env),
         cli,
-        store,
+        journal: Journal::new(store),
         settings,
         client: llm::Client::new(),
         runtime,
@@ -185,13 +191,16 @@ impl Chat<'_> {
             Resolution::Runnable(_) => {
                 return println!("/{name} is a command-line command: run `anton {name}` in a shell.");
             }
-            Resolution::Unavailable(why) => return println!("{why}"),
+            Resolution::Unavailable(why) => return println!("{}", terminal::sanitize(&why)),
             Resolution::Unknown => {
                 let names: Vec<String> = self.slash_names();
                 let hint = nearest(&name, &names)
                     .map(|n| format!(" Did you mean /{n}?"))
                     .unwrap_or_default();
-                return println!("Unknown command /{name}.{hint} /help lists them.");
+                return println!(
+                    "Unknown command /{}.{hint} /help lists them.",
+                    terminal::sanitize_line(&name)
+                );
             }
         };
         let invocation = Invocation {
@@ -205,7 +214,7 @@ impl Chat<'_> {
                     self.switch_to(&id);
                 }
             }
-            Err(failure) => println!("error: {failure}"),
+            Err(failure) => println!("error: {}", terminal::sanitize_line(&failure.to_string())),
         }
     }
 
@@ -215,7 +224,7 @@ impl Chat<'_> {
         match args.first().map(String::as_str) {
             None | Some("list") => {
                 if let Err(e) = crate::plugins_command::list(self.cli, false) {
-                    println!("error: {e}");
+                    println!("error: {}", terminal::sanitize(&e));
                 }
             }
             Some("reload") => match self.cli.reload_plugins() {
@@ -271,30 +280,34 @@ impl Chat<'_> {
                     "{}",
                     terminal::bold(&format!(
                         "{} ({} plugin)",
-                        record.manifest.display_name(),
+                        terminal::sanitize_line(record.manifest.display_name()),
                         record.source
                     ))
                 );
             }
-            println!("  /{:<15} {}", command.name, command.summary);
+            println!("  /{:<15} {}", command.name, terminal::sanitize_line(&command.summary));
         }
     }
 
     /// Continue session `id` (or a fork of it when another anton writes it).
     fn switch_to(&mut self, id: &str) {
-        let session = match self.store.find_session(id) {
+        let session = match self.journal.store().find_session(id) {
             Ok(store::Lookup::Found(s)) => *s,
-            Ok(_) => return println!("Session {id} not found."),
-            Err(e) => return println!("error: {e}"),
+            Ok(_) => return println!("Session {} not found.", terminal::sanitize_line(id)),
+            Err(e) => return println!("error: {}", terminal::sanitize(&e.0)),
         };
         let me = format!("pid {} on {}", std::process::id(), store::hostname());
         let mut session = session;
         if let Some(writer) = session.live_writer.clone().filter(|w| *w != me) {
-            println!("Session {} is open in another anton ({writer}).", session.id);
+            println!(
+                "Session {} is open in another anton ({}).",
+                session.id,
+                terminal::sanitize_line(&writer)
+            );
             if !terminal::confirm("Continue in a fork (a new session with the same history)?", true) {
                 return;
             }
-            match self.store.fork_session(&session.id) {
+            match self.journal.store().fork_session(&session.id) {
                 Ok(fork) => {
                     println!("Forked {} into {}.", session.id, fork.id);
                     session = fork;
@@ -305,12 +318,12 @@ impl Chat<'_> {
         if self.live.as_ref().is_some_and(|l| l.id == session.id) {
             return println!("Already in session {}.", session.id);
         }
-        let messages = match self.store.messages(&session.id, 0) {
+        let messages = match self.journal.store().messages(&session.id, 0) {
             Ok(m) => m,
             Err(e) => return println!("error: {e}"),
         };
         self.leave_session();
-        if let Err(e) = self.store.claim(&session.id) {
+        if let Err(e) = self.journal.store().claim(&session.id) {
             println!("warning: {e}");
         }
         let (history, repaired) = context::rebuild(&messages);
@@ -321,28 +334,26 @@ impl Chat<'_> {
             && (provider != now.provider.name() || *model != now.model)
         {
             println!(
-                "This session ran on {provider}/{model}; it continues on {}/{}.",
+                "This session ran on {}/{}; it continues on {}/{}.",
+                terminal::sanitize_line(provider),
+                terminal::sanitize_line(model),
                 now.provider.name(),
                 now.model
             );
         }
-        let imported_note = session.provenance.imported_by.as_ref().map(|by| {
-            format!(
-                "This session was imported from a .anton file exported by {by}. Its summary: {}",
-                if session.summary.is_empty() {
-                    "(none)"
-                } else {
-                    &session.summary
-                }
-            )
-        });
+        let p = &session.provenance;
+        let imported_note = p
+            .imported_by
+            .as_ref()
+            .map(|importer| context::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
         println!("Resumed session {} ({} turns)", session.id, session.turns);
         let last = |role: &str| {
-            messages
-                .iter()
-                .rev()
-                .find(|m| m.role == role)
-                .map(|m| one_line(&m.content, terminal::width().saturating_sub(10)))
+            messages.iter().rev().find(|m| m.role == role).map(|m| {
+                one_line(
+                    &terminal::sanitize_line(&m.content),
+                    terminal::width().saturating_sub(10),
+                )
+            })
         };
         if let Some(user) = last("user") {
             println!("  you:   {user}");
@@ -389,7 +400,10 @@ impl Chat<'_> {
 
     fn leave_session(&mut self) {
         if let Some(live) = self.live.take() {
-            let _ = self.store.release(&live.id, live.leaving_status);
+            self.journal.write(Record::Release {
+                session: live.id,
+                status: live.leaving_status.as_str(),
+            });
         }
     }
 
@@ -398,6 +412,7 @@ impl Chat<'_> {
             println!("Resume this session with: anton -r {}", live.id);
         }
         self.leave_session();
+        self.journal.finish(&self.cli.paths.anton_dir);
     }
 
     fn ensure_session(&mut self, model: &ModelConfig) -> Result<(), String> {
@@ -405,14 +420,16 @@ impl Chat<'_> {
             return Ok(());
         }
         let session = self
-            .store
+            .journal
+            .store()
             .create_session(&store::NewSession {
                 provider: Some(model.provider.name().into()),
                 model: Some(model.model.clone()),
                 ..Default::default()
             })
             .map_err(|e| e.0)?;
-        self.store
+        self.journal
+            .store()
             .claim(&session.id)
             .map_err(|e| e.0)?
             .map_err(|holder| format!("session taken by {holder}"))?;
@@ -430,15 +447,19 @@ impl Chat<'_> {
         }
         let text = self.scrubber.scrub(text);
         let live = self.live.as_mut().expect("ensured");
-        live.turns += 1;
+        let Some(next) = live.turns.checked_add(1) else {
+            return println!("This session has as many turns as anton can count; /done starts a new one.");
+        };
+        live.turns = next;
         let (id, turn) = (live.id.clone(), live.turns);
-        if let Err(e) = self.store.append_message(&id, turn, "user", &text, "{}", None) {
-            return println!("error: {e}");
-        }
+        live.history.push(Message::User(text.clone()));
+        self.journal.write(Record::message(&id, turn, "user", &text, "{}"));
         if turn == 1 {
-            let _ = self.store.set_title(&id, &title::heuristic(&text), false);
+            self.journal.write(Record::Title {
+                session: id.clone(),
+                title: title::heuristic(&text),
+            });
         }
-        live.history.push(Message::User(text));
         for _ in 0..MAX_ROUNDS {
             let Some(calls) = self.model_round(&model, &id, turn) else {
                 return;
@@ -472,7 +493,7 @@ impl Chat<'_> {
             let client = &self.client;
             let mut on_text = |piece: &str| {
                 partial.push_str(piece);
-                print!("{piece}");
+                print!("{}", terminal::sanitize(piece));
                 let _ = std::io::stdout().flush();
             };
             self.runtime.block_on(async {
@@ -487,10 +508,6 @@ impl Chat<'_> {
                 }
             })
         };
-        if !partial.is_empty() {
-            println!();
-        }
-        let live = self.live.as_mut().expect("in a session");
         let meta = |extra: serde_json::Value| {
             let mut meta = json!({"provider": model.provider.name(), "model": model.model});
             if let (Some(m), Some(e)) = (meta.as_object_mut(), extra.as_object()) {
@@ -498,27 +515,42 @@ impl Chat<'_> {
             }
             meta.to_string()
         };
-        let (text, tool_calls, extra, status) = match result {
-            None => {
-                println!("(interrupted)");
-                (partial, Vec::new(), json!({"interrupted": true}), Status::Interrupted)
-            }
-            Some(Err(error)) => {
-                println!("error: {error}");
-                (partial, Vec::new(), json!({"failed": true}), Status::Failed)
-            }
+        let streamed = !partial.is_empty();
+        let (text, tool_calls, extra, status, notice) = match result {
+            None => (
+                partial,
+                Vec::new(),
+                json!({"interrupted": true}),
+                Status::Interrupted,
+                Some("(interrupted)".to_string()),
+            ),
+            Some(Err(error)) => (
+                partial,
+                Vec::new(),
+                json!({"failed": true}),
+                Status::Failed,
+                Some(format!("error: {}", terminal::sanitize(&error.to_string()))),
+            ),
             Some(Ok(reply)) => {
                 let tokens = json!({"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens});
-                (reply.text, reply.tool_calls, tokens, Status::Idle)
+                (reply.text, reply.tool_calls, tokens, Status::Idle, None)
             }
         };
         // A reply cut short is kept as far as it went; a failure before any
-        // text leaves nothing to keep.
-        if status != Status::Failed || !text.is_empty() {
-            let text = self.scrubber.scrub(&text);
-            let _ = self
-                .store
-                .append_message(id, turn, "assistant", &text, &meta(extra), None);
+        // text leaves nothing to keep. Stored before the reply is shown as done.
+        let kept = (status != Status::Failed || !text.is_empty()).then(|| self.scrubber.scrub(&text));
+        if let Some(text) = &kept {
+            self.journal
+                .write(Record::message(id, turn, "assistant", text, &meta(extra)));
+        }
+        if streamed {
+            println!();
+        }
+        if let Some(notice) = notice {
+            println!("{notice}");
+        }
+        let live = self.live.as_mut().expect("in a session");
+        if let Some(text) = kept {
             live.history.push(Message::Assistant {
                 text,
                 tool_calls: tool_calls.clone(),
@@ -560,10 +592,10 @@ impl Chat<'_> {
             text: entry.text.clone(),
             topic: entry.topic.clone(),
         };
-        let _ = self.store.record_memory(id, &memory);
+        self.journal.write(Record::memory(id, &memory));
         let role = if born { "memory_write" } else { "memory_read" };
         let meta = json!({"kind": entry.kind.as_str(), "topic": entry.topic}).to_string();
-        let _ = self.store.append_message(id, turn, role, &entry.text, &meta, None);
+        self.journal.write(Record::message(id, turn, role, &entry.text, &meta));
     }
 
     fn run_tool(&mut self, id: &str, turn: u32, call: &ToolCall) {
@@ -572,9 +604,13 @@ impl Chat<'_> {
             .map(crate::vault::references_in)
             .unwrap_or_default();
         let call_meta = json!({"tool": call.name, "id": call.id, "datasources": datasources}).to_string();
-        let _ = self
-            .store
-            .append_message(id, turn, "tool_call", &call.input.to_string(), &call_meta, None);
+        self.journal.write(Record::message(
+            id,
+            turn,
+            "tool_call",
+            &call.input.to_string(),
+            &call_meta,
+        ));
         let result = match call.name.as_str() {
             "scratchpad" => self.scratchpad(id, turn, call),
             "memorize" => self.memorize(id, turn, call),
@@ -582,9 +618,8 @@ impl Chat<'_> {
         };
         let result = self.scrubber.scrub(&result);
         let result_meta = json!({"tool": call.name, "id": call.id}).to_string();
-        let _ = self
-            .store
-            .append_message(id, turn, "tool_result", &result, &result_meta, None);
+        self.journal
+            .write(Record::message(id, turn, "tool_result", &result, &result_meta));
         let live = self.live.as_mut().expect("in a session");
         live.history.push(Message::ToolResult {
             call_id: call.id.clone(),
@@ -604,9 +639,9 @@ impl Chat<'_> {
                 "· scratchpad {}: {}",
                 cell.pad,
                 if cell.description.is_empty() {
-                    "running code"
+                    "running code".to_string()
                 } else {
-                    &cell.description
+                    terminal::sanitize_line(&cell.description)
                 }
             ))
         );
@@ -616,10 +651,10 @@ impl Chat<'_> {
         let stderr = self.scrubber.scrub(&output.stderr);
         let error = output.error.as_deref().map(|e| self.scrubber.scrub(e));
         for line in stdout.lines().take(12) {
-            println!("  {line}");
+            println!("  {}", terminal::sanitize(line));
         }
         if let Some(error) = &error {
-            println!("  {}", error.lines().last().unwrap_or(error));
+            println!("  {}", terminal::sanitize(error.lines().last().unwrap_or(error)));
         }
         let record = Cell {
             pad: cell.pad,
@@ -631,9 +666,10 @@ impl Chat<'_> {
             started_at: started,
             finished_at: Some(store::now_ms()),
         };
-        let _ = self.store.add_cell(id, &record);
+        self.journal.write(Record::cell(id, record));
         let meta = json!({"description": cell.description}).to_string();
-        let _ = self.store.append_message(id, turn, "scratchpad", &stdout, &meta, None);
+        self.journal
+            .write(Record::message(id, turn, "scratchpad", &stdout, &meta));
         let mut result = format!("[output]\n{stdout}");
         if !stderr.is_empty() {
             result.push_str(&format!("\n[stderr]\n{stderr}"));
@@ -662,7 +698,11 @@ impl Chat<'_> {
                     if added {
                         println!(
                             "{}",
-                            terminal::bold(&format!("· remembered ({}): {}", entry.kind.as_str(), entry.text))
+                            terminal::bold(&format!(
+                                "· remembered ({}): {}",
+                                entry.kind.as_str(),
+                                terminal::sanitize_line(&entry.text)
+                            ))
                         );
                     }
                     if project {
@@ -695,8 +735,14 @@ impl Chat<'_> {
             .runtime
             .block_on(title::generate(&self.client, &model, &live.history));
         if let Some((title, summary)) = generated {
-            let _ = self.store.set_title(id, &self.scrubber.scrub(&title), false);
-            let _ = self.store.set_summary(id, &self.scrubber.scrub(&summary));
+            self.journal.write(Record::Title {
+                session: id.to_string(),
+                title: self.scrubber.scrub(&title),
+            });
+            self.journal.write(Record::Summary {
+                session: id.to_string(),
+                summary: self.scrubber.scrub(&summary),
+            });
         }
     }
 }

@@ -19,15 +19,15 @@ impl Host for PluginState {
     }
 
     fn print(&mut self, text: String) {
-        println!("{text}");
+        println!("{}", terminal::sanitize(&text));
     }
 
     fn print_error(&mut self, text: String) {
-        eprintln!("{text}");
+        eprintln!("{}", terminal::sanitize(&text));
     }
 
     fn print_markdown(&mut self, text: String) {
-        println!("{}", terminal::render_markdown(&text));
+        println!("{}", terminal::render_markdown(&terminal::sanitize(&text)));
     }
 
     fn print_table(&mut self, table: Table) {
@@ -35,11 +35,16 @@ impl Host for PluginState {
             .columns
             .into_iter()
             .map(|c| terminal::Column {
-                header: c.header,
+                header: terminal::sanitize_line(&c.header),
                 shrinkable: c.shrinkable,
             })
             .collect();
-        print!("{}", terminal::render_table(&columns, &table.rows, terminal::width()));
+        let rows: Vec<Vec<String>> = table
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|cell| terminal::sanitize_line(cell)).collect())
+            .collect();
+        print!("{}", terminal::render_table(&columns, &rows, terminal::width()));
     }
 
     fn format_time(&mut self, at: i64, style: TimeStyle) -> String {
@@ -62,20 +67,25 @@ impl Host for PluginState {
         if items.is_empty() {
             return Err(HostError::Invalid("pick needs at least one item".into()));
         }
+        let prompt = terminal::sanitize_line(&prompt);
+        let items: Vec<String> = items.iter().map(|i| terminal::sanitize_line(i)).collect();
         Ok(self
             .waiting_on_user(|| terminal::pick(&prompt, &items))
             .map(|i| i as u32))
     }
 
     fn confirm(&mut self, question: String, default_yes: bool) -> Result<bool, HostError> {
+        let question = terminal::sanitize(&question);
         Ok(self.waiting_on_user(|| terminal::confirm(&question, default_yes)))
     }
 
     fn ask(&mut self, prompt: String) -> Result<Option<String>, HostError> {
+        let prompt = terminal::sanitize(&prompt);
         Ok(self.waiting_on_user(|| terminal::prompt(&format!("{prompt} "))))
     }
 
     fn ask_secret(&mut self, prompt: String) -> Result<Option<String>, HostError> {
+        let prompt = terminal::sanitize(&prompt);
         Ok(self.waiting_on_user(|| terminal::prompt_secret(&format!("{prompt} "))))
     }
 }

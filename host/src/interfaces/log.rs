@@ -24,7 +24,7 @@ impl Host for PluginState {
     fn log(&mut self, level: Level, message: String) {
         if rank(level) >= rank(threshold()) {
             let name = format!("{level:?}").to_lowercase();
-            eprintln!("[{} {name}] {message}", self.plugin_id);
+            eprintln!("[{} {name}] {}", self.plugin_id, crate::terminal::sanitize(&message));
         }
     }
 }

@@ -146,6 +146,8 @@ impl Host for PluginState {
 
     fn import_session(&mut self, session: NewSession) -> Result<Session, HostError> {
         self.require(self.grants.sessions_write, "sessions-write")?;
+        let now = store::now_ms();
+        let latest = now + DAY_MS;
         let p = session.provenance;
         let import = store::Import {
             title: session.title,
@@ -154,11 +156,11 @@ impl Host for PluginState {
                 .messages
                 .into_iter()
                 .map(|m| store::NewMessage {
+                    created_at: m.created_at.clamp(0, latest),
+                    meta: keep_original_time(&m.meta, m.created_at, latest),
                     turn: m.turn,
                     role: m.role,
                     content: m.content,
-                    meta: m.meta,
-                    created_at: m.created_at,
                 })
                 .collect(),
             memories: session
@@ -174,29 +176,57 @@ impl Host for PluginState {
                 .collect(),
             cells: session.cells.into_iter().map(cell_from_wit).collect(),
             provenance: store::Provenance {
+                imported_at: p.imported_at.map(|t| t.clamp(0, latest)),
+                exported_at: p.exported_at.map(|t| t.clamp(0, latest)),
+                exported_by: p.exported_by.clone(),
                 imported_by: p.imported_by,
-                imported_at: p.imported_at,
-                exported_by: p.exported_by,
-                exported_at: p.exported_at,
                 original_id: p.original_id,
                 source_file: p.source_file,
                 file_sha256: p.file_sha256,
                 forked_from: None,
             },
         };
-        let created = self.host.write_store(|s| s.import_session(&import))?;
-        // The memories join this workspace's memory, as the reference Anton does.
-        let memory = crate::memory::MemoryDir::new(&self.host.paths.anton_dir.join("memory"));
-        for m in &session.memories {
-            if let Some(kind) = crate::memory::Kind::parse(&m.kind) {
-                let mut entry = crate::memory::Entry::new(kind, &m.text);
+        let entries: Vec<crate::memory::Entry> = session
+            .memories
+            .iter()
+            .filter_map(|m| {
+                let mut entry = crate::memory::Entry::new(crate::memory::Kind::parse(&m.kind)?, &m.text);
                 entry.topic = m.topic.clone();
                 entry.source = "import".into();
                 entry.confidence = "medium".into();
-                memory.add(&entry).map_err(HostError::Failed)?;
+                Some(entry)
+            })
+            .collect();
+        let exporter = p.exported_by.unwrap_or_else(|| "an unknown person".into());
+        let args = self.named_paths.clone();
+        let adopt = !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &exporter, &args));
+        // The database and the memory files change together or not at all.
+        let memory = crate::memory::MemoryDir::new(&self.host.paths.anton_dir.join("memory"));
+        let snapshot = if adopt {
+            Some(
+                memory
+                    .add_all(&entries)
+                    .map_err(|e| HostError::Failed(format!("{e}; nothing was imported")))?
+                    .1,
+            )
+        } else {
+            None
+        };
+        match self.host.write_store(|s| s.import_session(&import)) {
+            Ok(created) => {
+                // A snapshot is only needed while the import can still fail.
+                drop(snapshot);
+                Ok(session_to_wit(created))
+            }
+            Err(error) => {
+                if let Some(snapshot) = snapshot {
+                    snapshot
+                        .restore()
+                        .map_err(|e| HostError::Failed(format!("{error:?}; and {e}")))?;
+                }
+                Err(error)
             }
         }
-        Ok(session_to_wit(created))
     }
 
     fn record_share(&mut self, entry: ShareEntry) -> Result<(), HostError> {
@@ -234,6 +264,55 @@ impl Host for PluginState {
         let plugin = self.plugin_id.clone();
         self.host.read_store(|s| s.kv_delete(&plugin, &key))
     }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A time from a file outside [1970, now + 1 day] is clamped (it would pin
+/// the session first in every listing); the original stays in the meta.
+fn keep_original_time(meta: &str, at: i64, latest: i64) -> String {
+    if (0..=latest).contains(&at) {
+        return meta.to_string();
+    }
+    let mut value: serde_json::Value = serde_json::from_str(meta).unwrap_or_else(|_| serde_json::json!({}));
+    if !value.is_object() {
+        value = serde_json::json!({});
+    }
+    value["original_created_at"] = serde_json::json!(at);
+    value.to_string()
+}
+
+/// Memories from a file become standing guidance for every later session
+/// here, so they are adopted only when the user says yes. Without a person
+/// to ask, only `--accept-memories` on the command adopts them.
+fn consent_to_memories(entries: &[crate::memory::Entry], exporter: &str, args: &[String]) -> bool {
+    use crate::terminal::sanitize_line;
+    let count = entries.len();
+    let plural = if count == 1 { "memory" } else { "memories" };
+    if !crate::terminal::stdin_is_terminal() {
+        if args.iter().any(|a| a == "--accept-memories") {
+            println!("Adding the file's {count} {plural} to this project's memory (--accept-memories).");
+            return true;
+        }
+        println!(
+            "Not added: the file's {count} {plural} from {} stay with the imported session; \
+             import with --accept-memories to add them to this project's memory.",
+            sanitize_line(exporter)
+        );
+        return false;
+    }
+    println!("This file brings {count} {plural} from {}:", sanitize_line(exporter));
+    for entry in entries {
+        println!("  {:<7} {}", entry.kind.as_str(), sanitize_line(&entry.text));
+    }
+    let adopt = crate::terminal::confirm(
+        "Add them to this project's memory (.anton/memory), where they guide every later session?",
+        false,
+    );
+    if !adopt {
+        println!("Not added: they stay with the imported session only.");
+    }
+    adopt
 }
 
 /// The largest file `read-named-file` returns.

@@ -545,6 +545,11 @@ impl Store {
                 ],
             )?;
             w.append_messages(&session.id, &import.messages)?;
+            // Listings follow local activity, not the exporter's clock.
+            w.conn.execute(
+                "UPDATE sessions SET updated_at = ?2 WHERE id = ?1",
+                params![session.id, now_ms()],
+            )?;
             for memory in &import.memories {
                 w.record_memory(&session.id, memory)?;
             }

@@ -254,7 +254,7 @@ fn list(args: &Args) -> Result<Outcome, String> {
                 json!({"handle": format!("{}-{}", c.engine, c.name), "engine": c.engine, "name": c.name, "fields": fields, "updated_at": c.updated_at})
             })
             .collect();
-        chat::print(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        chat::print_json(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
         return Ok(Outcome::ok());
     }
     if listing.connections.is_empty() {

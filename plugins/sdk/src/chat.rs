@@ -74,3 +74,64 @@ pub fn ask_secret(prompt: &str) -> Result<Option<String>, HostError> {
 pub fn format_time(at: crate::Timestamp, style: TimeStyle) -> String {
     host::format_time(at, style)
 }
+
+/// Print JSON for machines, exactly. JSON allows C1 controls, DEL, bidi
+/// overrides and line separators raw inside strings, where a terminal would
+/// act on them or hide text; they are written as `\uXXXX` escapes instead,
+/// so the parsed value is the same and the terminal safe.
+pub fn print_json(json: &str) {
+    host::print(&escape_for_terminal(json))
+}
+
+fn escape_for_terminal(json: &str) -> String {
+    let risky = |c: char| {
+        let code = c as u32;
+        (0x7f..=0x9f).contains(&code)
+            || (0x202a..=0x202e).contains(&code)
+            || (0x2066..=0x2069).contains(&code)
+            || matches!(code, 0x200e | 0x200f | 0x061c | 0x2028 | 0x2029)
+    };
+    if !json.chars().any(risky) {
+        return json.to_string();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if risky(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A field for one line of output: every run of whitespace, line breaks
+/// included, becomes one space, so stored text cannot forge extra lines.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `label` followed by a multi-line `text` whose later lines are indented
+/// under the first, so no line of the text starts where a label would.
+pub fn labelled(label: &str, text: &str) -> String {
+    let indent = " ".repeat(label.chars().count());
+    let mut lines = text.lines().map(str::trim_end);
+    let mut out = format!("{label}{}", lines.next().unwrap_or_default());
+    for line in lines {
+        out.push('\n');
+        out.push_str(&indent);
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_keeps_its_value_and_loses_its_terminal_controls() {
+        let escaped = super::escape_for_terminal("{\"t\":\"a\u{9b}b\u{202e}c\"}");
+        assert_eq!(escaped, "{\"t\":\"a\\u009bb\\u202ec\"}");
+        assert_eq!(super::one_line(" a\n Session: x \t"), "a Session: x");
+        assert_eq!(super::labelled("Summary: ", "one\ntwo"), "Summary: one\n         two");
+    }
+}

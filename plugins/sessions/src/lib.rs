@@ -1,6 +1,6 @@
 //! `anton sessions` and `anton session <id>`: the sessions `/resume` offers.
 
-use anton_plugin_sdk::chat::{self, TimeStyle};
+use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::storage::{self, Lookup, SessionDetails, SessionHit, SessionQuery};
 use anton_plugin_sdk::{
     Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Session, SessionStatus, register_plugin,
@@ -59,7 +59,7 @@ fn list(args: &Args) -> Result<Outcome, String> {
 
     if args.flag("--json") {
         let rows: Vec<Value> = hits.iter().map(hit_json).collect();
-        chat::print(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        chat::print_json(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
         return Ok(Outcome::ok());
     }
     if hits.is_empty() {
@@ -129,7 +129,7 @@ fn show(args: &Args) -> Result<Outcome, String> {
     if args.flag("--json") {
         let mut value = session_json(&session);
         value["details"] = details_json(&details);
-        chat::print(&serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+        chat::print_json(&serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
         return Ok(Outcome::ok());
     }
     print_details(&session, &details);
@@ -140,7 +140,7 @@ fn print_details(s: &Session, d: &SessionDetails) {
     let when = |t| chat::format_time(t, TimeStyle::Absolute);
     let mut lines = vec![
         format!("Session:     {}", s.id),
-        format!("Title:       {}", or_dash(&s.title)),
+        format!("Title:       {}", or_dash(&one_line(&s.title))),
         format!("Task:        {}", or_dash(&one_line(&s.task))),
         format!("Status:      {}", status_name(s.status)),
         format!("Created:     {}", when(s.created_at)),
@@ -153,28 +153,28 @@ fn print_details(s: &Session, d: &SessionDetails) {
     ];
     if let Some(model) = &s.model {
         let provider = s.provider.as_deref().unwrap_or("?");
-        lines.push(format!("Model:       {provider} / {model}"));
+        lines.push(format!("Model:       {} / {}", one_line(provider), one_line(model)));
     }
     if let Some(writer) = &s.live_writer {
-        lines.push(format!("Open in:     {writer}"));
+        lines.push(format!("Open in:     {}", one_line(writer)));
     }
     let p = &s.provenance;
     if let Some(by) = &p.imported_by {
         let at = p.imported_at.map(when).unwrap_or_default();
-        lines.push(format!("Imported:    by {by} {at}"));
+        lines.push(format!("Imported:    by {} {at}", one_line(by)));
         if let Some(from) = &p.exported_by {
             let at = p.exported_at.map(when).unwrap_or_default();
-            lines.push(format!("Exported:    by {from} {at}"));
+            lines.push(format!("Exported:    by {} {at}", one_line(from)));
         }
         if let Some(file) = &p.source_file {
-            lines.push(format!("From file:   {file}"));
+            lines.push(format!("From file:   {}", one_line(file)));
         }
         if let Some(orig) = &p.original_id {
-            lines.push(format!("Original id: {orig}"));
+            lines.push(format!("Original id: {}", one_line(orig)));
         }
     }
     if let Some(parent) = &p.forked_from {
-        lines.push(format!("Forked from: {parent}"));
+        lines.push(format!("Forked from: {}", one_line(parent)));
     }
     lines.push(format!(
         "Memory:      {} session-born, {} project memories used",
@@ -189,16 +189,16 @@ fn print_details(s: &Session, d: &SessionDetails) {
             "Shared:      {} {} by {} → {}",
             share.direction,
             when(share.at),
-            share.who,
-            share.path
+            one_line(&share.who),
+            one_line(&share.path)
         ));
     }
     lines.push(String::new());
     lines.push("Summary:".to_string());
-    lines.push(if s.summary.is_empty() {
+    lines.push(if s.summary.trim().is_empty() {
         "  (none yet)".to_string()
     } else {
-        s.summary.clone()
+        chat::labelled("  ", &s.summary)
     });
     chat::print(&lines.join("\n"));
 }
@@ -226,10 +226,6 @@ fn status_name(status: SessionStatus) -> &'static str {
         SessionStatus::Interrupted => "interrupted",
         SessionStatus::Failed => "failed",
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn or_dash(text: &str) -> &str {

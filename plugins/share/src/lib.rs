@@ -7,7 +7,7 @@ mod time;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anton_plugin_sdk::chat::{self, TimeStyle};
+use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
 use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, NewSession, SessionQuery, ShareEntry};
 use anton_plugin_sdk::{
@@ -17,7 +17,7 @@ use anton_plugin_sdk::{
 use anton_share_format::{self as format, Bundle, Episode, Format, Memory};
 use serde_json::{Value, json};
 
-const USAGE: &str = "share export [--summary] [--format v0.1] [--session ID] | import <file> | status [--session ID] | history [--json]";
+const USAGE: &str = "share export [--summary] [--format v0.1] [--session ID] | import <file> [--accept-memories] | status [--session ID] | history [--json]";
 
 const SUBCOMMANDS: [(&str, &str); 4] = [
     (
@@ -208,8 +208,8 @@ fn export(args: &Args, origin: Origin) -> Result<Outcome, String> {
     let mut lines = vec![
         "Session exported".to_string(),
         format!("  File:     {path}"),
-        format!("  Title:    {}", bundle.title),
-        format!("  Summary:  {}", or_none(&bundle.summary)),
+        format!("  Title:    {}", one_line(&bundle.title)),
+        chat::labelled("  Summary:  ", or_none(&bundle.summary)),
         format!(
             "  Memory:   {} session-born, {} project memories",
             bundle.session_born.len(),
@@ -342,6 +342,7 @@ fn slug(title: &str) -> String {
 /// name is taken (then `-2`, `-3`, …).
 fn write_unique(slug: &str, stamp: &str, bytes: &[u8]) -> Result<String, String> {
     let dir = format!("{}/.anton/output", chat::workspace_dir());
+    remove_stale_temps(&dir)?;
     let temp = format!("{dir}/.export-{stamp}-{}.tmp", time::now_ms());
     let io = |e: std::io::Error| format!("cannot write in {dir}: {e}");
     let mut file = std::fs::File::create(&temp).map_err(io)?;
@@ -365,6 +366,28 @@ fn write_unique(slug: &str, stamp: &str, bytes: &[u8]) -> Result<String, String>
     result
 }
 
+/// An export killed mid-write leaves its temp file; one older than any
+/// export takes is removed by the next export.
+fn remove_stale_temps(dir: &str) -> Result<(), String> {
+    const STALE: std::time::Duration = std::time::Duration::from_secs(600);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if name.starts_with(".export-") && name.ends_with(".tmp") && stale {
+            std::fs::remove_file(entry.path()).map_err(|e| format!("cannot remove {dir}/{name}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn or_none(text: &str) -> &str {
     if text.is_empty() { "(none)" } else { text }
 }
@@ -372,6 +395,9 @@ fn or_none(text: &str) -> &str {
 // ------------------------------------------------------------------ import
 
 fn import(args: &Args, origin: Origin) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--accept-memories"]) {
+        return Err(format!("unknown option {bad}; usage: {USAGE}"));
+    }
     let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {
         return Err("which file? usage: share import <file>".into());
     };
@@ -409,13 +435,13 @@ fn import(args: &Args, origin: Origin) -> Result<Outcome, String> {
         file_exists: true,
     })?;
     let from_when = time::parse_rfc3339(&bundle.exported_at).map(|t| chat::format_time(t, TimeStyle::Absolute));
-    let mut lines = vec![format!("Imported: {}", or_none(&bundle.title))];
+    let mut lines = vec![format!("Imported: {}", or_none(&one_line(&bundle.title)))];
     lines.push(format!(
         "  From:    {} · {}",
-        or_none(&bundle.exported_by),
+        or_none(&one_line(&bundle.exported_by)),
         from_when.unwrap_or_else(|| "unknown date".into())
     ));
-    lines.push(format!("  Summary: {}", or_none(&bundle.summary)));
+    lines.push(chat::labelled("  Summary: ", or_none(&bundle.summary)));
     let turns = bundle.conversation.iter().filter(|e| e.role == "user").count();
     if turns > 0 {
         lines.push(format!("  Turns:   {turns}"));
@@ -530,17 +556,18 @@ fn status(args: &Args, origin: Origin) -> Result<Outcome, String> {
     let when = |t: i64| chat::format_time(t, TimeStyle::Absolute);
     let p = &session.provenance;
     let mut lines = vec![format!("Shared session status: {}", session.id)];
-    lines.push(format!("  Title:    {}", or_none(&session.title)));
+    lines.push(format!("  Title:    {}", or_none(&one_line(&session.title))));
     match &p.imported_by {
         Some(by) => {
             lines.push(format!(
-                "  Imported: by {by}, {} from {}",
+                "  Imported: by {}, {} from {}",
+                one_line(by),
                 p.imported_at.map(when).unwrap_or_default(),
-                p.source_file.as_deref().unwrap_or("?")
+                one_line(p.source_file.as_deref().unwrap_or("?"))
             ));
             lines.push(format!(
                 "  Exported: by {}, {}",
-                p.exported_by.as_deref().unwrap_or("?"),
+                one_line(p.exported_by.as_deref().unwrap_or("?")),
                 p.exported_at.map(when).unwrap_or_else(|| "unknown date".into())
             ));
         }
@@ -556,7 +583,7 @@ fn status(args: &Args, origin: Origin) -> Result<Outcome, String> {
     }
     for e in exports {
         let missing = if e.file_exists { "" } else { " (missing)" };
-        lines.push(format!("  Shared:   {} → {}{missing}", when(e.at), e.path));
+        lines.push(format!("  Shared:   {} → {}{missing}", when(e.at), one_line(&e.path)));
     }
     let used = referenced_data_sources(&session.id)?;
     let connected = storage::data_sources()?;
@@ -629,7 +656,7 @@ fn history(args: &Args) -> Result<Outcome, String> {
                 })
             })
             .collect();
-        chat::print(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        chat::print_json(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
         return Ok(Outcome::ok());
     }
     if entries.is_empty() {

@@ -69,7 +69,7 @@ impl Plugin for Stats {
                 "session": session.id, "turns": session.turns, "messages": roles,
                 "tools": tools, "input_tokens": input_tokens, "output_tokens": output_tokens,
             });
-            chat::print(&value.to_string());
+            chat::print_json(&value.to_string());
             return Ok(Outcome::ok());
         }
         let mut rows = vec![

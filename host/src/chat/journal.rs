@@ -1,0 +1,243 @@
+//! The one place the chat writes a session's rows. A write the store
+//! refuses (a lock held past the busy timeout, a full disk) is never
+//! dropped: it waits in order and is tried again before the next write and
+//! when the chat ends; what still cannot be stored then is saved beside the
+//! store as a rescue file, and the user is told where.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::store::{self, Cell, SessionMemory, Status, Store};
+
+/// One write the chat owes the store, with the time it happened.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "write", rename_all = "snake_case")]
+pub enum Record {
+    Message {
+        session: String,
+        turn: u32,
+        role: String,
+        content: String,
+        meta: String,
+        at: i64,
+    },
+    Title {
+        session: String,
+        title: String,
+    },
+    Summary {
+        session: String,
+        summary: String,
+    },
+    Memory {
+        session: String,
+        born: bool,
+        kind: String,
+        text: String,
+        topic: String,
+    },
+    Cell {
+        session: String,
+        pad: String,
+        code: String,
+        stdout: String,
+        stderr: String,
+        error: Option<String>,
+        description: String,
+        started_at: i64,
+        finished_at: Option<i64>,
+    },
+    Release {
+        session: String,
+        status: &'static str,
+    },
+}
+
+impl Record {
+    fn apply(&self, store: &Store) -> store::Result<()> {
+        match self {
+            Record::Message {
+                session,
+                turn,
+                role,
+                content,
+                meta,
+                at,
+            } => store
+                .append_message(session, *turn, role, content, meta, Some(*at))
+                .map(drop),
+            Record::Title { session, title } => store.set_title(session, title, false),
+            Record::Summary { session, summary } => store.set_summary(session, summary),
+            Record::Memory {
+                session,
+                born,
+                kind,
+                text,
+                topic,
+            } => store.record_memory(
+                session,
+                &SessionMemory {
+                    born: *born,
+                    kind: kind.clone(),
+                    scope: "project".into(),
+                    text: text.clone(),
+                    topic: topic.clone(),
+                },
+            ),
+            Record::Cell {
+                session,
+                pad,
+                code,
+                stdout,
+                stderr,
+                error,
+                description,
+                started_at,
+                finished_at,
+            } => store
+                .add_cell(
+                    session,
+                    &Cell {
+                        pad: pad.clone(),
+                        code: code.clone(),
+                        stdout: stdout.clone(),
+                        stderr: stderr.clone(),
+                        error: error.clone(),
+                        description: description.clone(),
+                        started_at: *started_at,
+                        finished_at: *finished_at,
+                    },
+                )
+                .map(drop),
+            Record::Release { session, status } => {
+                let status = Status::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == *status)
+                    .unwrap_or(Status::Idle);
+                store.release(session, status)
+            }
+        }
+    }
+
+    pub fn message(session: &str, turn: u32, role: &str, content: &str, meta: &str) -> Record {
+        Record::Message {
+            session: session.into(),
+            turn,
+            role: role.into(),
+            content: content.into(),
+            meta: meta.into(),
+            at: store::now_ms(),
+        }
+    }
+
+    pub fn cell(session: &str, cell: Cell) -> Record {
+        Record::Cell {
+            session: session.into(),
+            pad: cell.pad,
+            code: cell.code,
+            stdout: cell.stdout,
+            stderr: cell.stderr,
+            error: cell.error,
+            description: cell.description,
+            started_at: cell.started_at,
+            finished_at: cell.finished_at,
+        }
+    }
+
+    pub fn memory(session: &str, memory: &SessionMemory) -> Record {
+        Record::Memory {
+            session: session.into(),
+            born: memory.born,
+            kind: memory.kind.clone(),
+            text: memory.text.clone(),
+            topic: memory.topic.clone(),
+        }
+    }
+}
+
+pub struct Journal {
+    store: Store,
+    pending: VecDeque<Record>,
+    /// Whether the user has been told that writes are waiting.
+    warned: bool,
+}
+
+impl Journal {
+    pub fn new(store: Store) -> Journal {
+        Journal {
+            store,
+            pending: VecDeque::new(),
+            warned: false,
+        }
+    }
+
+    /// For reads; writes go through [`Journal::write`].
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Store `write` after everything still waiting, in order. A refusal is
+    /// reported once and the write kept for the next try.
+    pub fn write(&mut self, record: Record) {
+        self.pending.push_back(record);
+        self.flush();
+    }
+
+    /// Try every waiting write, in order, until one is refused.
+    pub fn flush(&mut self) -> bool {
+        while let Some(next) = self.pending.front() {
+            match next.apply(&self.store) {
+                Ok(()) => {
+                    self.pending.pop_front();
+                }
+                Err(error) => {
+                    if !self.warned {
+                        println!(
+                            "warning: could not save to the session store ({error}); \
+                             anton keeps what was said and tries again with the next message"
+                        );
+                        self.warned = true;
+                    }
+                    return false;
+                }
+            }
+        }
+        if self.warned {
+            println!("Saved everything that was waiting for the session store.");
+            self.warned = false;
+        }
+        true
+    }
+
+    /// The chat is ending: a last try, then a rescue file for what the store
+    /// still refuses, so nothing said is lost.
+    pub fn finish(&mut self, rescue_dir: &std::path::Path) {
+        if self.pending.is_empty() || self.flush() {
+            return;
+        }
+        match self.rescue(rescue_dir) {
+            Ok(file) => println!(
+                "warning: {} writes could not reach the session store; they are saved in {}",
+                self.pending.len(),
+                file.display()
+            ),
+            Err(e) => println!(
+                "error: {} writes could not reach the session store, nor a rescue file: {e}",
+                self.pending.len()
+            ),
+        }
+    }
+
+    fn rescue(&self, dir: &std::path::Path) -> std::io::Result<PathBuf> {
+        let file = dir.join(format!("unsaved-{}-{}.jsonl", std::process::id(), store::now_ms()));
+        let mut text = String::new();
+        for record in &self.pending {
+            text.push_str(&serde_json::to_string(record).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        crate::files::write_atomic_private(&file, text.as_bytes())?;
+        Ok(file)
+    }
+}
