@@ -4,7 +4,7 @@
 use anton_plugin_sdk::chat::{self, TimeStyle};
 use anton_plugin_sdk::storage::{self, Lookup, SessionQuery};
 use anton_plugin_sdk::{
-    CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Plugin, Session, register_plugin,
+    CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Plugin, Session, register_plugin, session,
 };
 
 /// How many recent sessions the picker offers.
@@ -46,7 +46,7 @@ impl Plugin for Resume {
         // At launch an unknown id is an error (exit 1); in the chat, one line.
         let failed = || Outcome::exit(if at_launch { 1 } else { 0 });
         if invocation.command == "continue" {
-            return Ok(match recent(1)?.into_iter().next() {
+            return Ok(match session::latest()? {
                 Some(session) => Outcome::switch_session(session.id),
                 None => {
                     chat::print("No earlier sessions to continue; starting a new one.");
@@ -77,13 +77,7 @@ impl Plugin for Resume {
 register_plugin!(Resume);
 
 fn recent(limit: u32) -> Result<Vec<Session>, String> {
-    let query = SessionQuery {
-        limit,
-        status: None,
-        search: None,
-        include_empty: false,
-    };
-    Ok(storage::list_sessions(&query)?
+    Ok(storage::list_sessions(&SessionQuery::recent(limit))?
         .into_iter()
         .map(|hit| hit.session)
         .collect())

@@ -20,6 +20,7 @@ mod args;
 pub mod chat;
 pub mod llm;
 pub mod log;
+pub mod session;
 pub mod storage;
 pub mod vault;
 
@@ -28,6 +29,7 @@ pub use bindings::anton::plugin::types::{HostError, Message, Provenance, Session
 pub use bindings::exports::anton::plugin::command::{
     Action, CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Subcommand,
 };
+pub use session::Role;
 
 /// The WIT package version this SDK builds against.
 pub const WIT_VERSION: &str = "0.1.0";

@@ -47,7 +47,7 @@ fn list(args: &Args) -> Result<Outcome, String> {
             .map_err(|_| format!("--limit takes a whole number, not '{n}'"))?,
         None => DEFAULT_LIMIT,
     };
-    let status = args.value("--status")?.map(parse_status).transpose()?;
+    let status = args.value("--status")?.map(SessionStatus::parse).transpose()?;
     let search = args.value("--search")?.map(str::to_string);
     let query = SessionQuery {
         limit,
@@ -65,7 +65,7 @@ fn list(args: &Args) -> Result<Outcome, String> {
     if hits.is_empty() {
         chat::print(&match (&search, status) {
             (Some(text), _) => format!("No sessions match \"{text}\"."),
-            (None, Some(s)) => format!("No {} sessions.", status_name(s)),
+            (None, Some(s)) => format!("No {} sessions.", s.name()),
             (None, None) => "No sessions found. Run `anton` to start one.".to_string(),
         });
         return Ok(Outcome::ok());
@@ -86,7 +86,7 @@ fn list(args: &Args) -> Result<Outcome, String> {
             vec![
                 s.id.clone(),
                 one_line(if s.task.is_empty() { &s.title } else { &s.task }),
-                status_name(s.status).to_string(),
+                s.status.name().to_string(),
                 third,
                 chat::format_time(s.updated_at, TimeStyle::Relative),
             ]
@@ -142,7 +142,7 @@ fn print_details(s: &Session, d: &SessionDetails) {
         format!("Session:     {}", s.id),
         format!("Title:       {}", or_dash(&one_line(&s.title))),
         format!("Task:        {}", or_dash(&one_line(&s.task))),
-        format!("Status:      {}", status_name(s.status)),
+        format!("Status:      {}", s.status.name()),
         format!("Created:     {}", when(s.created_at)),
         format!(
             "Last active: {} ({})",
@@ -203,31 +203,6 @@ fn print_details(s: &Session, d: &SessionDetails) {
     chat::print(&lines.join("\n"));
 }
 
-fn parse_status(text: &str) -> Result<SessionStatus, String> {
-    Ok(match text {
-        "active" => SessionStatus::Active,
-        "idle" => SessionStatus::Idle,
-        "completed" => SessionStatus::Completed,
-        "interrupted" => SessionStatus::Interrupted,
-        "failed" => SessionStatus::Failed,
-        other => {
-            return Err(format!(
-                "unknown status '{other}': use active, idle, completed, interrupted or failed"
-            ));
-        }
-    })
-}
-
-fn status_name(status: SessionStatus) -> &'static str {
-    match status {
-        SessionStatus::Active => "active",
-        SessionStatus::Idle => "idle",
-        SessionStatus::Completed => "completed",
-        SessionStatus::Interrupted => "interrupted",
-        SessionStatus::Failed => "failed",
-    }
-}
-
 fn or_dash(text: &str) -> &str {
     if text.is_empty() { "-" } else { text }
 }
@@ -242,7 +217,7 @@ fn session_json(s: &Session) -> Value {
         "id": s.id,
         "title": s.title,
         "task": s.task,
-        "status": status_name(s.status),
+        "status": s.status.name(),
         "summary": s.summary,
         "created_at": iso(s.created_at),
         "updated_at": iso(s.updated_at),

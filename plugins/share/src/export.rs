@@ -1,0 +1,273 @@
+//! `share export`: a session packed into a .anton file, redacted.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
+use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
+use anton_plugin_sdk::storage::{self, ShareEntry};
+use anton_plugin_sdk::{Args, Invocation, Message, Outcome, Session, session};
+use anton_share_format::{self as format, Bundle, Episode, Format, Memory};
+use serde_json::{Value, json};
+
+use crate::{USAGE, or_none, redact, time};
+
+pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session"]) {
+        return Err(format!("unknown option {bad}; usage: {USAGE}"));
+    }
+    let format = match args.value("--format")? {
+        None | Some("anton") | Some("v1") => Format::V1,
+        Some("v0.1") => Format::V01,
+        Some(other) => return Err(format!("unknown format '{other}': use v1 (default) or v0.1")),
+    };
+    let summary_only = args.flag("--summary");
+    let session = session::about(invocation, args)?;
+    let messages = storage::messages(&session.id, 0)?;
+    if messages.is_empty() {
+        chat::print("This session is empty; nothing to export.");
+        return Ok(Outcome::ok());
+    }
+    let memories = storage::session_memories(&session.id)?;
+    let cells = storage::session_cells(&session.id)?;
+    let (title, summary) = title_and_summary(&session, &messages);
+
+    let conversation: Vec<Episode> = if summary_only {
+        Vec::new()
+    } else {
+        messages
+            .iter()
+            .filter(|m| !m.role.starts_with("memory_"))
+            .map(|m| Episode {
+                ts: chat::format_time(m.created_at, TimeStyle::Iso),
+                session: session.id.clone(),
+                turn: m.turn,
+                role: m.role.clone(),
+                content: m.content.clone(),
+                meta: serde_json::from_str(&m.meta).unwrap_or_else(|_| json!({})),
+            })
+            .collect()
+    };
+    let memory = |born: bool| -> Vec<Memory> {
+        memories
+            .iter()
+            .filter(|m| m.born == born)
+            .map(|m| Memory {
+                content: m.text.clone(),
+                kind: m.kind.clone(),
+                topic: m.topic.clone(),
+            })
+            .collect()
+    };
+    let cells: Vec<format::Cell> = cells
+        .into_iter()
+        .map(|c| {
+            let mut cell = format::Cell {
+                pad: c.pad,
+                code: c.code,
+                stdout: c.stdout,
+                stderr: c.stderr,
+                error: c.error,
+                description: c.description,
+            };
+            if summary_only {
+                // The light file carries what was run, not what it printed.
+                (cell.stdout, cell.stderr, cell.error) = (String::new(), String::new(), None);
+            }
+            cell
+        })
+        .collect();
+    let now = time::now_ms();
+    let mut bundle = Bundle {
+        exported_by: chat::user_name(),
+        exported_at: chat::format_time(now, TimeStyle::Iso),
+        anton_version: env!("CARGO_PKG_VERSION").into(),
+        session_id: session.id.clone(),
+        title,
+        summary,
+        summary_only,
+        conversation,
+        session_born: memory(true),
+        project_accessed: memory(false),
+        cells,
+        redactions: BTreeMap::new(),
+        imported: None,
+    };
+    bundle.redactions = redact(&mut bundle);
+    let bytes = match format {
+        Format::V1 => format::write_v1(&bundle),
+        Format::V01 => format::write_v01(&bundle),
+    };
+    let path = write_unique(&slug(&bundle.title), &time::file_stamp(now), &bytes)?;
+    let sha256 = format::sha256_hex(&bytes);
+    storage::record_share(&ShareEntry {
+        direction: "export".into(),
+        path: path.clone(),
+        sha256,
+        title: bundle.title.clone(),
+        who: bundle.exported_by.clone(),
+        at: now,
+        format: format.name().into(),
+        session_id: Some(session.id.clone()),
+        file_exists: true,
+    })?;
+    let mut lines = vec![
+        "Session exported".to_string(),
+        format!("  File:     {path}"),
+        format!("  Title:    {}", one_line(&bundle.title)),
+        chat::labelled("  Summary:  ", or_none(&bundle.summary)),
+        format!(
+            "  Memory:   {} session-born, {} project memories",
+            bundle.session_born.len(),
+            bundle.project_accessed.len()
+        ),
+        format!(
+            "  Code:     {} scratchpad cells{}",
+            bundle.cells.len(),
+            if summary_only { " (code only, no outputs)" } else { "" }
+        ),
+    ];
+    lines.push(format!("  Redacted: {}", describe_redactions(&bundle.redactions)));
+    if summary_only {
+        lines.push("  Light file: title, summary, memory and code; no conversation.".into());
+    }
+    chat::print(&lines.join("\n"));
+    Ok(Outcome::ok())
+}
+
+/// The stored title and summary; the model's when there are none yet; the
+/// first words of the task as a last resort.
+fn title_and_summary(session: &Session, messages: &[Message]) -> (String, String) {
+    if !session.title.is_empty() && !session.summary.is_empty() {
+        return (session.title.clone(), session.summary.clone());
+    }
+    let said: Vec<&Message> = messages
+        .iter()
+        .filter(|m| m.role == "user" || m.role == "assistant")
+        .collect();
+    let transcript: Vec<String> = said[said.len().saturating_sub(20)..]
+        .iter()
+        .map(|m| format!("{}: {}", m.role, m.content.chars().take(400).collect::<String>()))
+        .collect();
+    let request = CompletionRequest {
+        role: ModelRole::Coding,
+        messages: vec![ChatMessage {
+            role: "user".into(),
+            content: format!(
+                "Name and summarise this work session. Reply with JSON only: {{\"title\": \"3 to 7 plain words\", \
+                 \"summary\": \"2 to 4 sentences\"}}\n\n{}",
+                transcript.join("\n")
+            ),
+        }],
+        max_tokens: Some(400),
+        temperature: None,
+    };
+    let generated = llm::complete(&request).ok().and_then(|c| {
+        let text = c.text;
+        let value: Value = serde_json::from_str(&text[text.find('{')?..=text.rfind('}')?]).ok()?;
+        Some((
+            value["title"].as_str()?.to_string(),
+            value["summary"].as_str().unwrap_or_default().to_string(),
+        ))
+    });
+    let fallback = session.task.split_whitespace().take(7).collect::<Vec<_>>().join(" ");
+    match generated {
+        Some((title, summary)) => (
+            if session.title.is_empty() {
+                title
+            } else {
+                session.title.clone()
+            },
+            if session.summary.is_empty() {
+                summary
+            } else {
+                session.summary.clone()
+            },
+        ),
+        None => (
+            if session.title.is_empty() {
+                fallback
+            } else {
+                session.title.clone()
+            },
+            session.summary.clone(),
+        ),
+    }
+}
+
+fn describe_redactions(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "nothing".into();
+    }
+    counts
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Lowercase words joined by `-`, at most 60 characters, `session` if empty.
+fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.trim().to_lowercase().chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.trim_end_matches('-').chars().take(60).collect();
+    out = out.trim_end_matches('-').to_string();
+    if out.is_empty() { "session".into() } else { out }
+}
+
+/// Write `<dir>/<slug>_<stamp>.anton` so that it appears whole and never
+/// replaces another file: a temp file, then a hard link that fails if the
+/// name is taken (then `-2`, `-3`, …).
+fn write_unique(slug: &str, stamp: &str, bytes: &[u8]) -> Result<String, String> {
+    let dir = format!("{}/.anton/output", chat::workspace_dir());
+    remove_stale_temps(&dir)?;
+    let temp = format!("{dir}/.export-{stamp}-{}.tmp", time::now_ms());
+    let io = |e: std::io::Error| format!("cannot write in {dir}: {e}");
+    let mut file = std::fs::File::create(&temp).map_err(io)?;
+    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(io)?;
+    drop(file);
+    let result = (1..1000)
+        .map(|n| {
+            if n == 1 {
+                format!("{dir}/{slug}_{stamp}.anton")
+            } else {
+                format!("{dir}/{slug}_{stamp}-{n}.anton")
+            }
+        })
+        .find_map(|path| match std::fs::hard_link(&temp, &path) {
+            Ok(()) => Some(Ok(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            Err(e) => Some(Err(io(e))),
+        })
+        .unwrap_or_else(|| Err(format!("too many exports named {slug}_{stamp} in {dir}")));
+    let _ = std::fs::remove_file(&temp);
+    result
+}
+
+/// An export killed mid-write leaves its temp file; one older than any
+/// export takes is removed by the next export.
+fn remove_stale_temps(dir: &str) -> Result<(), String> {
+    const STALE: std::time::Duration = std::time::Duration::from_secs(600);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if name.starts_with(".export-") && name.ends_with(".tmp") && stale {
+            std::fs::remove_file(entry.path()).map_err(|e| format!("cannot remove {dir}/{name}: {e}"))?;
+        }
+    }
+    Ok(())
+}

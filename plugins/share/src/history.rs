@@ -1,0 +1,56 @@
+//! `share history`: every export and import in this workspace.
+
+use anton_plugin_sdk::chat::{self, TimeStyle};
+use anton_plugin_sdk::storage;
+use anton_plugin_sdk::{Args, Outcome};
+use serde_json::{Value, json};
+
+pub fn run(args: &Args) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--json"]) {
+        return Err(format!("unknown option {bad}; usage: share history [--json]"));
+    }
+    let entries = storage::share_history(0)?;
+    if args.flag("--json") {
+        let rows: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "at": chat::format_time(e.at, TimeStyle::Iso),
+                    "direction": e.direction,
+                    "title": e.title,
+                    "who": e.who,
+                    "path": e.path,
+                    "file_exists": e.file_exists,
+                    "sha256": e.sha256,
+                    "format": e.format,
+                    "session_id": e.session_id,
+                })
+            })
+            .collect();
+        chat::print_json(&serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?);
+        return Ok(Outcome::ok());
+    }
+    if entries.is_empty() {
+        chat::print("No exports or imports in this workspace yet. `/share export` makes one.");
+        return Ok(Outcome::ok());
+    }
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let file = if e.file_exists {
+                e.path
+            } else {
+                format!("{} (missing)", e.path)
+            };
+            vec![
+                chat::format_time(e.at, TimeStyle::Absolute),
+                e.direction,
+                e.title,
+                e.who,
+                file,
+            ]
+        })
+        .collect();
+    chat::print_table(&["When", "Direction", "Title", "Who", "File"], &["Title", "File"], rows);
+    Ok(Outcome::ok())
+}

@@ -1,0 +1,164 @@
+//! `share import <file>`: a .anton file of either format as a new session.
+
+use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
+use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, NewSession, ShareEntry};
+use anton_plugin_sdk::{Args, Origin, Outcome, Provenance};
+use anton_share_format::{self as format, Bundle, Memory};
+use serde_json::json;
+
+use crate::{USAGE, or_none, redact, time};
+
+pub fn run(args: &Args, origin: Origin) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--accept-memories"]) {
+        return Err(format!("unknown option {bad}; usage: {USAGE}"));
+    }
+    let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {
+        return Err("which file? usage: share import <file>".into());
+    };
+    let bytes = storage::read_named_file(&path).map_err(|e| format!("cannot import {path}: {}", e.message()))?;
+    let (mut bundle, format) = format::read(&bytes).map_err(|e| format!("cannot import {path}: {e}"))?;
+    if origin == Origin::Chat
+        && let Some(current) = chat::current_session()
+        && let Lookup::Found(session) = storage::find_session(&current)?
+        && session.turns > 0
+    {
+        let question = format!(
+            "You are in a session with {} turns. Importing opens a new session; this one stays resumable. Continue?",
+            session.turns
+        );
+        if !chat::confirm(&question, false)? {
+            chat::print("Not imported.");
+            return Ok(Outcome::ok());
+        }
+    }
+    // The file may predate redaction or come from anywhere: scrub again.
+    redact(&mut bundle);
+    let now = time::now_ms();
+    let sha256 = format::sha256_hex(&bytes);
+    let me = chat::user_name();
+    let session = storage::import_session(&new_session(&bundle, &path, &sha256, &me, now))?;
+    storage::record_share(&ShareEntry {
+        direction: "import".into(),
+        path: path.clone(),
+        sha256,
+        title: bundle.title.clone(),
+        who: me,
+        at: now,
+        format: format.name().into(),
+        session_id: Some(session.id.clone()),
+        file_exists: true,
+    })?;
+    let from_when = time::parse_rfc3339(&bundle.exported_at).map(|t| chat::format_time(t, TimeStyle::Absolute));
+    let mut lines = vec![format!("Imported: {}", or_none(&one_line(&bundle.title)))];
+    lines.push(format!(
+        "  From:    {} · {}",
+        or_none(&one_line(&bundle.exported_by)),
+        from_when.unwrap_or_else(|| "unknown date".into())
+    ));
+    lines.push(chat::labelled("  Summary: ", or_none(&bundle.summary)));
+    let turns = bundle.conversation.iter().filter(|e| e.role == "user").count();
+    if turns > 0 {
+        lines.push(format!("  Turns:   {turns}"));
+    }
+    lines.push(format!(
+        "  Memory:  {} session-born, {} project memories",
+        bundle.session_born.len(),
+        bundle.project_accessed.len()
+    ));
+    lines.push(format!(
+        "  Code:    {} scratchpad cells (recorded, not run)",
+        bundle.cells.len()
+    ));
+    lines.push(format!("  Session: {}", session.id));
+    chat::print(&lines.join("\n"));
+    Ok(match origin {
+        Origin::Chat => Outcome::switch_session(session.id),
+        _ => {
+            chat::print(&format!("Continue it with: anton -r {}", session.id));
+            Outcome::ok()
+        }
+    })
+}
+
+/// The store's shape of an imported bundle. Tool calls without ids (the
+/// reference Anton keeps none) get ids paired with their results.
+fn new_session(bundle: &Bundle, path: &str, sha256: &str, me: &str, now: i64) -> NewSession {
+    let mut open: Vec<(String, String)> = Vec::new();
+    let messages = bundle
+        .conversation
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut meta = if e.meta.is_object() { e.meta.clone() } else { json!({}) };
+            let tool = meta["tool"].as_str().unwrap_or_default().to_string();
+            if e.role == "tool_call" && meta["id"].as_str().is_none_or(str::is_empty) {
+                meta["id"] = json!(format!("imported_{i}"));
+            }
+            if e.role == "tool_call" {
+                open.push((tool.clone(), meta["id"].as_str().unwrap_or_default().to_string()));
+            }
+            if e.role == "tool_result" && meta["id"].as_str().is_none_or(str::is_empty) {
+                if let Some(at) =
+                    open.iter()
+                        .position(|(t, _)| *t == tool)
+                        .or(if open.is_empty() { None } else { Some(0) })
+                {
+                    meta["id"] = json!(open.remove(at).1);
+                }
+            } else if e.role == "tool_result"
+                && let Some(at) = open.iter().position(|(_, id)| meta["id"] == json!(id))
+            {
+                open.remove(at);
+            }
+            NewMessage {
+                turn: e.turn,
+                role: e.role.clone(),
+                content: e.content.clone(),
+                meta: meta.to_string(),
+                created_at: time::parse_rfc3339(&e.ts).unwrap_or(now),
+            }
+        })
+        .collect();
+    let memory = |m: &Memory, born: bool| MemoryRecord {
+        born,
+        kind: m.kind.clone(),
+        scope: "project".into(),
+        text: m.content.clone(),
+        topic: m.topic.clone(),
+    };
+    NewSession {
+        title: bundle.title.clone(),
+        summary: bundle.summary.clone(),
+        messages,
+        memories: bundle
+            .session_born
+            .iter()
+            .map(|m| memory(m, true))
+            .chain(bundle.project_accessed.iter().map(|m| memory(m, false)))
+            .collect(),
+        cells: bundle
+            .cells
+            .iter()
+            .map(|c| Cell {
+                pad: c.pad.clone(),
+                code: c.code.clone(),
+                stdout: c.stdout.clone(),
+                stderr: c.stderr.clone(),
+                error: c.error.clone(),
+                description: c.description.clone(),
+                started_at: now,
+                finished_at: None,
+            })
+            .collect(),
+        provenance: Provenance {
+            imported_by: Some(me.to_string()),
+            imported_at: Some(now),
+            exported_by: Some(bundle.exported_by.clone()).filter(|s| !s.is_empty()),
+            exported_at: time::parse_rfc3339(&bundle.exported_at),
+            original_id: Some(bundle.session_id.clone()).filter(|s| !s.is_empty()),
+            source_file: Some(path.to_string()),
+            file_sha256: Some(sha256.to_string()),
+            forked_from: None,
+        },
+    }
+}
