@@ -37,7 +37,7 @@ fn resume_by_id_carries_the_earlier_turns_into_the_next_request() {
     run.ok();
     assert!(
         run.stdout.starts_with(&format!(
-            "Resumed session {id} (1 turns)\n  you:   revenue by region?\n  anton: APAC leads.\n"
+            "Resumed session {id} (1 turn)\n  you:   revenue by region?\n  anton: APAC leads.\n"
         )),
         "{run:#?}"
     );
@@ -102,7 +102,7 @@ fn continue_takes_the_most_recent_session_and_slash_resume_switches_in_the_chat(
     server.then(Reply::Text("d".into()));
     let run = env.run_env(&server.openai_env(), &[], &format!("/resume {first}\ndelta\n"));
     assert!(
-        run.ok().stdout.contains(&format!("Resumed session {first} (1 turns)")),
+        run.ok().stdout.contains(&format!("Resumed session {first} (1 turn)")),
         "{run:#?}"
     );
     assert_eq!(conversation(&server.chat_requests().pop().unwrap().body)[0].1, "alpha");

@@ -238,3 +238,33 @@ fn with_the_plugin_disabled_both_commands_say_so() {
         assert!(run.stderr.contains("anton plugins enable sessions"), "{run:#?}");
     }
 }
+
+#[test]
+fn a_listing_into_a_closed_pipe_ends_quietly() {
+    use std::io::BufRead;
+    let env = Env::new();
+    let store = env.store();
+    for i in 0..400 {
+        seed(
+            &store,
+            &format!("task number {i} with some words to make the listing long"),
+            "reply",
+            i,
+        );
+    }
+    let mut child = env
+        .command_in(env.ws(), &["sessions", "--all", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first, "[\n");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

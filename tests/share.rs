@@ -65,7 +65,7 @@ fn export_writes_a_whole_native_file_and_reports_it() {
     for expected in [
         "Title:    Revenue by region",
         "Memory:   1 session-born, 0 project memories",
-        "Code:     1 scratchpad cells",
+        "Code:     1 scratchpad cell",
         "Redacted: nothing",
     ] {
         assert!(run.stdout.contains(expected), "{expected} missing in {run:#?}");
@@ -153,7 +153,7 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     );
     assert!(!recipient.ws().join(".anton/memory/lessons.md").exists());
     assert!(
-        run.stdout.contains("Turns:   1") && run.stdout.contains("Code:    1 scratchpad cells (recorded, not run)"),
+        run.stdout.contains("Turns:   1") && run.stdout.contains("Code:    1 scratchpad cell (recorded, not run)"),
         "{run:#?}"
     );
     let store = recipient.store();
@@ -487,4 +487,24 @@ fn import_takes_a_home_relative_path() {
         "{run:#?}"
     );
     assert_eq!(env.store().count_sessions().unwrap(), 1);
+    // The ledger holds where the file is, not what was typed.
+    let history = env.run(&["share", "history", "--json"]).ok().json();
+    let path = env.home.path().join("from-alice.anton");
+    assert_eq!(history[0]["path"], path.to_str().unwrap());
+    assert_eq!(history[0]["file_exists"], true);
+
+    // A dragged file's path, as a terminal pastes it.
+    std::fs::copy(&fixture, env.home.path().join("from alice.anton")).unwrap();
+    let dragged = env
+        .home
+        .path()
+        .join("from alice.anton")
+        .display()
+        .to_string()
+        .replace(' ', "\\ ");
+    let run = env.run_env(&[], &[], &format!("/share import {dragged}\n"));
+    assert!(
+        run.ok().stdout.contains("Imported: revenue-by-region-quick-check"),
+        "{run:#?}"
+    );
 }

@@ -75,6 +75,15 @@ pub fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// "1 turn", "2 turns", "0 turns".
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn bold(text: &str) -> String {
     if color() {
         format!("\x1b[1m{text}\x1b[0m")

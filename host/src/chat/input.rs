@@ -107,14 +107,21 @@ impl Input {
     }
 }
 
-/// Split like a shell: whitespace separates, quotes group, `~/` is home.
+/// Split like a shell: whitespace separates, quotes group, a backslash
+/// outside quotes takes the next character as it is (what a terminal pastes
+/// for a dragged file: `my\ report.anton`).
 pub fn split_args(text: &str) -> Vec<String> {
     let mut args = Vec::new();
     let mut current = String::new();
     let mut quote: Option<char> = None;
     let mut started = false;
-    for c in text.chars() {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         match (quote, c) {
+            (None, '\\') => match chars.next() {
+                Some(next) => current.push(next),
+                None => current.push('\\'),
+            },
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => current.push(c),
             (None, '"' | '\'') => {
@@ -147,5 +154,9 @@ mod tests {
             ["import", "my file.anton", "x y", "z"]
         );
         assert_eq!(split_args(r#"a "" b"#), ["a", "", "b"]);
+        assert_eq!(
+            split_args(r"import /tmp/my\ report\ (1).anton"),
+            ["import", "/tmp/my report (1).anton"]
+        );
     }
 }

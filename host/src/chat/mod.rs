@@ -346,7 +346,11 @@ impl Chat<'_> {
             .imported_by
             .as_ref()
             .map(|importer| context::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
-        println!("Resumed session {} ({} turns)", session.id, session.turns);
+        println!(
+            "Resumed session {} ({})",
+            session.id,
+            terminal::count(session.turns as u64, "turn")
+        );
         let last = |role: &str| {
             messages.iter().rev().find(|m| m.role == role).map(|m| {
                 one_line(

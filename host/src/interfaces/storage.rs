@@ -233,7 +233,8 @@ impl Host for PluginState {
         self.require(self.grants.sessions_write, "sessions-write")?;
         let entry = store::ShareEntry {
             direction: entry.direction,
-            path: entry.path,
+            // As typed (`~/x`, a relative path) it would later read as missing.
+            path: user_path(&entry.path).display().to_string(),
             sha256: entry.sha256,
             title: entry.title,
             who: entry.who,

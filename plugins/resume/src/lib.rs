@@ -58,7 +58,10 @@ impl Plugin for Resume {
             Some(id) => match storage::find_session(id)? {
                 Lookup::Found(session) => Ok(Outcome::switch_session(session.id)),
                 Lookup::Missing => {
-                    chat::print_error(&format!("Session {id} not found. `anton sessions` lists them."));
+                    chat::print_error(&format!(
+                        "Session {id} not found. {} lists them.",
+                        invocation.how_to_run("sessions")
+                    ));
                     Ok(failed())
                 }
                 Lookup::Ambiguous(candidates) => {

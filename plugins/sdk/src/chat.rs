@@ -105,6 +105,14 @@ fn escape_for_terminal(json: &str) -> String {
     out
 }
 
+/// "1 scratchpad cell", "2 scratchpad cells": `one` or `many` by the count.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    match n.into() {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// A field for one line of output: every run of whitespace, line breaks
 /// included, becomes one space, so stored text cannot forge extra lines.
 pub fn one_line(text: &str) -> String {

@@ -70,6 +70,17 @@ impl Outcome {
     }
 }
 
+impl Invocation {
+    /// How the user runs `command` from where this one was typed: `/name`
+    /// in the chat, `` `anton name` `` in a shell.
+    pub fn how_to_run(&self, command: &str) -> String {
+        match self.origin {
+            Origin::Chat => format!("/{command}"),
+            Origin::Cli | Origin::Launch => format!("`anton {command}`"),
+        }
+    }
+}
+
 impl CommandSpec {
     /// A command with no aliases, subcommands or launch flags.
     pub fn new(name: &str, kind: CommandKind, summary: &str, usage: &str) -> Self {

@@ -29,7 +29,7 @@ impl Plugin for Sessions {
         let args = Args::new(&invocation.args);
         match invocation.command.as_str() {
             "sessions" => list(&args),
-            _ => show(&args),
+            _ => show(invocation, &args),
         }
     }
 }
@@ -103,7 +103,7 @@ fn list(args: &Args) -> Result<Outcome, String> {
     Ok(Outcome::ok())
 }
 
-fn show(args: &Args) -> Result<Outcome, String> {
+fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--json"]) {
         return Err(format!("unknown option {bad}; usage: anton {SHOW_USAGE}"));
     }
@@ -113,7 +113,10 @@ fn show(args: &Args) -> Result<Outcome, String> {
     let session = match storage::find_session(id)? {
         Lookup::Found(session) => session,
         Lookup::Missing => {
-            chat::print_error(&format!("Session {id} not found. `anton sessions` lists them."));
+            chat::print_error(&format!(
+                "Session {id} not found. {} lists them.",
+                invocation.how_to_run("sessions")
+            ));
             return Ok(Outcome::exit(1));
         }
         Lookup::Ambiguous(candidates) => {
@@ -149,7 +152,11 @@ fn print_details(s: &Session, d: &SessionDetails) {
             when(s.updated_at),
             chat::format_time(s.updated_at, TimeStyle::Relative)
         ),
-        format!("Turns:       {} ({} messages)", s.turns, s.messages),
+        format!(
+            "Turns:       {} ({})",
+            s.turns,
+            chat::count(s.messages, "message", "messages")
+        ),
     ];
     if let Some(model) = &s.model {
         let provider = s.provider.as_deref().unwrap_or("?");
@@ -177,10 +184,14 @@ fn print_details(s: &Session, d: &SessionDetails) {
         lines.push(format!("Forked from: {}", one_line(parent)));
     }
     lines.push(format!(
-        "Memory:      {} session-born, {} project memories used",
-        d.memories_born, d.memories_used
+        "Memory:      {} session-born, {} used",
+        d.memories_born,
+        chat::count(d.memories_used, "project memory", "project memories")
     ));
-    lines.push(format!("Code:        {} scratchpad cells", d.cells));
+    lines.push(format!(
+        "Code:        {}",
+        chat::count(d.cells, "scratchpad cell", "scratchpad cells")
+    ));
     if d.shares.is_empty() {
         lines.push("Shared:      never".to_string());
     }

@@ -117,13 +117,17 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         format!("  Title:    {}", one_line(&bundle.title)),
         chat::labelled("  Summary:  ", or_none(&bundle.summary)),
         format!(
-            "  Memory:   {} session-born, {} project memories",
+            "  Memory:   {} session-born, {}",
             bundle.session_born.len(),
-            bundle.project_accessed.len()
+            chat::count(
+                bundle.project_accessed.len() as u64,
+                "project memory",
+                "project memories"
+            )
         ),
         format!(
-            "  Code:     {} scratchpad cells{}",
-            bundle.cells.len(),
+            "  Code:     {}{}",
+            chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells"),
             if summary_only { " (code only, no outputs)" } else { "" }
         ),
     ];

@@ -61,13 +61,17 @@ pub fn run(args: &Args, origin: Origin) -> Result<Outcome, String> {
         lines.push(format!("  Turns:   {turns}"));
     }
     lines.push(format!(
-        "  Memory:  {} session-born, {} project memories",
+        "  Memory:  {} session-born, {}",
         bundle.session_born.len(),
-        bundle.project_accessed.len()
+        chat::count(
+            bundle.project_accessed.len() as u64,
+            "project memory",
+            "project memories"
+        )
     ));
     lines.push(format!(
-        "  Code:    {} scratchpad cells (recorded, not run)",
-        bundle.cells.len()
+        "  Code:    {} (recorded, not run)",
+        chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells")
     ));
     lines.push(format!("  Session: {}", session.id));
     chat::print(&lines.join("\n"));

@@ -56,7 +56,10 @@ impl Plugin for Share {
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
         let (sub, rest) = match invocation.args.split_first() {
             Some((sub, rest)) => (sub.as_str(), Args::new(rest)),
-            None => return Err(format!("usage: {USAGE}")),
+            None => {
+                anton_plugin_sdk::chat::print(&format!("Usage: {USAGE}"));
+                return Ok(Outcome::ok());
+            }
         };
         match sub {
             "export" => export::run(invocation, &rest),
