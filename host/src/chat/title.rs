@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::Chat;
+use super::journal::Record;
 use crate::llm::{Client, Message, Request};
 use crate::settings::ModelConfig;
 
@@ -53,4 +55,29 @@ pub async fn generate(client: &Client, model: &ModelConfig, history: &[Message])
 
 fn cut(text: &str) -> String {
     text.chars().take(400).collect()
+}
+
+impl Chat<'_> {
+    /// After the first turn and every fifth, ask the cheap model to name and
+    /// summarise the session.
+    pub(super) fn refresh_title(&mut self, id: &str, turn: u32) {
+        if turn != 1 && !turn.is_multiple_of(5) {
+            return;
+        }
+        let Ok(model) = self.settings.coding.clone() else {
+            return;
+        };
+        let live = self.live.as_ref().expect("in a session");
+        let generated = self.runtime.block_on(generate(&self.client, &model, &live.history));
+        if let Some((title, summary)) = generated {
+            self.journal.write(Record::Title {
+                session: id.to_string(),
+                title: self.scrubber.scrub(&title),
+            });
+            self.journal.write(Record::Summary {
+                session: id.to_string(),
+                summary: self.scrubber.scrub(&summary),
+            });
+        }
+    }
 }

@@ -3,8 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::llm::Tool;
-use crate::memory::{Entry, Kind};
+use super::Chat;
+use super::journal::Record;
+use crate::llm::{Tool, ToolCall};
+use crate::memory::{Entry, Kind, MemoryDir};
+use crate::store::{self, Cell};
+use crate::terminal;
 
 pub fn specs() -> Vec<Tool> {
     vec![
@@ -87,4 +91,99 @@ pub fn memorize_entries(input: &Value) -> Result<Vec<(Entry, bool)>, String> {
             Ok((entry, e["scope"].as_str() != Some("global")))
         })
         .collect()
+}
+
+impl Chat<'_> {
+    pub(super) fn scratchpad(&mut self, id: &str, turn: u32, call: &ToolCall) -> String {
+        let cell = match scratchpad_call(&call.input) {
+            Ok(cell) => cell,
+            Err(e) => return format!("error: {e}"),
+        };
+        println!(
+            "{}",
+            terminal::bold(&format!(
+                "· scratchpad {}: {}",
+                cell.pad,
+                if cell.description.is_empty() {
+                    "running code".to_string()
+                } else {
+                    terminal::sanitize_line(&cell.description)
+                }
+            ))
+        );
+        let started = store::now_ms();
+        let output = self.pads.run(&cell.pad, &cell.code);
+        let stdout = self.scrubber.scrub(&output.stdout);
+        let stderr = self.scrubber.scrub(&output.stderr);
+        let error = output.error.as_deref().map(|e| self.scrubber.scrub(e));
+        for line in stdout.lines().take(12) {
+            println!("  {}", terminal::sanitize(line));
+        }
+        if let Some(error) = &error {
+            println!("  {}", terminal::sanitize(error.lines().last().unwrap_or(error)));
+        }
+        let record = Cell {
+            pad: cell.pad,
+            code: cell.code,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+            error: error.clone(),
+            description: cell.description.clone(),
+            started_at: started,
+            finished_at: Some(store::now_ms()),
+        };
+        self.journal.write(Record::cell(id, record));
+        let meta = json!({"description": cell.description}).to_string();
+        self.journal
+            .write(Record::message(id, turn, "scratchpad", &stdout, &meta));
+        let mut result = format!("[output]\n{stdout}");
+        if !stderr.is_empty() {
+            result.push_str(&format!("\n[stderr]\n{stderr}"));
+        }
+        if let Some(error) = error {
+            result.push_str(&format!("\n[error]\n{error}"));
+        }
+        result
+    }
+
+    pub(super) fn memorize(&mut self, id: &str, turn: u32, call: &ToolCall) -> String {
+        let entries = match memorize_entries(&call.input) {
+            Ok(entries) => entries,
+            Err(e) => return format!("error: {e}"),
+        };
+        let home = crate::interfaces::home_dir();
+        let mut saved = Vec::new();
+        for (entry, project) in entries {
+            let dir = if project {
+                self.cli.paths.anton_dir.join("memory")
+            } else {
+                home.join(".anton/memory")
+            };
+            match MemoryDir::new(&dir).add(&entry) {
+                Ok(added) => {
+                    if added {
+                        println!(
+                            "{}",
+                            terminal::bold(&format!(
+                                "· remembered ({}): {}",
+                                entry.kind.as_str(),
+                                terminal::sanitize_line(&entry.text)
+                            ))
+                        );
+                    }
+                    if project {
+                        self.record_project_memory(id, turn, &entry, true);
+                    }
+                    saved.push(format!(
+                        "{} {}: {}",
+                        if added { "saved" } else { "already known" },
+                        entry.kind.as_str(),
+                        entry.text
+                    ));
+                }
+                Err(e) => saved.push(format!("not saved ({e}): {}", entry.text)),
+            }
+        }
+        format!("Memory updated: {}", saved.join("; "))
+    }
 }

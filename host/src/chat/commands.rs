@@ -1,0 +1,183 @@
+//! Slash commands: anton's own (/help, /plugins, /done) and the plugins', with Tab completion and "did you mean".
+
+use super::{Chat, input};
+use crate::interfaces::latest::exports::anton::plugin::command::{Action, Invocation, Origin};
+use crate::plugin_host::catalog::Resolution;
+use crate::terminal;
+
+impl Chat<'_> {
+    pub(super) fn slash_completions(&mut self) -> Vec<(String, Vec<String>)> {
+        let mut out = vec![
+            ("help".to_string(), Vec::new()),
+            ("exit".to_string(), Vec::new()),
+            ("plugins".to_string(), vec!["list".to_string(), "reload".to_string()]),
+            ("done".to_string(), Vec::new()),
+        ];
+        let indexes: Vec<usize> = (0..self.cli.host.catalog.records.len())
+            .filter(|&i| self.cli.host.catalog.records[i].runnable())
+            .collect();
+        for index in indexes {
+            if let Ok(specs) = self.cli.host.describe(index) {
+                for spec in specs {
+                    use crate::interfaces::latest::exports::anton::plugin::command::CommandKind;
+                    if !matches!(spec.kind, CommandKind::Cli) {
+                        out.push((spec.name, spec.subcommands.into_iter().map(|s| s.name).collect()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn slash(&mut self, line: &str) {
+        let mut words = input::split_args(&line[1..]);
+        if words.is_empty() {
+            return self.help();
+        }
+        let name = words.remove(0);
+        if name == "help" {
+            return self.help();
+        }
+        if name == "plugins" {
+            return self.plugins(&words);
+        }
+        if name == "done" {
+            return self.done();
+        }
+        let host = &mut self.cli.host;
+        let index = match host.catalog.resolve(&name) {
+            Resolution::Runnable(record)
+                if record
+                    .manifest
+                    .commands
+                    .iter()
+                    .any(|c| (c.name == name || c.aliases.contains(&name)) && c.kind.is_slash()) =>
+            {
+                host.index_of(record)
+            }
+            Resolution::Runnable(_) => {
+                return println!("/{name} is a command-line command: run `anton {name}` in a shell.");
+            }
+            Resolution::Unavailable(why) => return println!("{}", terminal::sanitize(&why)),
+            Resolution::Unknown => {
+                let names: Vec<String> = self.slash_names();
+                let hint = nearest(&name, &names)
+                    .map(|n| format!(" Did you mean /{n}?"))
+                    .unwrap_or_default();
+                return println!(
+                    "Unknown command /{}.{hint} /help lists them.",
+                    terminal::sanitize_line(&name)
+                );
+            }
+        };
+        let invocation = Invocation {
+            command: name,
+            args: words,
+            origin: Origin::Chat,
+        };
+        match host.run(index, &invocation) {
+            Ok(outcome) => {
+                if let Some(Action::SwitchSession(id)) = outcome.action {
+                    self.switch_to(&id);
+                }
+            }
+            Err(failure) => println!("error: {}", terminal::sanitize_line(&failure.to_string())),
+        }
+    }
+
+    /// `/plugins [list]` and `/plugins reload` (pick up rebuilt or newly
+    /// installed plugins without leaving the chat).
+    pub(super) fn plugins(&mut self, args: &[String]) {
+        match args.first().map(String::as_str) {
+            None | Some("list") => {
+                if let Err(e) = crate::plugins_command::list(self.cli, false) {
+                    println!("error: {}", terminal::sanitize(&e));
+                }
+            }
+            Some("reload") => match self.cli.reload_plugins() {
+                Ok(()) => {
+                    let runnable: Vec<&str> = self
+                        .cli
+                        .host
+                        .catalog
+                        .records
+                        .iter()
+                        .filter(|r| r.runnable())
+                        .map(|r| r.id())
+                        .collect();
+                    println!("Reloaded plugins: {}.", runnable.join(", "));
+                }
+                Err(e) => println!("error: {e}"),
+            },
+            Some(other) => println!(
+                "/plugins takes list or reload, not {other}; install and trust from a shell with `anton plugins`."
+            ),
+        }
+    }
+
+    pub(super) fn slash_names(&self) -> Vec<String> {
+        let mut names = vec![
+            "help".to_string(),
+            "exit".to_string(),
+            "plugins".to_string(),
+            "done".to_string(),
+        ];
+        for (command, _) in self.cli.host.catalog.commands() {
+            if command.kind.is_slash() {
+                names.push(command.name.clone());
+            }
+        }
+        names
+    }
+
+    pub(super) fn help(&self) {
+        println!("{}", terminal::bold("Commands"));
+        println!("  /help            this list");
+        println!("  /exit            leave the chat (also exit, quit, Ctrl-D)");
+        println!("  /plugins         list plugins; /plugins reload picks up rebuilt ones");
+        println!("  /done            mark this session completed and start afresh");
+        let mut last_plugin = String::new();
+        for (command, record) in self.cli.host.catalog.commands() {
+            if !command.kind.is_slash() {
+                continue;
+            }
+            if record.id() != last_plugin {
+                last_plugin = record.id().to_string();
+                println!(
+                    "{}",
+                    terminal::bold(&format!(
+                        "{} ({} plugin)",
+                        terminal::sanitize_line(record.manifest.display_name()),
+                        record.source
+                    ))
+                );
+            }
+            println!("  /{:<15} {}", command.name, terminal::sanitize_line(&command.summary));
+        }
+    }
+}
+
+/// The closest name within three edits, for "did you mean".
+fn nearest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (distance(wanted, n), n.as_str()))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,172 @@
+//! Which session the chat is in: entering a new or resumed one, leaving it.
+
+use std::collections::HashSet;
+
+use super::journal::Record;
+use super::{Chat, Live, context};
+use crate::llm::Message;
+use crate::settings::ModelConfig;
+use crate::store::{self, Status};
+use crate::terminal;
+
+impl Chat<'_> {
+    /// Continue session `id` (or a fork of it when another anton writes it).
+    pub(super) fn switch_to(&mut self, id: &str) {
+        let session = match self.journal.store().find_session(id) {
+            Ok(store::Lookup::Found(s)) => *s,
+            Ok(_) => return println!("Session {} not found.", terminal::sanitize_line(id)),
+            Err(e) => return println!("error: {}", terminal::sanitize(&e.0)),
+        };
+        let me = format!("pid {} on {}", std::process::id(), store::hostname());
+        let mut session = session;
+        if let Some(writer) = session.live_writer.clone().filter(|w| *w != me) {
+            println!(
+                "Session {} is open in another anton ({}).",
+                session.id,
+                terminal::sanitize_line(&writer)
+            );
+            if !terminal::confirm("Continue in a fork (a new session with the same history)?", true) {
+                return;
+            }
+            match self.journal.store().fork_session(&session.id) {
+                Ok(fork) => {
+                    println!("Forked {} into {}.", session.id, fork.id);
+                    session = fork;
+                }
+                Err(e) => return println!("error: {e}"),
+            }
+        }
+        if self.live.as_ref().is_some_and(|l| l.id == session.id) {
+            return println!("Already in session {}.", session.id);
+        }
+        let messages = match self.journal.store().messages(&session.id, 0) {
+            Ok(m) => m,
+            Err(e) => return println!("error: {e}"),
+        };
+        self.leave_session();
+        if let Err(e) = self.journal.store().claim(&session.id) {
+            println!("warning: {e}");
+        }
+        let (history, repaired) = context::rebuild(&messages);
+        if repaired {
+            println!("Repaired the end of this session's history (a tool call there had no result).");
+        }
+        if let (Some(provider), Some(model), Ok(now)) = (&session.provider, &session.model, &self.settings.planning)
+            && (provider != now.provider.name() || *model != now.model)
+        {
+            println!(
+                "This session ran on {}/{}; it continues on {}/{}.",
+                terminal::sanitize_line(provider),
+                terminal::sanitize_line(model),
+                now.provider.name(),
+                now.model
+            );
+        }
+        let p = &session.provenance;
+        let imported_note = p
+            .imported_by
+            .as_ref()
+            .map(|importer| context::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
+        println!(
+            "Resumed session {} ({})",
+            session.id,
+            terminal::count(session.turns as u64, "turn")
+        );
+        let last = |role: &str| {
+            messages.iter().rev().find(|m| m.role == role).map(|m| {
+                one_line(
+                    &terminal::sanitize_line(&m.content),
+                    terminal::width().saturating_sub(10),
+                )
+            })
+        };
+        if let Some(user) = last("user") {
+            println!("  you:   {user}");
+        }
+        if let Some(reply) = last("assistant") {
+            println!("  anton: {reply}");
+        }
+        self.enter(session.id, session.turns, history, imported_note);
+    }
+
+    /// Make `id` the chat's session, for the model and for plugins alike.
+    pub(super) fn enter(&mut self, id: String, turns: u32, history: Vec<Message>, imported_note: Option<String>) {
+        *self
+            .cli
+            .host
+            .context
+            .current_session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
+        self.live = Some(Live {
+            id,
+            turns,
+            history,
+            memories_given: HashSet::new(),
+            imported_note,
+            leaving_status: Status::Idle,
+        });
+    }
+
+    /// `/done`: mark the session completed; the next message starts a new one.
+    pub(super) fn done(&mut self) {
+        match self.live.as_mut() {
+            Some(live) => {
+                live.leaving_status = Status::Completed;
+                println!(
+                    "Marked session {} completed; your next message starts a new session.",
+                    live.id
+                );
+                self.leave_session();
+            }
+            None => println!("No session yet: nothing to mark completed."),
+        }
+    }
+
+    pub(super) fn leave_session(&mut self) {
+        if let Some(live) = self.live.take() {
+            self.journal.write(Record::Release {
+                session: live.id,
+                status: live.leaving_status.as_str(),
+            });
+        }
+    }
+
+    pub(super) fn leave(&mut self) {
+        if let Some(live) = &self.live {
+            println!("Resume this session with: anton -r {}", live.id);
+        }
+        self.leave_session();
+        self.journal.finish(&self.cli.paths.anton_dir);
+    }
+
+    pub(super) fn ensure_session(&mut self, model: &ModelConfig) -> Result<(), String> {
+        if self.live.is_some() {
+            return Ok(());
+        }
+        let session = self
+            .journal
+            .store()
+            .create_session(&store::NewSession {
+                provider: Some(model.provider.name().into()),
+                model: Some(model.model.clone()),
+                ..Default::default()
+            })
+            .map_err(|e| e.0)?;
+        self.journal
+            .store()
+            .claim(&session.id)
+            .map_err(|e| e.0)?
+            .map_err(|holder| format!("session taken by {holder}"))?;
+        self.enter(session.id, 0, Vec::new(), None);
+        Ok(())
+    }
+}
+
+fn one_line(text: &str, width: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= width.max(20) {
+        return flat;
+    }
+    flat.chars().take(width.max(20) - 1).collect::<String>() + "…"
+}

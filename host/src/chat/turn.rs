@@ -1,0 +1,206 @@
+//! One turn: the user's message, the model's rounds and the tools it calls.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::journal::Record;
+use super::{Chat, MAX_ROUNDS, MAX_TOKENS, context, title, tools};
+use crate::llm::{Message, Request, ToolCall};
+use crate::memory::{Entry, MemoryDir};
+use crate::settings::ModelConfig;
+use crate::store::{SessionMemory, Status};
+use crate::terminal;
+
+impl Chat<'_> {
+    pub(super) fn turn(&mut self, text: &str) {
+        let model = match &self.settings.planning {
+            Ok(model) => model.clone(),
+            Err(how) => return println!("No model configured, so I cannot answer: {how}."),
+        };
+        if let Err(e) = self.ensure_session(&model) {
+            return println!("error: {e}");
+        }
+        let text = self.scrubber.scrub(text);
+        let live = self.live.as_mut().expect("ensured");
+        let Some(next) = live.turns.checked_add(1) else {
+            return println!("This session has as many turns as anton can count; /done starts a new one.");
+        };
+        live.turns = next;
+        let (id, turn) = (live.id.clone(), live.turns);
+        live.history.push(Message::User(text.clone()));
+        self.journal.write(Record::message(&id, turn, "user", &text, "{}"));
+        if turn == 1 {
+            self.journal.write(Record::Title {
+                session: id.clone(),
+                title: title::heuristic(&text),
+            });
+        }
+        for _ in 0..MAX_ROUNDS {
+            let Some(calls) = self.model_round(&model, &id, turn) else {
+                return;
+            };
+            if calls.is_empty() {
+                break;
+            }
+            for call in calls {
+                self.run_tool(&id, turn, &call);
+            }
+        }
+        self.refresh_title(&id, turn);
+    }
+
+    /// One model reply, streamed and stored. `None` when the turn ends early
+    /// (error or Ctrl-C); otherwise the tool calls to run.
+    pub(super) fn model_round(&mut self, model: &ModelConfig, id: &str, turn: u32) -> Option<Vec<ToolCall>> {
+        let memories = self.memories_in_force(id, turn);
+        let live = self.live.as_ref().expect("in a session");
+        let system = context::system_prompt(&memories, live.imported_note.as_deref());
+        let tools = tools::specs();
+        let request = Request {
+            system: &system,
+            messages: &live.history,
+            tools: &tools,
+            max_tokens: MAX_TOKENS,
+        };
+        let mut partial = String::new();
+        let interactive = self.interactive;
+        let result = {
+            let client = &self.client;
+            let mut on_text = |piece: &str| {
+                partial.push_str(piece);
+                print!("{}", terminal::sanitize(piece));
+                let _ = std::io::stdout().flush();
+            };
+            self.runtime.block_on(async {
+                let reply = client.stream(model, &request, &mut on_text);
+                if interactive {
+                    tokio::select! {
+                        r = reply => Some(r),
+                        _ = tokio::signal::ctrl_c() => None,
+                    }
+                } else {
+                    Some(reply.await)
+                }
+            })
+        };
+        let meta = |extra: serde_json::Value| {
+            let mut meta = json!({"provider": model.provider.name(), "model": model.model});
+            if let (Some(m), Some(e)) = (meta.as_object_mut(), extra.as_object()) {
+                m.extend(e.clone());
+            }
+            meta.to_string()
+        };
+        let streamed = !partial.is_empty();
+        let (text, tool_calls, extra, status, notice) = match result {
+            None => (
+                partial,
+                Vec::new(),
+                json!({"interrupted": true}),
+                Status::Interrupted,
+                Some("(interrupted)".to_string()),
+            ),
+            Some(Err(error)) => (
+                partial,
+                Vec::new(),
+                json!({"failed": true}),
+                Status::Failed,
+                Some(format!("error: {}", terminal::sanitize(&error.to_string()))),
+            ),
+            Some(Ok(reply)) => {
+                let tokens = json!({"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens});
+                (reply.text, reply.tool_calls, tokens, Status::Idle, None)
+            }
+        };
+        // A reply cut short is kept as far as it went; a failure before any
+        // text leaves nothing to keep. Stored before the reply is shown as done.
+        let kept = (status != Status::Failed || !text.is_empty()).then(|| self.scrubber.scrub(&text));
+        if let Some(text) = &kept {
+            self.journal
+                .write(Record::message(id, turn, "assistant", text, &meta(extra)));
+        }
+        if streamed {
+            println!();
+        }
+        if let Some(notice) = notice {
+            println!("{notice}");
+        }
+        let live = self.live.as_mut().expect("in a session");
+        if let Some(text) = kept {
+            live.history.push(Message::Assistant {
+                text,
+                tool_calls: tool_calls.clone(),
+            });
+        }
+        live.leaving_status = status;
+        (status == Status::Idle).then_some(tool_calls)
+    }
+
+    /// Rules and lessons from both scopes; project ones are recorded as given.
+    pub(super) fn memories_in_force(&mut self, id: &str, turn: u32) -> Vec<Entry> {
+        let project = MemoryDir::new(&self.cli.paths.anton_dir.join("memory"))
+            .read()
+            .unwrap_or_default();
+        let home = crate::interfaces::home_dir();
+        let global = MemoryDir::new(&home.join(".anton/memory")).read().unwrap_or_default();
+        for entry in &project {
+            self.record_project_memory(id, turn, entry, false);
+        }
+        project.into_iter().chain(global).collect()
+    }
+
+    /// Record a project memory the session wrote (`born`) or was given. A
+    /// given one is recorded once; one born here never counts as given.
+    pub(super) fn record_project_memory(&mut self, id: &str, turn: u32, entry: &Entry, born: bool) {
+        let first_time = self
+            .live
+            .as_mut()
+            .expect("in a session")
+            .memories_given
+            .insert(entry.text.clone());
+        if !born && !first_time {
+            return;
+        }
+        let memory = SessionMemory {
+            born,
+            kind: entry.kind.as_str().into(),
+            scope: "project".into(),
+            text: entry.text.clone(),
+            topic: entry.topic.clone(),
+        };
+        self.journal.write(Record::memory(id, &memory));
+        let role = if born { "memory_write" } else { "memory_read" };
+        let meta = json!({"kind": entry.kind.as_str(), "topic": entry.topic}).to_string();
+        self.journal.write(Record::message(id, turn, role, &entry.text, &meta));
+    }
+
+    pub(super) fn run_tool(&mut self, id: &str, turn: u32, call: &ToolCall) {
+        let datasources = call.input["code"]
+            .as_str()
+            .map(crate::vault::references_in)
+            .unwrap_or_default();
+        let call_meta = json!({"tool": call.name, "id": call.id, "datasources": datasources}).to_string();
+        self.journal.write(Record::message(
+            id,
+            turn,
+            "tool_call",
+            &call.input.to_string(),
+            &call_meta,
+        ));
+        let result = match call.name.as_str() {
+            "scratchpad" => self.scratchpad(id, turn, call),
+            "memorize" => self.memorize(id, turn, call),
+            other => format!("unknown tool '{other}'; the tools are scratchpad and memorize"),
+        };
+        let result = self.scrubber.scrub(&result);
+        let result_meta = json!({"tool": call.name, "id": call.id}).to_string();
+        self.journal
+            .write(Record::message(id, turn, "tool_result", &result, &result_meta));
+        let live = self.live.as_mut().expect("in a session");
+        live.history.push(Message::ToolResult {
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            content: result,
+        });
+    }
+}
