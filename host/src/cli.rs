@@ -13,15 +13,15 @@ use crate::interfaces::latest::exports::anton::plugin::command::{Action, Invocat
 use crate::plugin_host::catalog::{Catalog, Resolution};
 use crate::plugin_host::trust::TrustStore;
 use crate::plugin_host::{PluginFailure, PluginHost};
-use crate::plugins_command;
 use crate::workspace::Paths;
+use crate::{plugins_command, workspace_trust};
 
 pub fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     match run(argv) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", crate::terminal::sanitize_line(&message));
             ExitCode::from(1)
         }
     }
@@ -89,6 +89,7 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
     warn_broken(&session.host.catalog);
     match matches.subcommand() {
         Some(("plugins", sub)) => plugins_command::run(&mut session, sub),
+        Some(("trust", sub)) => workspace_trust::run(&session.paths, sub),
         Some((name, sub)) => {
             // Known plugin commands name their arguments "args"; anything else
             // arrives as an external subcommand, whose arguments clap names "".
@@ -134,6 +135,8 @@ fn lossy(arg: &OsString) -> String {
     arg.to_string_lossy().into_owned()
 }
 
+const BUILT_IN_COMMANDS: &[&str] = &["plugins", "trust"];
+
 fn command(catalog: &Catalog) -> Command {
     let mut cmd = Command::new("anton")
         .about("A terminal AI coworker. With no command: a chat in this workspace.")
@@ -147,9 +150,11 @@ fn command(catalog: &Catalog) -> Command {
                 .global(true)
                 .help("Workspace folder (default: the current directory)"),
         )
-        .subcommand(plugins_command::command());
+        .subcommand(plugins_command::command())
+        .subcommand(workspace_trust::command());
     for (spec, record) in catalog.commands() {
-        if spec.kind.is_cli() {
+        // A plugin cannot take over a command of anton's own.
+        if spec.kind.is_cli() && !BUILT_IN_COMMANDS.contains(&spec.name.as_str()) {
             cmd = cmd.subcommand(
                 Command::new(spec.name.clone())
                     .about(format!("{} [{}]", spec.summary, record.id()))

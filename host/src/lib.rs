@@ -17,3 +17,4 @@ pub mod store;
 pub mod terminal;
 pub mod vault;
 pub mod workspace;
+pub mod workspace_trust;

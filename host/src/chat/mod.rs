@@ -56,7 +56,8 @@ pub struct Chat<'a> {
 pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
     let paths = cli.paths.clone();
     let store = Store::open(&paths.anton_dir, &paths.workspace).map_err(|e| e.0)?;
-    let settings = Vars::load(&paths.workspace).llm();
+    crate::workspace_trust::offer(&paths);
+    let settings = Vars::load(&paths).llm();
     let secrets = cli.host.context.secrets();
     for bad in &secrets.unreadable {
         eprintln!(

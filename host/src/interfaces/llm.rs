@@ -7,7 +7,7 @@ impl Host for PluginState {
         if !self.grants.llm {
             return Err(LlmError::Denied(self.denial("llm")));
         }
-        let settings = crate::settings::Vars::load(&self.host.paths.workspace).llm();
+        let settings = crate::settings::Vars::load(&self.host.paths).llm();
         let model = match request.role {
             ModelRole::Planning => settings.planning,
             ModelRole::Coding => settings.coding,

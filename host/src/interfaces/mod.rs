@@ -74,10 +74,11 @@ impl HostContext {
 
     pub fn secrets(&self) -> &Secrets {
         self.secrets.get_or_init(|| {
-            let settings = crate::settings::Vars::load(&self.paths.workspace).llm();
+            // Keys an untrusted workspace sets are ignored, yet still never stored.
+            let keys = crate::settings::Layers::read(&self.paths.workspace).key_values();
             let (sources, unreadable) = crate::vault::Vault::new(&home_dir()).list();
             Secrets {
-                scrubber: crate::scrub::Scrubber::new(&settings.secrets, &sources),
+                scrubber: crate::scrub::Scrubber::new(&keys, &sources),
                 data_sources: sources,
                 unreadable,
             }
