@@ -401,3 +401,305 @@ fn the_build_hashes_each_embedded_plugin_correctly() {
         );
     }
 }
+
+/// `faulty` staged with its manifest's files grant replaced by `grant`.
+fn faulty_with_grant(env: &Env, grant: &str) -> std::path::PathBuf {
+    let dir = staged_plugin("faulty", &env.home.path().join("granting"));
+    let manifest = dir.join("anton-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let granted = text.replace("path = \"{workspace}/faulty-out\"", &format!("path = \"{grant}\""));
+    assert_ne!(granted, text, "the faulty manifest grants {{workspace}}/faulty-out");
+    std::fs::write(&manifest, granted).unwrap();
+    dir
+}
+
+#[test]
+fn describe_runs_sealed_so_check_install_and_trust_act_for_no_one_before_consent() {
+    let env = Env::new();
+    let dir = staged_plugin("faulty", &env.home.path().join("staged"));
+    let dir = dir.to_str().unwrap();
+    let out = env.ws().join("faulty-out");
+    let nothing_happened = |run: &common::Run| {
+        assert!(
+            !out.exists(),
+            "describe created {} before consent: {run:#?}",
+            out.display()
+        );
+        assert!(
+            !env.ws().join(".anton/anton.db").exists(),
+            "describe reached the store: {run:#?}"
+        );
+        let shown = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            !shown.contains("faulty describe"),
+            "describe reached the terminal: {run:#?}"
+        );
+    };
+
+    let check = env.run(&["plugins", "check", dir]);
+    check.ok();
+    assert!(check.stdout.starts_with("ok: plugin 'faulty'"), "{check:#?}");
+    assert!(
+        check
+            .stdout
+            .contains("  asks for files: read and write {workspace}/faulty-out"),
+        "{check:#?}"
+    );
+    assert!(!check.stdout.contains("OUTSIDE THIS WORKSPACE"), "{check:#?}");
+    nothing_happened(&check);
+
+    let refused = env.run_with_input(&["plugins", "install", dir], "n\n");
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert!(refused.stdout.contains("Not installed."), "{refused:#?}");
+    nothing_happened(&refused);
+
+    // Arrived with the workspace: reviewing it runs nothing with its grant either.
+    let other = Env::new();
+    staged_plugin("faulty", &other.ws().join(".anton/plugins"));
+    let not_trusted = other.run_with_input(&["plugins", "trust", "faulty"], "n\n");
+    assert!(not_trusted.stdout.contains("Not trusted."), "{not_trusted:#?}");
+    assert!(!other.ws().join("faulty-out").exists(), "{not_trusted:#?}");
+
+    env.run(&["plugins", "install", dir, "--yes"]).ok();
+    env.run(&["faulty", "ok"]).ok();
+    assert!(out.is_dir(), "a consented run gets its grant");
+}
+
+#[test]
+fn whole_tree_grants_are_refused_and_grants_outside_the_workspace_stand_out() {
+    let env = Env::new();
+    let home = env.home.path().to_str().unwrap().to_string();
+    for (grant, why) in [
+        ("/".to_string(), "'/' is the whole file system"),
+        ("/etc".to_string(), "'/etc' is a top-level folder"),
+        (home.clone(), "is your home folder"),
+        ("~/notes".to_string(), "uses ~"),
+    ] {
+        let dir = faulty_with_grant(&env, &grant);
+        for command in ["check", "install"] {
+            let run = env
+                .run(&["plugins", command, dir.to_str().unwrap(), "--yes"][..if command == "check" { 3 } else { 4 }]);
+            assert_eq!(run.code, 1, "{grant}: {run:#?}");
+            assert!(run.stderr.contains("field `capabilities.files`"), "{grant}: {run:#?}");
+            assert!(run.stderr.contains(why), "{grant}: {run:#?}");
+        }
+    }
+    assert!(!env.ws().join(".anton/plugins").exists());
+
+    let shared = env.home.path().join("shared/data");
+    let dir = faulty_with_grant(&env, shared.to_str().unwrap());
+    let check = env.run(&["plugins", "check", dir.to_str().unwrap()]);
+    check.ok();
+    let refused = env.run_with_input(&["plugins", "install", dir.to_str().unwrap()], "n\n");
+    assert_eq!(refused.code, 1);
+    for run in [&check, &refused] {
+        let line = format!("OUTSIDE THIS WORKSPACE: it may read and write {}", shared.display());
+        assert!(run.stdout.lines().any(|l| l == line), "{run:#?}");
+    }
+    assert!(!shared.exists(), "nothing is created before consent");
+}
+
+#[test]
+fn a_workspace_grant_that_leads_out_through_a_link_is_refused_at_run_time() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    // A repository can carry a link where the grant's folder would be.
+    std::os::unix::fs::symlink(env.home.path(), env.ws().join("faulty-out")).unwrap();
+    let run = env.run(&["faulty", "ok"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("plugin 'faulty': its grant {workspace}/faulty-out leads to"),
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains("outside this workspace"), "{run:#?}");
+}
+
+#[test]
+fn plugin_output_reaches_the_terminal_without_escape_sequences() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "escape"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stdout.contains("stdout ␛]52;c;cHduZWQ=␇ ␛[2J"), "{run:#?}");
+    assert!(run.stderr.contains("stderr ␛]0;pwned␇"), "{run:#?}");
+    assert!(run.stderr.contains("error: faulty: error ␛[31mred"), "{run:#?}");
+    let trapped = env.run(&["faulty", "escape-trap"]);
+    assert_eq!(trapped.code, 1, "{trapped:#?}");
+    assert!(
+        trapped.stderr.contains("tail ␛]8;;https://evil.example␇link"),
+        "{trapped:#?}"
+    );
+    for run in [&run, &trapped] {
+        let shown = format!("{}{}", run.stdout, run.stderr);
+        assert!(!shown.contains(['\x1b', '\x07', '\u{9b}']), "{run:#?}");
+    }
+}
+
+/// A finished run and the most memory it held, in bytes. Stopped (and the
+/// test failed) past a generous time or memory guard, so a regression
+/// cannot hang the suite or exhaust the machine.
+fn run_guarded(env: &Env, args: &[&str]) -> (common::Run, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    const TIME_GUARD: std::time::Duration = std::time::Duration::from_secs(20);
+    const MEMORY_GUARD_KB: u64 = 512 * 1024;
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped by wait4 below, which also reports its memory"
+    )]
+    let mut child = env
+        .command_in(env.ws(), args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).ok();
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id() as libc::pid_t;
+    let started = std::time::Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is valid, and wait4 only writes into it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our own child, not yet reaped; the pointers are live.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4 failed: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            };
+            let run = common::Run {
+                code,
+                stdout: stdout.join().unwrap(),
+                stderr: stderr.join().unwrap(),
+            };
+            // Linux reports ru_maxrss in KiB.
+            return (run, usage.ru_maxrss as u64 * 1024);
+        }
+        let resident_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        if started.elapsed() > TIME_GUARD || resident_kb > MEMORY_GUARD_KB {
+            child.kill().ok();
+            child.wait().ok();
+            panic!(
+                "anton {args:?} was stopped after {:?} holding {resident_kb} KiB",
+                started.elapsed()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn hostile_workspace_plugin_files_cost_ordinary_commands_nothing() {
+    const MEMORY_BUDGET: u64 = 200 * 1024 * 1024;
+    type Make = fn(&std::path::Path);
+    let kinds: [(&str, Make, &str); 3] = [
+        (
+            "a link to /dev/zero",
+            |wasm| std::os::unix::fs::symlink("/dev/zero", wasm).unwrap(),
+            "a symbolic link, not a regular file",
+        ),
+        (
+            "a FIFO",
+            |wasm| {
+                let path = std::ffi::CString::new(wasm.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+            },
+            "a FIFO, not a regular file",
+        ),
+        (
+            "a 1 GiB sparse file",
+            |wasm| std::fs::File::create(wasm).unwrap().set_len(1 << 30).unwrap(),
+            "1 GiB, over the 64 MiB limit",
+        ),
+    ];
+    for (kind, make, refusal) in kinds {
+        for trusted in [false, true] {
+            let env = Env::new();
+            let dir = env.ws().join(".anton/plugins/x");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("anton-plugin.toml"),
+                "id = \"x\"\nversion = \"0.1.0\"\napi = \"0.1.0\"\ncomponent = \"plugin.wasm\"\n\
+                 [[commands]]\nname = \"x\"\nkind = \"cli\"\nsummary = \"x\"\n",
+            )
+            .unwrap();
+            make(&dir.join("plugin.wasm"));
+            if trusted {
+                let location = env.ws().canonicalize().unwrap().join(".anton/plugins/x");
+                let record = serde_json::json!({"plugins": [{"location": location, "id": "x",
+                    "sha256": "0".repeat(64), "granted": {}, "trusted_at": 0}]});
+                let data = env.home.path().join("data/anton");
+                std::fs::create_dir_all(&data).unwrap();
+                std::fs::write(data.join("trusted-plugins.json"), record.to_string()).unwrap();
+            }
+            let case = format!("{kind}, trusted: {trusted}");
+            let (sessions, peak) = run_guarded(&env, &["sessions"]);
+            sessions.ok();
+            assert!(sessions.stdout.contains("No sessions found."), "{case}: {sessions:#?}");
+            assert!(peak < MEMORY_BUDGET, "{case}: `anton sessions` peaked at {peak} bytes");
+            if !trusted {
+                assert!(
+                    sessions.stderr.is_empty(),
+                    "{case}: untrusted, so not even read: {sessions:#?}"
+                );
+            }
+            let (list, peak) = run_guarded(&env, &["plugins", "list"]);
+            list.ok();
+            assert!(
+                peak < MEMORY_BUDGET,
+                "{case}: `anton plugins list` peaked at {peak} bytes"
+            );
+            let line = list
+                .stderr
+                .lines()
+                .find(|l| l.contains("plugin.wasm"))
+                .unwrap_or_else(|| panic!("{case}: the refused file is not named: {list:#?}"));
+            assert!(line.contains(refusal), "{case}: {line}");
+            assert!(list.stdout.contains("broken"), "{case}: {list:#?}");
+        }
+    }
+}
+
+#[test]
+fn a_linked_plugin_folder_is_refused_wherever_it_comes_from() {
+    let env = Env::new();
+    let real = staged_plugin("faulty", &env.home.path().join("elsewhere"));
+    let plugins = env.ws().join(".anton/plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(&real, plugins.join("faulty")).unwrap();
+    let list = env.run(&["plugins", "list"]);
+    assert!(
+        list.stderr.contains("a symbolic link, not a plugin folder"),
+        "{list:#?}"
+    );
+    let run = env.run(&["faulty", "ok"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+
+    let link = env.home.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let install = env.run(&["plugins", "install", link.to_str().unwrap(), "--yes"]);
+    assert_eq!(install.code, 1, "{install:#?}");
+    assert!(
+        install.stderr.contains("a symbolic link, not a plugin folder"),
+        "{install:#?}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Small file-system helpers shared by every writer.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 /// Write `bytes` to `path` so that readers see the old file or the new one,
@@ -36,6 +36,89 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Read `path` only if it is a regular file of at most `max` bytes. A
+/// symbolic link is never followed and a FIFO or device never read, so a
+/// hostile folder (a cloned repository's plugins) cannot point anton at
+/// `/dev/zero`, hang it on a pipe or make it read a huge file.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use rustix::fs::{Mode, OFlags};
+    // Checked before opening too: opening some devices has effects of its own.
+    check_regular(path, max)?;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fs::File::from(fd),
+        // Swapped for a link since the check above.
+        Err(rustix::io::Errno::LOOP) => return Err(not_regular("a symbolic link")),
+        Err(errno) => return Err(errno.into()),
+    };
+    require_regular(&file.metadata()?, max)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64, max));
+    }
+    Ok(bytes)
+}
+
+/// What [`read_regular`] checks before opening, for a caller that must not
+/// read the file: a regular file (not followed if a link) of at most `max` bytes.
+pub fn check_regular(path: &Path, max: u64) -> io::Result<()> {
+    require_regular(&fs::symlink_metadata(path)?, max)
+}
+
+fn require_regular(meta: &fs::Metadata, max: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return if meta.len() > max {
+            Err(too_large(meta.len(), max))
+        } else {
+            Ok(())
+        };
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a plain file"
+    };
+    Err(not_regular(what))
+}
+
+fn not_regular(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what}, not a regular file; anton reads only regular files here"),
+    )
+}
+
+fn too_large(size: u64, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}, over the {} limit", human_size(size), human_size(max)),
+    )
+}
+
+/// Bytes in the largest unit that keeps the number readable: "64 KiB", "1.5 GiB".
+fn human_size(bytes: u64) -> String {
+    for (unit, name) in [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+        if bytes >= unit {
+            return if bytes.is_multiple_of(unit) {
+                format!("{} {name}", bytes / unit)
+            } else {
+                format!("{:.1} {name}", bytes as f64 / unit as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 pub fn hex(bytes: &[u8]) -> String {

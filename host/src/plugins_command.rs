@@ -11,12 +11,15 @@ use crate::cli::Session;
 use crate::config::Scope;
 use crate::interfaces::HostContext;
 use crate::interfaces::latest::exports::anton::plugin::command::{CommandKind, CommandSpec};
-use crate::plugin_host::catalog::{PluginRecord, Source, Trust};
+use crate::plugin_host::catalog::{
+    BrokenPlugin, PluginRecord, Source, Trust, read_component, read_plugin, require_real_dir,
+};
 use crate::plugin_host::engine::{ComponentCache, sha256_hex};
 use crate::plugin_host::instance::PluginInstance;
-use crate::plugin_host::manifest::{MANIFEST_FILE, Manifest};
+use crate::plugin_host::manifest::{Capabilities, MANIFEST_FILE, Manifest, read_manifest};
 use crate::plugin_host::trust::TrustRecord;
 use crate::plugin_host::{load_component, new_linker};
+use crate::terminal::sanitize_line;
 use crate::{store, terminal};
 
 pub fn command() -> Command {
@@ -193,11 +196,56 @@ pub fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
             "sha256": record.sha256,
         }));
     }
-    for broken in &host.catalog.broken {
+    // Untrusted plugins are read only now, because the user asked.
+    let (untrusted, unreadable) = host.catalog.review_untrusted();
+    for plugin in &untrusted {
+        let m = &plugin.manifest;
+        let state = match plugin.replaced_by {
+            Some(by) => format!("replaced by {by}"),
+            None => "untrusted".to_string(),
+        };
+        rows.push(vec![
+            m.id.clone(),
+            m.version.clone(),
+            plugin.source.to_string(),
+            state.clone(),
+            m.commands
+                .iter()
+                .map(|c| command_label(&c.name, c.kind))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+        objects.push(json!({
+            "id": m.id,
+            "name": m.display_name(),
+            "version": m.version,
+            "api": m.api,
+            "source": plugin.source.to_string(),
+            "state": state,
+            "enabled": session.config.plugin_enabled(&m.id).0,
+            "runnable": false,
+            "trusted": false,
+            "replaced_by": plugin.replaced_by.map(|s| s.to_string()),
+            "commands": m.commands.iter().map(|c| &c.name).collect::<Vec<_>>(),
+            "capabilities": Vec::<String>::new(),
+            "dir": plugin.dir.display().to_string(),
+            "sha256": null,
+        }));
+    }
+    // Broken trusted plugins were reported when anton started; these only now.
+    for broken in &unreadable {
+        eprintln!(
+            "warning: skipped the {} plugin in {}: {}",
+            broken.source,
+            sanitize_line(&broken.dir.display().to_string()),
+            broken.error
+        );
+    }
+    for broken in host.catalog.broken.iter().chain(&unreadable) {
         let name = broken
             .dir
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| sanitize_line(&n.to_string_lossy()))
             .unwrap_or_default();
         rows.push(vec![
             name.clone(),
@@ -236,7 +284,11 @@ fn command_label(name: &str, kind: crate::plugin_host::manifest::CommandKind) ->
 }
 
 fn set_enabled(session: &mut Session, id: &str, scope: Scope, enabled: bool) -> Result<ExitCode, String> {
-    if session.host.catalog.find(id).is_none() {
+    let untrusted = || {
+        let (plugins, _) = session.host.catalog.review_untrusted();
+        plugins.iter().any(|p| p.manifest.id == id)
+    };
+    if session.host.catalog.find(id).is_none() && !untrusted() {
         return Err(format!("no plugin '{id}'; `anton plugins list` shows them"));
     }
     let file = session.config.set_plugin_enabled(scope, id, enabled)?;
@@ -264,10 +316,14 @@ struct Candidate {
 /// crate directory (component under target/wasm32-wasip2/release), the
 /// manifest itself, or the wasm with the manifest beside it.
 fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
-    if !path.exists() {
-        return Err(format!("{}: no such file or directory", path.display()));
-    }
-    if path.is_dir() {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Err(format!(
+            "{}: no such file or directory",
+            sanitize_line(&path.display().to_string())
+        ));
+    };
+    if meta.is_dir() || (meta.file_type().is_symlink() && path.is_dir()) {
+        // A linked folder is refused when it is read.
         return Ok((path.join(MANIFEST_FILE), None));
     }
     if path.file_name().is_some_and(|n| n == MANIFEST_FILE) {
@@ -279,58 +335,88 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
 
 fn validate(session: &Session, path: &Path) -> Result<Candidate, String> {
     let (manifest_file, wasm_file) = locate(path)?;
-    let manifest_text = std::fs::read_to_string(&manifest_file)
-        .map_err(|e| format!("{}: {e} (a plugin needs its {MANIFEST_FILE})", manifest_file.display()))?;
-    let manifest = Manifest::parse(&manifest_text, &manifest_file).map_err(|e| e.to_string())?;
-    let dir = manifest_file.parent().unwrap_or(Path::new("."));
+    let dir = manifest_file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    require_real_dir(dir)?;
+    if std::fs::symlink_metadata(&manifest_file).is_err() {
+        return Err(format!(
+            "{}: no such file (a plugin needs its {MANIFEST_FILE})",
+            sanitize_line(&manifest_file.display().to_string())
+        ));
+    }
+    let (manifest, manifest_text) = read_manifest(&manifest_file, &session.paths.workspace)?;
     let wasm_file = wasm_file.unwrap_or_else(|| {
         let beside = dir.join(&manifest.component);
         let built = dir.join("target/wasm32-wasip2/release").join(&manifest.component);
-        if !beside.exists() && built.exists() {
+        let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+        if !present(&beside) && present(&built) {
             built
         } else {
             beside
         }
     });
-    let wasm = std::fs::read(&wasm_file).map_err(|e| {
-        format!(
-            "{}: {e} (build it with `cargo build --release --target wasm32-wasip2`)",
-            wasm_file.display()
-        )
-    })?;
+    if std::fs::symlink_metadata(&wasm_file).is_err() {
+        return Err(format!(
+            "{}: no such file (build it with `cargo build --release --target wasm32-wasip2`)",
+            sanitize_line(&wasm_file.display().to_string())
+        ));
+    }
+    let wasm = read_component(&wasm_file)?;
     let record = PluginRecord {
-        grants: manifest.capabilities.clone(),
+        grants: Capabilities::default(),
         manifest: manifest.clone(),
         source: Source::Workspace,
         dir: Some(dir.to_path_buf()),
         sha256: sha256_hex(&wasm),
-        wasm: Cow::Owned(wasm.clone()),
+        wasm: Cow::Owned(wasm),
         enabled: true,
         enabled_by: None,
-        trust: Trust::Trusted,
+        trust: Trust::Untrusted,
         replaced_by: None,
     };
-    let cache = ComponentCache::new(session.paths.user_cache.as_deref());
-    let component = load_component(&cache, &record).map_err(|e| e.0)?;
-    // A scratch host: describe() must not touch this workspace.
-    let scratch = HostContext::new(session.paths.clone());
-    let linker = new_linker().map_err(|e| e.0)?;
-    let mut instance = PluginInstance::new(&record, &component, &linker, scratch).map_err(|e| e.0)?;
-    let commands = instance.describe().map_err(|e| e.0)?;
-    let problems = disagreements(&manifest, &commands);
-    if !problems.is_empty() {
-        return Err(format!(
-            "{} disagrees with its component: {}",
-            manifest_file.display(),
-            problems.join("; ")
-        ));
-    }
+    let commands = examine(session, &record, &manifest_file)?;
     Ok(Candidate {
         manifest,
         manifest_text,
-        wasm,
+        wasm: record.wasm.into_owned(),
         commands,
     })
+}
+
+/// Check a plugin nobody has agreed to yet, running none of its code with
+/// any capability: its component's type (an anton component at the
+/// manifest's WIT version), then `describe()` in a sealed instance, which
+/// must agree with the manifest.
+fn examine(session: &Session, record: &PluginRecord, manifest_file: &Path) -> Result<Vec<CommandSpec>, String> {
+    let cache = ComponentCache::new(session.paths.user_cache.as_deref());
+    let component = load_component(&cache, record).map_err(|e| e.0)?;
+    let linker = new_linker().map_err(|e| e.0)?;
+    let mut instance = PluginInstance::sealed(record, &component, &linker, HostContext::new(session.paths.clone()))
+        .map_err(|e| e.0)?;
+    let commands = instance.describe().map_err(|e| e.0)?;
+    let problems = disagreements(&record.manifest, &commands);
+    if !problems.is_empty() {
+        return Err(sanitize_line(&format!(
+            "{} disagrees with its component: {}",
+            manifest_file.display(),
+            problems.join("; ")
+        )));
+    }
+    Ok(commands)
+}
+
+/// What a plugin asks for, with every grant outside the workspace set apart
+/// so that nobody agrees to one unawares.
+fn show_asks(capabilities: &Capabilities, workspace: &Path) {
+    for line in capabilities.describe() {
+        println!("  asks for {}", sanitize_line(&line));
+    }
+    for line in capabilities.outside_workspace(workspace) {
+        let warning = format!("OUTSIDE THIS WORKSPACE: it may {}", sanitize_line(&line));
+        println!("{}", terminal::bold(&warning));
+    }
 }
 
 /// Where the manifest and `describe()` differ, in words.
@@ -392,9 +478,7 @@ fn check(session: &mut Session, path: &Path) -> Result<ExitCode, String> {
                 m.api,
                 names.join(", ")
             );
-            for line in m.capabilities.describe() {
-                println!("  asks for {line}");
-            }
+            show_asks(&m.capabilities, &session.paths.workspace);
             Ok(ExitCode::SUCCESS)
         }
         Err(problem) => {
@@ -419,7 +503,7 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
         "Plugin '{}' {} ({}) serves: {}",
         m.id,
         m.version,
-        m.display_name(),
+        sanitize_line(m.display_name()),
         candidate
             .commands
             .iter()
@@ -431,9 +515,7 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
     if asks.is_empty() {
         println!("It asks for no capabilities.");
     }
-    for line in &asks {
-        println!("  asks for {line}");
-    }
+    show_asks(&m.capabilities, &session.paths.workspace);
     let grant = if asks.is_empty() { "" } else { " and grant these" };
     let question = format!("Install it {}{grant}?", scope.describe());
     if !yes && !terminal::confirm(&question, false) {
@@ -478,13 +560,21 @@ fn remove(session: &mut Session, id: &str, scope: Scope) -> Result<ExitCode, Str
         Scope::User => Source::User,
         Scope::Workspace => Source::Workspace,
     };
-    let record = session
+    let loaded = session
         .host
         .catalog
         .records
         .iter()
-        .find(|r| r.id() == id && r.source == wanted);
-    let Some(dir) = record.and_then(|r| r.dir.clone()) else {
+        .find(|r| r.id() == id && r.source == wanted)
+        .and_then(|r| r.dir.clone());
+    let untrusted = || {
+        let (plugins, _) = session.host.catalog.review_untrusted();
+        plugins
+            .into_iter()
+            .find(|p| p.manifest.id == id && p.source == wanted)
+            .map(|p| p.dir)
+    };
+    let Some(dir) = loaded.or_else(untrusted) else {
         if session
             .host
             .catalog
@@ -510,24 +600,14 @@ fn remove(session: &mut Session, id: &str, scope: Scope) -> Result<ExitCode, Str
 }
 
 fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String> {
-    let record = session
-        .host
-        .catalog
-        .records
-        .iter()
-        .rev()
-        .find(|r| r.id() == id && r.source != Source::Builtin)
-        .cloned();
-    let Some(record) = record else {
-        return Err(format!(
-            "no installed plugin '{id}' to trust; `anton plugins list` shows them"
-        ));
-    };
+    let record = plugin_to_trust(session, id)?;
     let dir = record.dir.clone().expect("installed plugins have a directory");
+    let shown_dir = sanitize_line(&dir.display().to_string());
     if record.trust == Trust::Trusted {
-        println!("Plugin '{id}' in {} is already trusted.", dir.display());
+        println!("Plugin '{id}' in {shown_dir} is already trusted.");
         return Ok(ExitCode::SUCCESS);
     }
+    examine(session, &record, &dir.join(MANIFEST_FILE))?;
     if let Trust::Changed { trusted_sha256 } = &record.trust {
         println!(
             "Plugin '{id}' changed since you trusted it: sha256 {} → {}.",
@@ -536,15 +616,11 @@ fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String>
         );
     }
     println!(
-        "Plugin '{id}' {} in {} (sha256 {}).",
+        "Plugin '{id}' {} in {shown_dir} (sha256 {}).",
         record.manifest.version,
-        dir.display(),
         short(&record.sha256)
     );
-    let asks = record.manifest.capabilities.describe();
-    for line in &asks {
-        println!("  asks for {line}");
-    }
+    show_asks(&record.manifest.capabilities, &session.paths.workspace);
     if !yes && !terminal::confirm("Trust it and grant these?", false) {
         println!("Not trusted.");
         return Ok(ExitCode::from(1));
@@ -558,6 +634,33 @@ fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String>
     })?;
     println!("Trusted plugin '{id}'.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The strongest non-built-in plugin with this id, read in full: one read at
+/// start (trusted or changed) or an untrusted one, read now that the user asks.
+fn plugin_to_trust(session: &Session, id: &str) -> Result<PluginRecord, String> {
+    let catalog = &session.host.catalog;
+    let loaded = catalog
+        .records
+        .iter()
+        .rev()
+        .find(|r| r.id() == id && r.source != Source::Builtin);
+    let (untrusted, unreadable) = catalog.review_untrusted();
+    let untrusted = untrusted.iter().rev().find(|p| p.manifest.id == id);
+    if let Some(record) = loaded
+        && untrusted.is_none_or(|p| p.source < record.source)
+    {
+        return Ok(record.clone());
+    }
+    if let Some(plugin) = untrusted {
+        return read_plugin(&plugin.dir, plugin.source, &session.trust, &session.paths.workspace);
+    }
+    Err(
+        match unreadable.iter().find(|b| b.dir.file_name().is_some_and(|n| n == id)) {
+            Some(BrokenPlugin { error, .. }) => format!("cannot trust the plugin '{id}': {error}"),
+            None => format!("no installed plugin '{id}' to trust; `anton plugins list` shows them"),
+        },
+    )
 }
 
 fn short(sha: &str) -> &str {

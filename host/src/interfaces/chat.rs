@@ -19,18 +19,30 @@ impl Host for PluginState {
     }
 
     fn print(&mut self, text: String) {
+        if self.sealed {
+            return;
+        }
         println!("{}", terminal::sanitize(&text));
     }
 
     fn print_error(&mut self, text: String) {
+        if self.sealed {
+            return;
+        }
         eprintln!("{}", terminal::sanitize(&text));
     }
 
     fn print_markdown(&mut self, text: String) {
+        if self.sealed {
+            return;
+        }
         println!("{}", terminal::render_markdown(&terminal::sanitize(&text)));
     }
 
     fn print_table(&mut self, table: Table) {
+        if self.sealed {
+            return;
+        }
         let columns: Vec<terminal::Column> = table
             .columns
             .into_iter()
@@ -60,12 +72,15 @@ impl Host for PluginState {
     }
 
     fn interactive(&mut self) -> bool {
-        terminal::stdin_is_terminal()
+        !self.sealed && terminal::stdin_is_terminal()
     }
 
     fn pick(&mut self, prompt: String, items: Vec<String>) -> Result<Option<u32>, HostError> {
         if items.is_empty() {
             return Err(HostError::Invalid("pick needs at least one item".into()));
+        }
+        if self.sealed {
+            return Ok(None);
         }
         let prompt = terminal::sanitize_line(&prompt);
         let items: Vec<String> = items.iter().map(|i| terminal::sanitize_line(i)).collect();
@@ -75,16 +90,25 @@ impl Host for PluginState {
     }
 
     fn confirm(&mut self, question: String, default_yes: bool) -> Result<bool, HostError> {
+        if self.sealed {
+            return Ok(false);
+        }
         let question = terminal::sanitize(&question);
         Ok(self.waiting_on_user(|| terminal::confirm(&question, default_yes)))
     }
 
     fn ask(&mut self, prompt: String) -> Result<Option<String>, HostError> {
+        if self.sealed {
+            return Ok(None);
+        }
         let prompt = terminal::sanitize(&prompt);
         Ok(self.waiting_on_user(|| terminal::prompt(&format!("{prompt} "))))
     }
 
     fn ask_secret(&mut self, prompt: String) -> Result<Option<String>, HostError> {
+        if self.sealed {
+            return Ok(None);
+        }
         let prompt = terminal::sanitize(&prompt);
         Ok(self.waiting_on_user(|| terminal::prompt_secret(&format!("{prompt} "))))
     }

@@ -22,7 +22,7 @@ fn rank(level: Level) -> u8 {
 
 impl Host for PluginState {
     fn log(&mut self, level: Level, message: String) {
-        if rank(level) >= rank(threshold()) {
+        if !self.sealed && rank(level) >= rank(threshold()) {
             let name = format!("{level:?}").to_lowercase();
             eprintln!("[{} {name}] {}", self.plugin_id, crate::terminal::sanitize(&message));
         }

@@ -150,6 +150,9 @@ pub struct PluginState {
     pub timed_out: bool,
     pub plugin_id: String,
     pub grants: Capabilities,
+    /// Set while the plugin is examined before anyone agreed to it: the
+    /// calls every plugin may make (print, prompt, log, key/value) do nothing.
+    pub sealed: bool,
     /// The arguments of the running command: the only paths `read-named-file` opens.
     pub named_paths: Vec<String>,
     pub host: Arc<HostContext>,

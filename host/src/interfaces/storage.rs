@@ -102,6 +102,13 @@ impl Host for PluginState {
     }
 
     fn redact(&mut self, texts: Vec<String>) -> Redacted {
+        // Loading the secrets reads the vault: not for a plugin no one agreed to.
+        if self.sealed {
+            return Redacted {
+                texts,
+                counts: Vec::new(),
+            };
+        }
         let mut report = crate::scrub::Report::new();
         let scrubber = &self.host.secrets().scrubber;
         let texts = texts.iter().map(|t| scrubber.scrub_counting(t, &mut report)).collect();
@@ -252,16 +259,25 @@ impl Host for PluginState {
     }
 
     fn kv_get(&mut self, key: String) -> Result<Option<String>, HostError> {
+        if self.sealed {
+            return Ok(None);
+        }
         let plugin = self.plugin_id.clone();
         self.host.read_store(|s| s.kv_get(&plugin, &key))
     }
 
     fn kv_set(&mut self, key: String, value: String) -> Result<(), HostError> {
+        if self.sealed {
+            return Ok(());
+        }
         let plugin = self.plugin_id.clone();
         self.host.write_store(|s| s.kv_set(&plugin, &key, &value))
     }
 
     fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
+        if self.sealed {
+            return Ok(());
+        }
         let plugin = self.plugin_id.clone();
         self.host.read_store(|s| s.kv_delete(&plugin, &key))
     }

@@ -4,6 +4,10 @@
 //! Layers, weakest first: built-in < user plugins dir < workspace
 //! `.anton/plugins/`. A stronger layer replaces a weaker plugin with the same
 //! id, and its commands win over a weaker plugin's commands of the same name.
+//!
+//! A plugin folder nobody trusted is not read at all on an ordinary command
+//! (it came with a clone and may be built to hurt): only its name is known
+//! until the user asks about it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -11,10 +15,11 @@ use std::path::{Path, PathBuf};
 
 use super::builtin::BUILTIN_PLUGINS;
 use super::engine::sha256_hex;
-use super::manifest::{Capabilities, MANIFEST_FILE, Manifest};
+use super::manifest::{Capabilities, MANIFEST_FILE, MAX_COMPONENT_BYTES, Manifest, read_manifest};
 use super::trust::TrustStore;
 use crate::config::{Config, Scope};
 use crate::workspace::Paths;
+use crate::{files, terminal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Source {
@@ -85,10 +90,7 @@ impl PluginRecord {
     }
 
     pub fn serves(&self, command: &str) -> bool {
-        self.manifest
-            .commands
-            .iter()
-            .any(|c| c.name == command || c.aliases.iter().any(|a| a == command))
+        self.manifest.serves(command)
     }
 }
 
@@ -97,7 +99,25 @@ impl PluginRecord {
 pub struct BrokenPlugin {
     pub source: Source,
     pub dir: PathBuf,
+    /// One line, safe to print.
     pub error: String,
+}
+
+/// A plugin folder with no trust record: known by its path only.
+#[derive(Debug, Clone)]
+pub struct UntrustedDir {
+    pub source: Source,
+    pub dir: PathBuf,
+}
+
+/// An untrusted plugin as its manifest describes it; its wasm is not read.
+#[derive(Debug, Clone)]
+pub struct UntrustedPlugin {
+    pub manifest: Manifest,
+    pub source: Source,
+    pub dir: PathBuf,
+    /// Set when a trusted plugin of a stronger layer has the same id.
+    pub replaced_by: Option<Source>,
 }
 
 /// Why a command cannot run, in words with the fix.
@@ -110,17 +130,22 @@ pub enum Resolution<'a> {
 pub struct Catalog {
     /// Weakest layer first.
     pub records: Vec<PluginRecord>,
+    /// Trusted plugins whose files could not be read.
     pub broken: Vec<BrokenPlugin>,
+    /// Weakest layer first, like `records`.
+    pub untrusted: Vec<UntrustedDir>,
+    workspace: PathBuf,
 }
 
 impl Catalog {
     pub fn discover(paths: &Paths, config: &Config, trust: &TrustStore) -> Catalog {
         let mut records = Vec::new();
         let mut broken = Vec::new();
+        let mut untrusted = Vec::new();
         for builtin in BUILTIN_PLUGINS {
             let file = PathBuf::from(format!("<built-in>/{}/{MANIFEST_FILE}", builtin.id));
-            let manifest =
-                Manifest::parse(builtin.manifest, &file).expect("built-in manifests are checked by the test suite");
+            let manifest = Manifest::parse(builtin.manifest, &file, &paths.workspace)
+                .expect("built-in manifests are checked by the test suite");
             let grants = manifest.capabilities.clone();
             records.push(PluginRecord {
                 manifest,
@@ -139,8 +164,15 @@ impl Catalog {
             (Source::User, paths.user_plugins()),
             (Source::Workspace, paths.workspace_plugins()),
         ] {
-            for plugin_dir in subdirectories(&dir) {
-                match read_plugin(&plugin_dir, source, trust) {
+            for plugin_dir in plugin_dirs(&dir) {
+                if trust.lookup(&plugin_dir).is_none() {
+                    untrusted.push(UntrustedDir {
+                        source,
+                        dir: plugin_dir,
+                    });
+                    continue;
+                }
+                match read_plugin(&plugin_dir, source, trust, &paths.workspace) {
                     Ok(record) => records.push(record),
                     Err(error) => broken.push(BrokenPlugin {
                         source,
@@ -166,7 +198,45 @@ impl Catalog {
                 .map(|(_, source)| *source)
                 .max();
         }
-        Catalog { records, broken }
+        Catalog {
+            records,
+            broken,
+            untrusted,
+            workspace: paths.workspace.clone(),
+        }
+    }
+
+    /// Read the manifest of every untrusted plugin, for a user who asked
+    /// about them. Its component is checked to be a regular file of a
+    /// readable size, never read.
+    pub fn review_untrusted(&self) -> (Vec<UntrustedPlugin>, Vec<BrokenPlugin>) {
+        let mut plugins = Vec::new();
+        let mut broken = Vec::new();
+        for UntrustedDir { source, dir } in &self.untrusted {
+            match review(dir, &self.workspace) {
+                Ok(manifest) => {
+                    let replaced_by = self
+                        .records
+                        .iter()
+                        .filter(|r| r.id() == manifest.id && r.source > *source)
+                        .filter(|r| matches!(r.trust, Trust::Builtin | Trust::Trusted))
+                        .map(|r| r.source)
+                        .max();
+                    plugins.push(UntrustedPlugin {
+                        manifest,
+                        source: *source,
+                        dir: dir.clone(),
+                        replaced_by,
+                    });
+                }
+                Err(error) => broken.push(BrokenPlugin {
+                    source: *source,
+                    dir: dir.clone(),
+                    error,
+                }),
+            }
+        }
+        (plugins, broken)
     }
 
     /// The plugin that will answer `id` (the strongest layer's).
@@ -182,26 +252,34 @@ impl Catalog {
         if let Some(record) = self.records.iter().rev().find(|r| r.runnable() && r.serves(command)) {
             return Resolution::Runnable(record);
         }
-        let Some(record) = self
+        let loaded = self
             .records
             .iter()
             .rev()
-            .find(|r| r.replaced_by.is_none() && r.serves(command))
-        else {
+            .find(|r| r.replaced_by.is_none() && r.serves(command));
+        // Untrusted manifests are read only now, when nothing that may run serves the command.
+        if loaded.is_none_or(|r| r.source < Source::Workspace) {
+            let (untrusted, _) = self.review_untrusted();
+            let stronger = untrusted
+                .iter()
+                .rev()
+                .filter(|p| p.replaced_by.is_none() && p.manifest.serves(command))
+                .find(|p| loaded.is_none_or(|r| p.source > r.source));
+            if let Some(plugin) = stronger {
+                let id = &plugin.manifest.id;
+                return Resolution::Unavailable(format!(
+                    "`{command}` comes from the plugin '{id}' in {}, which you have not trusted; \
+                     review it with: anton plugins trust {id}",
+                    terminal::sanitize_line(&plugin.dir.display().to_string())
+                ));
+            }
+        }
+        let Some(record) = loaded else {
             return Resolution::Unknown;
         };
         let id = record.id();
         Resolution::Unavailable(match &record.trust {
-            Trust::Untrusted => format!(
-                "`{command}` comes from the plugin '{id}' in {}, which you have not trusted; \
-                 review it with: anton plugins trust {id}",
-                record
-                    .dir
-                    .as_deref()
-                    .map(Path::display)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default()
-            ),
+            Trust::Untrusted => unreachable!("untrusted plugins are not loaded"),
             Trust::Changed { .. } => format!(
                 "the plugin '{id}' changed since you trusted it, so `{command}` will not run; \
                  review it again with: anton plugins trust {id}"
@@ -244,7 +322,8 @@ impl Catalog {
             for command in &record.manifest.commands {
                 for flag in &command.launch_flags {
                     if !out.iter().any(|(f, _, _)| f.long == flag.long) {
-                        let runnable = matches!(self.resolve(&command.name), Resolution::Runnable(_));
+                        // Not `resolve`: that reads untrusted manifests, and this runs on every command.
+                        let runnable = self.records.iter().any(|r| r.runnable() && r.serves(&command.name));
                         out.push((flag, command.name.as_str(), runnable));
                     }
                 }
@@ -254,27 +333,59 @@ impl Catalog {
     }
 }
 
-fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+/// The folders (and links, refused when read) in a plugins directory, from
+/// the directory listing alone.
+fn plugin_dirs(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() || t.is_symlink()))
+        .map(|e| e.path())
+        .collect();
     dirs.sort();
     dirs
 }
 
-pub fn read_plugin(dir: &Path, source: Source, trust: &TrustStore) -> Result<PluginRecord, String> {
-    let manifest_file = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_file).map_err(|e| format!("{}: {e}", manifest_file.display()))?;
-    let manifest = Manifest::parse(&text, &manifest_file).map_err(|e| e.to_string())?;
+/// A plugin folder must be a real folder: a link could point anywhere.
+pub fn require_real_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| one_line(format!("{}: {e}", dir.display())))?;
+    if meta.file_type().is_symlink() {
+        return Err(one_line(format!(
+            "{}: a symbolic link, not a plugin folder; anton reads plugins only from real folders",
+            dir.display()
+        )));
+    }
+    if !meta.is_dir() {
+        return Err(one_line(format!("{}: not a folder", dir.display())));
+    }
+    Ok(())
+}
+
+/// A plugin's component, read as a regular file within the size cap.
+pub fn read_component(file: &Path) -> Result<Vec<u8>, String> {
+    files::read_regular(file, MAX_COMPONENT_BYTES).map_err(|e| one_line(format!("{}: {e}", file.display())))
+}
+
+fn one_line(text: String) -> String {
+    terminal::sanitize_line(&text)
+}
+
+fn review(dir: &Path, workspace: &Path) -> Result<Manifest, String> {
+    require_real_dir(dir)?;
+    let (manifest, _) = read_manifest(&dir.join(MANIFEST_FILE), workspace)?;
     let wasm_file = dir.join(&manifest.component);
-    let wasm = std::fs::read(&wasm_file).map_err(|e| {
-        format!(
-            "{}: field `component`: cannot read {}: {e}",
-            manifest_file.display(),
-            wasm_file.display()
-        )
-    })?;
+    files::check_regular(&wasm_file, MAX_COMPONENT_BYTES)
+        .map_err(|e| one_line(format!("{}: {e}", wasm_file.display())))?;
+    Ok(manifest)
+}
+
+/// Read a plugin folder completely: its manifest and its component.
+pub fn read_plugin(dir: &Path, source: Source, trust: &TrustStore, workspace: &Path) -> Result<PluginRecord, String> {
+    require_real_dir(dir)?;
+    let (manifest, _) = read_manifest(&dir.join(MANIFEST_FILE), workspace)?;
+    let wasm = read_component(&dir.join(&manifest.component))?;
     let sha256 = sha256_hex(&wasm);
     let (trust, grants) = match trust.lookup(dir) {
         Some(record) if record.sha256 == sha256 => (Trust::Trusted, manifest.capabilities.intersect(&record.granted)),

@@ -1,7 +1,10 @@
 //! One plugin's store and instance: limits, deadline, and what to say when
 //! it breaks. A trapped instance is dropped and made anew on the next call.
+//!
+//! A sealed instance is how a plugin is looked at before anyone consented
+//! to it: no files, no capability, nothing shown, nothing stored.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,11 +15,15 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::catalog::PluginRecord;
 use super::engine::engine;
-use super::manifest::Access;
+use super::manifest::{Access, Capabilities, home_dirs, whole_tree};
 use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Outcome};
 use crate::interfaces::latest::{Plugin, PluginPre};
 use crate::interfaces::{HostContext, MemoryLimiter, PluginState};
+use crate::terminal;
 
+/// What a plugin may write through WASI stdout and stderr in one instance's
+/// life; shown (sanitised) after each call.
+const STDOUT_CAPACITY: usize = 1024 * 1024;
 const STDERR_CAPACITY: usize = 64 * 1024;
 const STDERR_TAIL_LINES: usize = 4;
 
@@ -36,7 +43,8 @@ pub struct PluginInstance {
     memory_bytes: usize,
     memory_mb: u32,
     timeout: Duration,
-    grants: super::manifest::Capabilities,
+    grants: Capabilities,
+    sealed: bool,
     pre: PluginPre<PluginState>,
     live: Option<Live>,
     host: Arc<HostContext>,
@@ -45,16 +53,41 @@ pub struct PluginInstance {
 struct Live {
     store: Store<PluginState>,
     bindings: Plugin,
+    stdout: MemoryOutputPipe,
+    stdout_shown: usize,
     stderr: MemoryOutputPipe,
     stderr_shown: usize,
 }
 
 impl PluginInstance {
+    /// An instance with the record's grants, for a plugin that may run.
     pub fn new(
         record: &PluginRecord,
         component: &Component,
         linker: &Linker<PluginState>,
         host: Arc<HostContext>,
+    ) -> Result<PluginInstance, PluginFailure> {
+        Self::with(record, component, linker, host, false)
+    }
+
+    /// An instance for a plugin nobody has agreed to yet: every capability
+    /// denied, no files, its output kept from the terminal, its storage and
+    /// prompts inert.
+    pub fn sealed(
+        record: &PluginRecord,
+        component: &Component,
+        linker: &Linker<PluginState>,
+        host: Arc<HostContext>,
+    ) -> Result<PluginInstance, PluginFailure> {
+        Self::with(record, component, linker, host, true)
+    }
+
+    fn with(
+        record: &PluginRecord,
+        component: &Component,
+        linker: &Linker<PluginState>,
+        host: Arc<HostContext>,
+        sealed: bool,
     ) -> Result<PluginInstance, PluginFailure> {
         let pre = linker
             .instantiate_pre(component)
@@ -66,7 +99,12 @@ impl PluginInstance {
             memory_bytes: record.manifest.limits.memory_bytes(),
             memory_mb: record.manifest.limits.memory_mb(),
             timeout: Duration::from_millis(record.manifest.limits.timeout_ms()),
-            grants: record.grants.clone(),
+            grants: if sealed {
+                Capabilities::default()
+            } else {
+                record.grants.clone()
+            },
+            sealed,
             pre,
             live: None,
             host,
@@ -74,20 +112,19 @@ impl PluginInstance {
     }
 
     fn instantiate(&self) -> Result<Live, PluginFailure> {
+        let stdout = MemoryOutputPipe::new(STDOUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone()).inherit_stdout();
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
         for file in &self.grants.files {
-            let path = expand(&file.path, &self.host.paths.workspace);
-            std::fs::create_dir_all(&path)
-                .map_err(|e| PluginFailure(format!("plugin '{}': cannot create {}: {e}", self.id, path.display())))?;
+            let guest = expand(&file.path, &self.host.paths.workspace);
+            let host_dir = self.grant_dir(&file.path, &guest)?;
             let perms = match file.access {
                 Access::Read => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
-            let guest = path.display().to_string();
-            wasi.preopened_dir(&path, &guest, perms)
-                .map_err(|e| PluginFailure(format!("plugin '{}': cannot open {}: {e}", self.id, path.display())))?;
+            wasi.preopened_dir(&host_dir, guest.display().to_string(), perms)
+                .map_err(|e| self.refusal(format!("cannot open {}: {e}", host_dir.display())))?;
         }
         let state = PluginState {
             wasi: wasi.build(),
@@ -100,6 +137,7 @@ impl PluginInstance {
             timed_out: false,
             plugin_id: self.id.clone(),
             grants: self.grants.clone(),
+            sealed: self.sealed,
             named_paths: Vec::new(),
             host: self.host.clone(),
         };
@@ -121,9 +159,52 @@ impl PluginInstance {
         Ok(Live {
             store,
             bindings,
+            stdout,
+            stdout_shown: 0,
             stderr,
             stderr_shown: 0,
         })
+    }
+
+    /// The folder behind a files grant, created when missing. The grant was
+    /// judged as written; this judges where it really leads, since a link
+    /// (one a cloned repository carries, say) can point anywhere.
+    fn grant_dir(&self, grant: &str, wanted: &Path) -> Result<PathBuf, PluginFailure> {
+        let workspace = &self.host.paths.workspace;
+        let real_workspace = workspace.canonicalize().unwrap_or_else(|_| workspace.clone());
+        // Resolve the deepest part that exists; what is created below it has no links.
+        let mut existing = wanted;
+        let mut missing = Vec::new();
+        while std::fs::symlink_metadata(existing).is_err() {
+            let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
+                break;
+            };
+            missing.push(name);
+            existing = parent;
+        }
+        let mut real = existing
+            .canonicalize()
+            .map_err(|e| self.refusal(format!("cannot resolve {}: {e}", existing.display())))?;
+        real.extend(missing.iter().rev());
+        let leads_to = |what: &str| {
+            self.refusal(format!(
+                "its grant {grant} leads to {}, {what}; remove the link or change the grant",
+                real.display()
+            ))
+        };
+        if grant.starts_with("{workspace}") {
+            if !real.starts_with(&real_workspace) {
+                return Err(leads_to("outside this workspace"));
+            }
+        } else if let Some(what) = whole_tree(&real, &real_workspace, &home_dirs()) {
+            return Err(leads_to(what));
+        }
+        std::fs::create_dir_all(&real).map_err(|e| self.refusal(format!("cannot create {}: {e}", real.display())))?;
+        Ok(real)
+    }
+
+    fn refusal(&self, why: String) -> PluginFailure {
+        PluginFailure(terminal::sanitize_line(&format!("plugin '{}': {why}", self.id)))
     }
 
     pub fn describe(&mut self) -> Result<Vec<CommandSpec>, PluginFailure> {
@@ -138,7 +219,7 @@ impl PluginInstance {
             s.data_mut().named_paths.clear();
             result
         })?;
-        result.map_err(|message| PluginFailure(format!("{}: {message}", self.id)))
+        result.map_err(|message| PluginFailure(terminal::sanitize_line(&format!("{}: {message}", self.id))))
     }
 
     fn call<R>(
@@ -155,9 +236,15 @@ impl PluginInstance {
         state.timed_out = false;
         state.limiter.refused = None;
         live.store.set_epoch_deadline(1);
-        match f(&live.bindings, &mut live.store) {
+        let result = f(&live.bindings, &mut live.store);
+        if !self.sealed {
+            print!("{}", unseen(&live.stdout, &mut live.stdout_shown));
+        }
+        match result {
             Ok(value) => {
-                forward_stderr(live);
+                if !self.sealed {
+                    eprint!("{}", unseen(&live.stderr, &mut live.stderr_shown));
+                }
                 Ok(value)
             }
             Err(error) => {
@@ -201,18 +288,17 @@ impl PluginInstance {
             line.push_str(": ");
             line.push_str(&tail);
         }
-        PluginFailure(line)
+        PluginFailure(terminal::sanitize_line(&line))
     }
 }
 
-/// Text a plugin wrote to stderr (eprintln!) reaches the user after each call.
-fn forward_stderr(live: &mut Live) {
-    let contents = live.stderr.contents();
-    if contents.len() > live.stderr_shown {
-        let new = String::from_utf8_lossy(&contents[live.stderr_shown..]);
-        eprint!("{new}");
-        live.stderr_shown = contents.len();
-    }
+/// What a plugin wrote through WASI (println!, eprintln!) since the last
+/// call, made safe for the terminal; shown after each call.
+fn unseen(pipe: &MemoryOutputPipe, shown: &mut usize) -> String {
+    let contents = pipe.contents();
+    let new = terminal::sanitize(&String::from_utf8_lossy(&contents[*shown..]));
+    *shown = contents.len();
+    new
 }
 
 fn stderr_tail(bytes: &[u8]) -> String {

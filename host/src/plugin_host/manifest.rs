@@ -1,11 +1,17 @@
 //! `anton-plugin.toml`: who a plugin is, what it serves, what it may touch.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::{files, terminal};
+
 pub const MANIFEST_FILE: &str = "anton-plugin.toml";
+
+/// The largest manifest and component anton reads; checked before reading.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
+pub const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// WIT package versions this host serves, newest first.
 pub const SUPPORTED_APIS: &[&str] = &["0.1.0"];
@@ -171,6 +177,22 @@ impl Capabilities {
         }
         lines
     }
+
+    /// The files grants that reach outside `workspace`, in words ("read and
+    /// write /srv/data"), for the user to see before agreeing.
+    pub fn outside_workspace(&self, workspace: &Path) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|f| !f.path.starts_with("{workspace}") && !Path::new(&f.path).starts_with(workspace))
+            .map(|f| {
+                let access = match f.access {
+                    Access::Read => "read",
+                    Access::ReadWrite => "read and write",
+                };
+                format!("{access} {}", f.path)
+            })
+            .collect()
+    }
 }
 
 impl Limits {
@@ -194,22 +216,36 @@ pub struct ManifestError {
 
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file, self.message)
+        // Both halves may echo a hostile file's name or contents.
+        f.write_str(&terminal::sanitize_line(&format!("{}: {}", self.file, self.message)))
     }
 }
 
+/// Read and parse the manifest at `file` as a regular file within the size
+/// cap; the text too, for an install to copy.
+pub fn read_manifest(file: &Path, workspace: &Path) -> Result<(Manifest, String), String> {
+    let bytes = files::read_regular(file, MAX_MANIFEST_BYTES)
+        .map_err(|e| terminal::sanitize_line(&format!("{}: {e}", file.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| terminal::sanitize_line(&format!("{}: not UTF-8 text", file.display())))?;
+    let manifest = Manifest::parse(&text, file, workspace).map_err(|e| e.to_string())?;
+    Ok((manifest, text))
+}
+
 impl Manifest {
-    pub fn parse(text: &str, file: &Path) -> Result<Manifest, ManifestError> {
+    /// `workspace` is where the plugin would run: a grant may not cover it
+    /// from above.
+    pub fn parse(text: &str, file: &Path, workspace: &Path) -> Result<Manifest, ManifestError> {
         let error = |message: String| ManifestError {
             file: file.display().to_string(),
             message,
         };
         let manifest: Manifest = toml::from_str(text).map_err(|e| error(e.message().to_string() + &field_hint(&e)))?;
-        manifest.validate().map_err(error)?;
+        manifest.validate(workspace, &home_dirs()).map_err(error)?;
         Ok(manifest)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self, workspace: &Path, homes: &[PathBuf]) -> Result<(), String> {
         if !is_name(&self.id) {
             return Err(format!(
                 "field `id`: '{}' must be lowercase letters, digits and dashes, starting with a letter",
@@ -226,9 +262,9 @@ impl Manifest {
                 SUPPORTED_APIS.join(", ")
             ));
         }
-        if self.component.contains("..") || Path::new(&self.component).is_absolute() {
+        if !is_plain_file_name(&self.component) {
             return Err(format!(
-                "field `component`: '{}' must be a file next to the manifest",
+                "field `component`: '{}' must be a plain file name next to the manifest (no folders)",
                 self.component
             ));
         }
@@ -250,15 +286,8 @@ impl Manifest {
             }
         }
         for file in &self.capabilities.files {
-            if file.path.split('/').any(|part| part == "..") {
-                return Err(format!("field `capabilities.files`: '{}' may not use ..", file.path));
-            }
-            if !file.path.starts_with("{workspace}") && !Path::new(&file.path).is_absolute() {
-                return Err(format!(
-                    "field `capabilities.files`: '{}' must start with {{workspace}} or /",
-                    file.path
-                ));
-            }
+            check_grant(&file.path, workspace, homes)
+                .map_err(|why| format!("field `capabilities.files`: '{}' {why}", file.path))?;
         }
         if let Some(mb) = self.limits.memory_mb
             && !(1..=MAX_MEMORY_MB).contains(&mb)
@@ -275,9 +304,93 @@ impl Manifest {
         Ok(())
     }
 
+    pub fn serves(&self, command: &str) -> bool {
+        self.commands
+            .iter()
+            .any(|c| c.name == command || c.aliases.iter().any(|a| a == command))
+    }
+
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
+}
+
+/// Why a files grant is refused, after the path: "is your home folder; …".
+fn check_grant(path: &str, workspace: &Path, homes: &[PathBuf]) -> Result<(), String> {
+    if path.chars().any(char::is_control) {
+        return Err("may not contain control characters".into());
+    }
+    if path.split('/').any(|part| part == "..") {
+        return Err("may not use ..".into());
+    }
+    if path.starts_with('~') {
+        return Err("uses ~, which anton does not expand; write {workspace}/… or a full path".into());
+    }
+    if path == "{workspace}" || path.starts_with("{workspace}/") {
+        return Ok(());
+    }
+    if !path.starts_with('/') {
+        return Err("must be {workspace}, start with {workspace}/, or be a full path starting with /".into());
+    }
+    match whole_tree(Path::new(path), workspace, homes) {
+        Some(what) => Err(format!(
+            "is {what}, a whole tree a plugin may not be granted; grant a folder inside it, such as {{workspace}}/data"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What `path` (absolute, without `..`) would hand a plugin if it is too much:
+/// the root, a top-level folder, the home folder or one above it, or a
+/// folder above the workspace.
+pub fn whole_tree(path: &Path, workspace: &Path, homes: &[PathBuf]) -> Option<&'static str> {
+    let normal = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+            .collect()
+    };
+    let path = normal(path);
+    let depth = path.components().filter(|c| matches!(c, Component::Normal(_))).count();
+    if depth == 0 {
+        return Some("the whole file system");
+    }
+    if depth == 1 {
+        return Some("a top-level folder");
+    }
+    for home in homes.iter().filter(|h| h.is_absolute()) {
+        let home = normal(home);
+        if home == path {
+            return Some("your home folder");
+        }
+        if home.starts_with(&path) {
+            return Some("a folder above your home folder");
+        }
+    }
+    let workspace = normal(workspace);
+    if workspace.starts_with(&path) && workspace != path {
+        return Some("a folder above this workspace");
+    }
+    None
+}
+
+/// `$HOME` as written and as resolved, so a symlinked home is caught either way.
+pub fn home_dirs() -> Vec<PathBuf> {
+    let home = crate::interfaces::home_dir();
+    let mut homes = vec![home.clone()];
+    if let Ok(real) = home.canonicalize()
+        && real != home
+    {
+        homes.push(real);
+    }
+    homes
+}
+
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control)
 }
 
 fn field_hint(error: &toml::de::Error) -> String {
@@ -309,7 +422,12 @@ summary = "Say hello"
 "#;
 
     fn parse(text: &str) -> Result<Manifest, String> {
-        Manifest::parse(text, Path::new("/p/anton-plugin.toml")).map_err(|e| e.to_string())
+        Manifest::parse(text, Path::new("/p/anton-plugin.toml"), Path::new("/work/projects/ws"))
+            .map_err(|e| e.to_string())
+    }
+
+    fn with_grant(path: &str) -> String {
+        format!("{GOOD}\n[capabilities]\nfiles = [{{ path = \"{path}\", access = \"read\" }}]\n")
     }
 
     #[test]
@@ -329,15 +447,53 @@ summary = "Say hello"
             (GOOD.replace("kind = \"slash\"", "kind = \"menu\""), "menu"),
             (GOOD.to_string() + "\n[limits]\nmemory_mb = 0\n", "limits.memory_mb"),
             (GOOD.to_string() + "typo = 1\n", "typo"),
+            (with_grant("{workspace}/../x"), "may not use .."),
+            (with_grant("/"), "'/' is the whole file system"),
+            (with_grant("/etc"), "'/etc' is a top-level folder"),
+            (with_grant("/work//"), "is a top-level folder"),
+            (with_grant("/work/projects"), "is a folder above this workspace"),
+            (with_grant("~/notes"), "uses ~"),
+            (with_grant("{workspace}x"), "must be {workspace}"),
+            (with_grant("data"), "must be {workspace}"),
             (
-                GOOD.to_string() + "\n[capabilities]\nfiles = [{ path = \"{workspace}/../x\", access = \"read\" }]\n",
-                "may not use ..",
+                GOOD.replace("version =", "component = \"bin/p.wasm\"\nversion ="),
+                "field `component`",
+            ),
+            (
+                GOOD.replace("version =", "component = \"..\"\nversion ="),
+                "field `component`",
             ),
         ];
         for (text, expected) in cases {
             let error = parse(&text).unwrap_err();
             assert!(error.starts_with("/p/anton-plugin.toml: "), "{error}");
             assert!(error.contains(expected), "{error} should mention {expected}");
+        }
+    }
+
+    #[test]
+    fn the_home_folder_and_those_above_it_are_whole_trees() {
+        let homes = [PathBuf::from("/home/ana")];
+        let ws = Path::new("/srv/code/app");
+        assert_eq!(whole_tree(Path::new("/home/ana"), ws, &homes), Some("your home folder"));
+        assert_eq!(
+            whole_tree(Path::new("/home/ana/"), ws, &homes),
+            Some("your home folder")
+        );
+        assert_eq!(whole_tree(Path::new("/home"), ws, &homes), Some("a top-level folder"));
+        assert_eq!(
+            whole_tree(Path::new("/srv/code"), ws, &homes),
+            Some("a folder above this workspace")
+        );
+        assert_eq!(whole_tree(Path::new("/home/ana/data"), ws, &homes), None);
+        assert_eq!(whole_tree(Path::new("/srv/data/shared"), ws, &homes), None);
+        assert_eq!(whole_tree(ws, ws, &homes), None);
+    }
+
+    #[test]
+    fn deeper_and_workspace_grants_are_accepted() {
+        for path in ["{workspace}", "{workspace}/out", "/srv/data/shared"] {
+            parse(&with_grant(path)).unwrap();
         }
     }
 }

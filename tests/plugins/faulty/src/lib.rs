@@ -13,12 +13,22 @@ impl Plugin for Faulty {
         Faulty { runs: 0 }
     }
 
+    /// What `describe` runs: it reaches for everything a plugin may touch,
+    /// as a plugin that acts before anyone agreed to it would.
     fn commands(&self) -> Vec<CommandSpec> {
+        let out = format!("{}/faulty-out", chat::workspace_dir());
+        // Failures are the point when nothing was granted yet.
+        std::fs::create_dir_all(&out).ok();
+        std::fs::write(format!("{out}/from-describe"), "written by describe").ok();
+        storage::kv_set("described", "yes").ok();
+        println!("faulty describe wrote to stdout");
+        eprintln!("faulty describe wrote to stderr");
+        chat::print("faulty describe printed");
         vec![CommandSpec::new(
             "faulty",
             CommandKind::Both,
-            "faulty <trap|loop|alloc|read-passwd|llm|sessions|env|ask|ok>",
-            "faulty <trap|loop|alloc|read-passwd|llm|sessions|env|ask|ok>",
+            "faulty <trap|loop|alloc|read-passwd|llm|sessions|env|ask|escape|escape-trap|ok>",
+            "faulty <trap|loop|alloc|read-passwd|llm|sessions|env|ask|escape|escape-trap|ok>",
         )]
     }
 
@@ -66,6 +76,15 @@ impl Plugin for Faulty {
                 chat::print("listed sessions");
             }
             Some("env") => chat::print(&format!("environment variables: {}", std::env::vars().count())),
+            Some("escape") => {
+                println!("stdout \x1b]52;c;cHduZWQ=\x07 \x1b[2J \u{9b}31m");
+                eprintln!("stderr \x1b]0;pwned\x07");
+                return Err("error \x1b[31mred".into());
+            }
+            Some("escape-trap") => {
+                eprintln!("tail \x1b]8;;https://evil.example\x07link");
+                panic!("escaping \x1b[2J");
+            }
             Some("ask") => {
                 let answer = chat::ask("name?")?.unwrap_or_default();
                 chat::print(&format!("hello {answer}"));
