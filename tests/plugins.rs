@@ -353,9 +353,10 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
     use anton::interfaces::HostContext;
-    use anton::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
+    use anton::interfaces::latest::exports::anton::plugin::command::Origin;
+    use anton::plugin_host::Dispatch;
     use anton::plugin_host::PluginHost;
-    use anton::plugin_host::catalog::{Catalog, Resolution};
+    use anton::plugin_host::catalog::Catalog;
 
     let env = Env::new();
     env.install("faulty").ok();
@@ -371,22 +372,16 @@ fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
     let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();
     let catalog = Catalog::discover(&paths, &config, &trust);
     let mut host = PluginHost::new(catalog, HostContext::new(paths));
-    let index = match host.catalog.resolve("faulty") {
-        Resolution::Runnable(record) => host.index_of(record),
+    let mut call = |what: &str| match host.dispatch("faulty", vec![what.into()], Origin::Chat) {
+        Dispatch::Ran(result) => result.map_err(|e| e.to_string()),
         _ => panic!("faulty should be runnable"),
     };
-    let call = |what: &str| Invocation {
-        command: "faulty".into(),
-        args: vec![what.into()],
-        origin: Origin::Chat,
-    };
-    let first = host.run(index, &call("ok")).unwrap();
-    assert_eq!(first.exit_code, 0);
+    assert_eq!(call("ok").unwrap().exit_code, 0);
     for fault in ["trap", "loop", "alloc"] {
-        let error = host.run(index, &call(fault)).unwrap_err().to_string();
+        let error = call(fault).unwrap_err();
         assert!(error.starts_with("plugin 'faulty' 0.1.0 "), "{error}");
         // The broken instance is gone; the next call gets a fresh one that works.
-        host.run(index, &call("ok")).unwrap();
+        call("ok").unwrap();
     }
 }
 

@@ -9,10 +9,10 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::config::Config;
 use crate::interfaces::HostContext;
-use crate::interfaces::latest::exports::anton::plugin::command::{Action, Invocation, Origin, Outcome};
-use crate::plugin_host::catalog::{Catalog, Resolution};
+use crate::interfaces::latest::exports::anton::plugin::command::{Action, Origin, Outcome};
+use crate::plugin_host::catalog::Catalog;
 use crate::plugin_host::trust::TrustStore;
-use crate::plugin_host::{PluginFailure, PluginHost};
+use crate::plugin_host::{Dispatch, PluginHost};
 use crate::workspace::Paths;
 use crate::{plugins_command, workspace_trust};
 
@@ -100,14 +100,14 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
                 .flatten()
                 .map(lossy)
                 .collect();
-            run_plugin_command(&mut session.host, name, args, Origin::Cli)
+            run_plugin_command(&mut session.host, name, args)
         }
         None => {
             let resume = match run_launch_flags(&mut session.host, &matches) {
                 None => None,
                 Some(Ok(outcome)) if outcome.exit_code != 0 => return Ok(ExitCode::from(outcome.exit_code)),
                 Some(Ok(outcome)) => outcome.action.map(|Action::SwitchSession(id)| id),
-                Some(Err(failure)) => return Err(failure.to_string()),
+                Some(Err(why)) => return Err(why),
             };
             crate::chat::run(&mut session, resume)
         }
@@ -188,8 +188,8 @@ fn command(catalog: &Catalog) -> Command {
 }
 
 /// Run the plugin behind a launch flag (`--resume`), if one was given.
-fn run_launch_flags(host: &mut PluginHost, matches: &ArgMatches) -> Option<Result<Outcome, PluginFailure>> {
-    let (long, command, args) = host.catalog.launch_flags().into_iter().find_map(|(flag, command, _)| {
+fn run_launch_flags(host: &mut PluginHost, matches: &ArgMatches) -> Option<Result<Outcome, String>> {
+    let (long, args) = host.catalog.launch_flags().into_iter().find_map(|(flag, _, _)| {
         let id = format!("launch:{}", flag.long);
         let args = match &flag.value_name {
             Some(_) => matches
@@ -197,55 +197,42 @@ fn run_launch_flags(host: &mut PluginHost, matches: &ArgMatches) -> Option<Resul
                 .map(|v| v.split_whitespace().map(str::to_string).collect())?,
             None => matches.get_flag(&id).then(Vec::new)?,
         };
-        Some((flag.long.clone(), command.to_string(), args))
+        Some((flag.long.clone(), args))
     })?;
-    let index = match host.catalog.resolve(&command) {
-        Resolution::Runnable(record) => host.index_of(record),
-        Resolution::Unavailable(why) => return Some(Err(PluginFailure(why))),
-        Resolution::Unknown => unreachable!("launch flags come from known commands"),
-    };
-    Some(host.run(
-        index,
-        &Invocation {
-            command: long,
-            args,
-            origin: Origin::Launch,
-        },
-    ))
+    Some(match host.dispatch(&long, args, Origin::Launch) {
+        Dispatch::Ran(result) => result.map_err(|failure| failure.to_string()),
+        Dispatch::Unavailable(why) => Err(why),
+        Dispatch::Unknown => unreachable!("launch flags come from the catalog"),
+    })
 }
 
-pub fn run_plugin_command(
-    host: &mut PluginHost,
-    name: &str,
-    args: Vec<String>,
-    origin: Origin,
-) -> Result<ExitCode, String> {
-    let index = match host.catalog.resolve(name) {
-        Resolution::Runnable(record) => host.index_of(record),
-        Resolution::Unavailable(why) => {
-            eprintln!("{}", crate::terminal::sanitize(&why));
-            return Ok(ExitCode::from(1));
-        }
-        Resolution::Unknown => {
-            return Err(format!("unknown command '{name}'; `anton --help` lists them"));
-        }
-    };
-    let invocation = Invocation {
-        command: name.to_string(),
-        args,
-        origin,
-    };
-    Ok(finish(host.run(index, &invocation)))
-}
-
-fn finish(
-    result: Result<crate::interfaces::latest::exports::anton::plugin::command::Outcome, PluginFailure>,
-) -> ExitCode {
-    match result {
-        Ok(outcome) => ExitCode::from(outcome.exit_code),
-        Err(failure) => {
+fn run_plugin_command(host: &mut PluginHost, name: &str, args: Vec<String>) -> Result<ExitCode, String> {
+    match host.dispatch(name, args, Origin::Cli) {
+        Dispatch::Ran(Ok(outcome)) => Ok(ExitCode::from(outcome.exit_code)),
+        Dispatch::Ran(Err(failure)) => {
             eprintln!("error: {}", crate::terminal::sanitize_line(&failure.to_string()));
-            ExitCode::from(1)
+            Ok(ExitCode::from(1))
+        }
+        Dispatch::Unavailable(why) => {
+            eprintln!("{}", crate::terminal::sanitize(&why));
+            Ok(ExitCode::from(1))
+        }
+        Dispatch::Unknown => {
+            let mut names: Vec<String> = host
+                .catalog
+                .commands()
+                .into_iter()
+                .filter(|(c, _)| c.kind.is_cli())
+                .map(|(c, _)| c.name.clone())
+                .collect();
+            names.extend(["plugins", "trust"].map(String::from));
+            let hint = crate::terminal::nearest(name, &names)
+                .map(|n| format!("did you mean `anton {n}`? "))
+                .unwrap_or_default();
+            Err(format!(
+                "unknown command '{}'; {hint}`anton --help` lists them",
+                crate::terminal::sanitize_line(name)
+            ))
         }
     }
 }

@@ -542,16 +542,24 @@ fn place_plugin(target: &Path, candidate: &Candidate) -> Result<(), String> {
     let staging = parent.join(format!(".{name}.installing"));
     let retired = parent.join(format!(".{name}.old"));
     let io = |e: std::io::Error, what: &Path| format!("cannot write {}: {e}", what.display());
-    let _ = std::fs::remove_dir_all(&staging);
+    // Leftovers of an earlier install that was killed halfway.
+    let clear = |dir: &Path| match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", dir.display())),
+        _ => Ok(()),
+    };
+    clear(&staging)?;
     std::fs::create_dir_all(&staging).map_err(|e| io(e, &staging))?;
     std::fs::write(staging.join(MANIFEST_FILE), &candidate.manifest_text).map_err(|e| io(e, &staging))?;
     std::fs::write(staging.join(&candidate.manifest.component), &candidate.wasm).map_err(|e| io(e, &staging))?;
-    let _ = std::fs::remove_dir_all(&retired);
+    clear(&retired)?;
     if target.exists() {
         std::fs::rename(target, &retired).map_err(|e| io(e, target))?;
     }
     std::fs::rename(&staging, target).map_err(|e| io(e, target))?;
-    let _ = std::fs::remove_dir_all(&retired);
+    // The new plugin is in place; an old copy that will not go is only clutter, said so.
+    if let Err(e) = clear(&retired) {
+        eprintln!("warning: {e}");
+    }
     Ok(())
 }
 

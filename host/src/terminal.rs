@@ -447,6 +447,31 @@ pub fn confirm(question: &str, default_yes: bool) -> bool {
     }
 }
 
+/// The closest name within three edits, for "did you mean".
+pub fn nearest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (distance(wanted, n), n.as_str()))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
 /// A timestamp (ms since the epoch) for people, in the system's zone.
 pub fn format_time(at_ms: i64, relative: bool) -> String {
     let Ok(at) = jiff::Timestamp::from_millisecond(at_ms) else {

@@ -1,8 +1,8 @@
 //! Slash commands: anton's own (/help, /plugins, /done) and the plugins', with Tab completion and "did you mean".
 
 use super::{Chat, input};
-use crate::interfaces::latest::exports::anton::plugin::command::{Action, Invocation, Origin};
-use crate::plugin_host::catalog::Resolution;
+use crate::interfaces::latest::exports::anton::plugin::command::{Action, Origin};
+use crate::plugin_host::Dispatch;
 use crate::terminal;
 
 impl Chat<'_> {
@@ -44,47 +44,26 @@ impl Chat<'_> {
         if name == "done" {
             return self.done();
         }
-        let host = &mut self.cli.host;
-        let index = match host.catalog.resolve(&name) {
-            Resolution::Runnable(record)
-                if record
-                    .manifest
-                    .commands
-                    .iter()
-                    .any(|c| (c.name == name || c.aliases.contains(&name)) && c.kind.is_slash()) =>
-            {
-                host.index_of(record)
-            }
-            Resolution::Runnable(_) => {
-                return println!("/{name} is a command-line command: run `anton {name}` in a shell.");
-            }
-            Resolution::Unavailable(why) => return println!("{}", terminal::sanitize(&why)),
-            Resolution::Unknown => {
-                let names: Vec<String> = self.slash_names();
-                let hint = nearest(&name, &names)
-                    .map(|n| format!(" Did you mean /{n}?"))
-                    .unwrap_or_default();
-                return println!(
-                    "Unknown command /{}.{hint} /help lists them.",
-                    terminal::sanitize_line(&name)
-                );
-            }
-        };
-        let invocation = Invocation {
-            command: name,
-            args: words,
-            origin: Origin::Chat,
-        };
-        match host.run(index, &invocation) {
-            Ok(outcome) => {
+        match self.cli.host.dispatch(&name, words, Origin::Chat) {
+            Dispatch::Ran(Ok(outcome)) => {
                 if let Some(Action::SwitchSession(id)) = outcome.action {
                     self.switch_to(&id);
                 }
             }
-            Err(failure) => println!("error: {}", terminal::sanitize_line(&failure.to_string())),
+            Dispatch::Ran(Err(failure)) => println!("error: {}", terminal::sanitize_line(&failure.to_string())),
+            Dispatch::Unavailable(why) => println!("{}", terminal::sanitize(&why)),
+            Dispatch::Unknown => {
+                let names: Vec<String> = self.slash_names();
+                let hint = terminal::nearest(&name, &names)
+                    .map(|n| format!(" Did you mean /{n}?"))
+                    .unwrap_or_default();
+                println!(
+                    "Unknown command /{}.{hint} /help lists them.",
+                    terminal::sanitize_line(&name)
+                );
+            }
         }
     }
-
     /// `/plugins [list]` and `/plugins reload` (pick up rebuilt or newly
     /// installed plugins without leaving the chat).
     pub(super) fn plugins(&mut self, args: &[String]) {
@@ -155,29 +134,4 @@ impl Chat<'_> {
             println!("  /{:<15} {}", command.name, terminal::sanitize_line(&command.summary));
         }
     }
-}
-
-/// The closest name within three edits, for "did you mean".
-fn nearest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (distance(wanted, n), n.as_str()))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
 }

@@ -121,8 +121,9 @@ pub struct UntrustedPlugin {
 }
 
 /// Why a command cannot run, in words with the fix.
-pub enum Resolution<'a> {
-    Runnable(&'a PluginRecord),
+pub enum Resolution {
+    /// The index of the record that runs it.
+    Runnable(usize),
     Unavailable(String),
     Unknown,
 }
@@ -248,9 +249,9 @@ impl Catalog {
             .or_else(|| self.records.iter().rev().find(|r| r.id() == id))
     }
 
-    pub fn resolve(&self, command: &str) -> Resolution<'_> {
-        if let Some(record) = self.records.iter().rev().find(|r| r.runnable() && r.serves(command)) {
-            return Resolution::Runnable(record);
+    pub fn resolve(&self, command: &str) -> Resolution {
+        if let Some(index) = self.records.iter().rposition(|r| r.runnable() && r.serves(command)) {
+            return Resolution::Runnable(index);
         }
         let loaded = self
             .records

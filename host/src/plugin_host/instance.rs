@@ -26,6 +26,8 @@ use crate::terminal;
 const STDOUT_CAPACITY: usize = 1024 * 1024;
 const STDERR_CAPACITY: usize = 64 * 1024;
 const STDERR_TAIL_LINES: usize = 4;
+/// The longest a sealed `describe` may take.
+const SEALED_TIMEOUT_MS: u64 = 5_000;
 
 /// A plugin failure, as one line for the user that names the plugin.
 #[derive(Debug, Clone)]
@@ -98,7 +100,12 @@ impl PluginInstance {
             version: record.manifest.version.clone(),
             memory_bytes: record.manifest.limits.memory_bytes(),
             memory_mb: record.manifest.limits.memory_mb(),
-            timeout: Duration::from_millis(record.manifest.limits.timeout_ms()),
+            // Checking a plugin nobody agreed to run is quick, whatever it asks for.
+            timeout: Duration::from_millis(if sealed {
+                record.manifest.limits.timeout_ms().min(SEALED_TIMEOUT_MS)
+            } else {
+                record.manifest.limits.timeout_ms()
+            }),
             grants: if sealed {
                 Capabilities::default()
             } else {

@@ -14,16 +14,26 @@ use std::sync::Arc;
 
 use wasmtime::component::{Component, Linker};
 
-use catalog::{Catalog, PluginRecord};
+use catalog::{Catalog, PluginRecord, Resolution};
 use engine::{ComponentCache, Loaded, engine};
 pub use instance::PluginFailure;
 use instance::PluginInstance;
 
 use crate::interfaces::latest::Plugin;
-use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Outcome};
+use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Origin, Outcome};
 use crate::interfaces::{HostContext, PluginState};
 
 pub use builtin::BUILTIN_PLUGINS;
+
+/// What became of a command given to [`PluginHost::dispatch`].
+pub enum Dispatch {
+    /// A plugin ran it, or failed trying.
+    Ran(Result<Outcome, PluginFailure>),
+    /// A plugin serves it, but not here or not now; the text says what to do.
+    Unavailable(String),
+    /// No plugin in any layer serves it.
+    Unknown,
+}
 
 pub struct PluginHost {
     pub catalog: Catalog,
@@ -85,12 +95,47 @@ impl PluginHost {
         self.instances.get_mut(&index).expect("prepared").run(invocation)
     }
 
-    pub fn index_of(&self, record: &PluginRecord) -> usize {
-        self.catalog
-            .records
+    /// The one way a command reaches a plugin, from the chat, the command
+    /// line or a launch flag of `anton` (then `name` is the flag's long name).
+    pub fn dispatch(&mut self, name: &str, args: Vec<String>, origin: Origin) -> Dispatch {
+        let command = match origin {
+            Origin::Launch => match self.catalog.launch_flags().into_iter().find(|(f, _, _)| f.long == name) {
+                Some((_, command, _)) => command.to_string(),
+                None => return Dispatch::Unknown,
+            },
+            Origin::Chat | Origin::Cli => name.to_string(),
+        };
+        let index = match self.catalog.resolve(&command) {
+            Resolution::Runnable(index) => index,
+            Resolution::Unavailable(why) => return Dispatch::Unavailable(why),
+            Resolution::Unknown => return Dispatch::Unknown,
+        };
+        let kind = self.catalog.records[index]
+            .manifest
+            .commands
             .iter()
-            .position(|r| std::ptr::eq(r, record))
-            .expect("record belongs to this catalog")
+            .find(|c| c.name == command || c.aliases.contains(&command))
+            .map(|c| c.kind)
+            .expect("a runnable record serves the command it resolved");
+        match origin {
+            Origin::Chat if !kind.is_slash() => {
+                return Dispatch::Unavailable(format!(
+                    "/{command} is a command-line command: run `anton {command}` in a shell."
+                ));
+            }
+            Origin::Cli if !kind.is_cli() => {
+                return Dispatch::Unavailable(format!(
+                    "`{command}` is a chat command: type /{command} in the chat (`anton` opens it)."
+                ));
+            }
+            _ => {}
+        }
+        let invocation = Invocation {
+            command: name.to_string(),
+            args,
+            origin,
+        };
+        Dispatch::Ran(self.run(index, &invocation))
     }
 }
 
