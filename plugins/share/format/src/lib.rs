@@ -8,25 +8,32 @@
 //!   `anton-agent` writes it.
 //!
 //! [`read`] tells them apart by content and refuses hostile input with one
-//! line, before anything is written anywhere.
+//! line naming the field at fault, before anything is written anywhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read, Write};
 
+use serde::de::{self, Deserializer, Unexpected, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use serde_path_to_error::{Path, Segment};
 use sha2::{Digest, Sha256};
 
 pub const FORMAT_ID: &str = "anton-session";
 pub const VERSION: u32 = 1;
 /// The largest `.anton` file accepted.
 pub const MAX_FILE: usize = 256 * 1024 * 1024;
-/// What all entries of a zip may unpack to, together.
+/// What all entries of a zip may unpack to, together, by their declared sizes.
 pub const MAX_UNPACKED: u64 = 512 * 1024 * 1024;
-/// Unpacked size over packed size, per entry; past it, a zip bomb.
-pub const MAX_RATIO: u64 = 200;
-/// The longest single text (message, cell output) accepted.
+/// The longest single text (message, cell output, memory, title) accepted.
 pub const MAX_TEXT: usize = 32 * 1024 * 1024;
+/// The highest turn number accepted; anton counts turns up from there, so a
+/// number near `u32::MAX` would overflow later.
+pub const MAX_TURN: u32 = 1_000_000;
+/// More entries than a `.anton` file has (5), but few enough to walk cheaply.
+const MAX_ENTRIES: usize = 16;
+/// How much of a name or value from the file an error message quotes.
+const QUOTE_CHARS: usize = 40;
 
 const ENTRIES: [&str; 4] = ["session.json", "conversation.jsonl", "memory.json", "cells.jsonl"];
 
@@ -51,8 +58,11 @@ pub struct Episode {
     pub ts: String,
     #[serde(default)]
     pub session: String,
+    #[serde(deserialize_with = "turn")]
     pub turn: u32,
+    #[serde(deserialize_with = "role")]
     pub role: String,
+    #[serde(deserialize_with = "text")]
     pub content: String,
     #[serde(default = "empty_object")]
     pub meta: Value,
@@ -64,8 +74,10 @@ fn empty_object() -> Value {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
+    #[serde(deserialize_with = "text")]
     pub content: String,
     /// always, never, when or lesson.
+    #[serde(deserialize_with = "memory_kind")]
     pub kind: String,
     #[serde(default)]
     pub topic: String,
@@ -75,10 +87,11 @@ pub struct Memory {
 pub struct Cell {
     #[serde(default)]
     pub pad: String,
+    #[serde(deserialize_with = "text")]
     pub code: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub stdout: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub stderr: String,
     #[serde(default)]
     pub error: Option<String>,
@@ -137,9 +150,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn read(bytes: &[u8]) -> Result<(Bundle, Format), FormatError> {
     if bytes.len() > MAX_FILE {
         return Err(bad(format!(
-            "the file is {} MiB; the limit is {} MiB",
-            bytes.len() >> 20,
-            MAX_FILE >> 20
+            "the file is {}",
+            over_limit(bytes.len() as u64, MAX_FILE as u64)
         )));
     }
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
@@ -153,35 +165,278 @@ pub fn read(bytes: &[u8]) -> Result<(Bundle, Format), FormatError> {
     read_v01(text).map(|b| (b, Format::V01))
 }
 
-fn check_texts(bundle: &Bundle) -> Result<(), FormatError> {
-    let too_long = |what: &str, text: &str| -> Result<(), FormatError> {
-        if text.len() > MAX_TEXT {
-            return Err(bad(format!(
-                "{what} is {} MiB long; the limit is {} MiB",
-                text.len() >> 20,
-                MAX_TEXT >> 20
-            )));
+// ---------------------------------------------------------------- sizes and words
+
+/// A byte count people can read: `512 B`, `2.0 KiB`, `1.5 MiB`, `3.2 GiB`.
+/// Binary units throughout, as the limits are powers of two.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    // 1023.96 KiB would print as "1024.0 KiB": move up a unit first.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `40.0 MiB, over the 32.0 MiB limit`, without printing two equal sizes when
+/// the excess is below what one decimal shows.
+fn over_limit(size: u64, limit: u64) -> String {
+    let (size, limit) = (human_size(size), human_size(limit));
+    if size == limit {
+        format!("just over the {limit} limit")
+    } else {
+        format!("{size}, over the {limit} limit")
+    }
+}
+
+/// Text from the file cut short for a one-line message.
+fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().take(QUOTE_CHARS).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Text from the file, shortened and quoted with its control characters escaped.
+fn quote(text: &str) -> String {
+    format!("{:?}", shorten(text))
+}
+
+/// serde's wording of a wrong value, for people: `invalid type: null,
+/// expected a string` becomes `expected text, found null`. Messages serde did
+/// not word this way (ours, from the checks below) pass through.
+fn plain_words(serde_message: &str) -> String {
+    let wrong = serde_message
+        .strip_prefix("invalid type: ")
+        .map(|rest| (rest, false))
+        .or_else(|| serde_message.strip_prefix("invalid value: ").map(|rest| (rest, true)));
+    if let Some((rest, out_of_range)) = wrong
+        && let Some(at) = rest.rfind(", expected ")
+    {
+        let (found, expected) = (&rest[..at], &rest[at + ", expected ".len()..]);
+        return format!(
+            "expected {}, found {}",
+            plain_expected(expected, out_of_range),
+            plain_found(found)
+        );
+    }
+    if let Some(rest) = serde_message.strip_prefix("invalid length ")
+        && let Some((length, expected)) = rest.split_once(", expected ")
+    {
+        return format!("expected {}, found {length} items", plain_expected(expected, false));
+    }
+    serde_message.to_string()
+}
+
+fn plain_expected(expected: &str, out_of_range: bool) -> String {
+    let whole = |max: u64| {
+        if out_of_range {
+            format!("a whole number from 0 to {max}")
+        } else {
+            "a whole number".to_string()
         }
-        Ok(())
     };
-    for (i, e) in bundle.conversation.iter().enumerate() {
-        too_long(&format!("message {}", i + 1), &e.content)?;
-        if !ROLES.contains(&e.role.as_str()) {
-            return Err(bad(format!("message {} has an unknown role '{}'", i + 1, e.role)));
+    match expected {
+        "a string" | "a borrowed string" | "a character" => "text".into(),
+        "u8" => whole(u8::MAX.into()),
+        "u16" => whole(u16::MAX.into()),
+        "u32" => whole(u32::MAX.into()),
+        "u64" | "usize" => whole(u64::MAX),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "an object".into(),
+        "any valid JSON value" => "any JSON value".into(),
+        other if other.starts_with("struct ") => "an object".into(),
+        other => other.into(),
+    }
+}
+
+fn plain_found(found: &str) -> String {
+    let backticked = |prefix: &str| {
+        found
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('`'))
+            .and_then(|rest| rest.strip_suffix('`'))
+            .map(str::to_string)
+    };
+    if let Some(value) = backticked("boolean ")
+        .or_else(|| backticked("integer "))
+        .or_else(|| backticked("floating point "))
+    {
+        return value;
+    }
+    if let Some(quoted) = found
+        .strip_prefix("string ")
+        .or_else(|| found.strip_prefix("character "))
+    {
+        // serde quotes with Rust escapes; cut the value, keep the quotes.
+        let inner = quoted
+            .strip_prefix('"')
+            .and_then(|q| q.strip_suffix('"'))
+            .unwrap_or(quoted);
+        return format!("text \"{}\"", shorten(inner));
+    }
+    match found {
+        "null" | "unit value" | "unit" => "null".into(),
+        "sequence" => "a list".into(),
+        "map" => "an object".into(),
+        other => other.into(),
+    }
+}
+
+/// A JSON path from the root of what was parsed: `scratchpad.cells[3].description`.
+fn json_path(path: &Path) -> String {
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut out, key),
+            Segment::Unknown => push_key(&mut out, "?"),
         }
     }
-    for m in bundle.session_born.iter().chain(&bundle.project_accessed) {
-        too_long("a memory", &m.content)?;
-        if !["always", "never", "when", "lesson"].contains(&m.kind.as_str()) {
-            return Err(bad(format!("a memory has an unknown kind '{}'", m.kind)));
+    out
+}
+
+fn push_key(path: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key.len() <= QUOTE_CHARS
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '?');
+    if plain {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    } else {
+        path.push('[');
+        path.push_str(&quote(key));
+        path.push(']');
+    }
+}
+
+/// `place: path: problem`, from a failed, path-tracked deserialisation.
+/// `place` names the zip entry and line, or is empty for a v0.1 file.
+fn field_error(place: &str, error: serde_path_to_error::Error<serde_json::Error>) -> FormatError {
+    let path = json_path(error.path());
+    json_error(place, path, &error.into_inner())
+}
+
+fn json_error(place: &str, mut path: String, inner: &serde_json::Error) -> FormatError {
+    let message = inner.to_string();
+    // serde_json appends where it was in the text; the path says it better.
+    let message = match inner.line() {
+        0 => message.as_str(),
+        line => message
+            .strip_suffix(&format!(" at line {line} column {}", inner.column()))
+            .unwrap_or(&message),
+    };
+    let problem = if inner.is_syntax() || inner.is_eof() {
+        match inner.line() {
+            1 => format!("broken JSON at column {} ({message})", inner.column()),
+            line => format!("broken JSON at line {line} column {} ({message})", inner.column()),
+        }
+    } else if let Some(field) = backticked_field(message, "missing field ") {
+        push_key(&mut path, field);
+        "missing".into()
+    } else if message.starts_with("unknown field ") {
+        // The path already ends with the field.
+        "unknown field".into()
+    } else if let Some(field) = backticked_field(message, "duplicate field ") {
+        push_key(&mut path, field);
+        "given twice".into()
+    } else {
+        plain_words(message)
+    };
+    let location: Vec<&str> = [place, path.as_str()].into_iter().filter(|p| !p.is_empty()).collect();
+    if location.is_empty() {
+        bad(problem)
+    } else {
+        bad(format!("{}: {problem}", location.join(": ")))
+    }
+}
+
+/// `field` in "missing field `field`" and the like.
+fn backticked_field<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let rest = message.strip_prefix(prefix)?.strip_prefix('`')?;
+    rest.split_once('`').map(|(field, _)| field)
+}
+
+/// Deserialise JSON text, naming the field at fault.
+fn parse_text<T: for<'de> Deserialize<'de>>(place: &str, text: &str) -> Result<T, FormatError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error(place, e))?;
+    deserializer.end().map_err(|e| json_error(place, String::new(), &e))?;
+    Ok(value)
+}
+
+/// Deserialise an already parsed JSON value, naming the field at fault.
+fn parse_value<T: for<'de> Deserialize<'de>>(place: &str, value: Value) -> Result<T, FormatError> {
+    serde_path_to_error::deserialize(value).map_err(|e| field_error(place, e))
+}
+
+// ---------------------------------------------------------------- field checks
+
+/// A whole number in `0..=max`, whatever JSON integer the file holds.
+struct UpTo(u64);
+
+impl Visitor<'_> for UpTo {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a whole number from 0 to {}", self.0)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if v <= self.0 {
+            Ok(v)
+        } else {
+            Err(E::invalid_value(Unexpected::Unsigned(v), &self))
         }
     }
-    for (i, c) in bundle.cells.iter().enumerate() {
-        for text in [&c.code, &c.stdout, &c.stderr] {
-            too_long(&format!("cell {}", i + 1), text)?;
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
         }
     }
-    Ok(())
+}
+
+fn turn<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let turn = deserializer.deserialize_u64(UpTo(MAX_TURN.into()))?;
+    // UpTo(MAX_TURN) keeps it within u32.
+    Ok(turn as u32)
+}
+
+/// Counts by kind; no file can have redacted more things than it has bytes.
+fn redaction_counts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, u64>, D::Error> {
+    struct Count(u64);
+    impl<'de> Deserialize<'de> for Count {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_u64(UpTo(MAX_UNPACKED)).map(Count)
+        }
+    }
+    let counts = BTreeMap::<String, Count>::deserialize(deserializer)?;
+    Ok(counts.into_iter().map(|(kind, Count(n))| (kind, n)).collect())
+}
+
+fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.len() > MAX_TEXT {
+        return Err(de::Error::custom(format!(
+            "the text is {}",
+            over_limit(text.len() as u64, MAX_TEXT as u64)
+        )));
+    }
+    Ok(text)
 }
 
 const ROLES: [&str; 8] = [
@@ -194,6 +449,32 @@ const ROLES: [&str; 8] = [
     "memory_read",
     "system",
 ];
+
+fn role<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let role = String::deserialize(deserializer)?;
+    if !ROLES.contains(&role.as_str()) {
+        return Err(de::Error::custom(format!(
+            "unknown role {}; a message is one of {}",
+            quote(&role),
+            ROLES.join(", ")
+        )));
+    }
+    Ok(role)
+}
+
+const MEMORY_KINDS: [&str; 4] = ["always", "never", "when", "lesson"];
+
+fn memory_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let kind = String::deserialize(deserializer)?;
+    if !MEMORY_KINDS.contains(&kind.as_str()) {
+        return Err(de::Error::custom(format!(
+            "unknown kind {}; a memory is one of {}",
+            quote(&kind),
+            MEMORY_KINDS.join(", ")
+        )));
+    }
+    Ok(kind)
+}
 
 // ---------------------------------------------------------------- v0.1
 
@@ -216,9 +497,9 @@ struct V01 {
 struct V01Session {
     #[serde(default)]
     id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     title: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     summary: String,
     #[serde(default)]
     conversation_history: Vec<Episode>,
@@ -245,14 +526,14 @@ fn read_v01(text: &str) -> Result<Bundle, FormatError> {
         Some("0.1") => {}
         Some(other) => {
             return Err(bad(format!(
-                "unsupported .anton version {other}; this anton reads 0.1 and its own format 1"
+                "unsupported .anton version {}; this anton reads 0.1 and its own format 1",
+                quote(other)
             )));
         }
         None => return Err(bad("not a .anton file: the JSON has no \"version\"")),
     }
-    let file: V01 =
-        serde_json::from_value(version).map_err(|e| bad(format!("a v0.1 .anton file with a wrong field: {e}")))?;
-    let bundle = Bundle {
+    let file: V01 = parse_value("", version)?;
+    Ok(Bundle {
         exported_by: file.exported_by,
         exported_at: file.exported_at,
         anton_version: String::new(),
@@ -266,9 +547,7 @@ fn read_v01(text: &str) -> Result<Bundle, FormatError> {
         cells: file.scratchpad.cells,
         redactions: BTreeMap::new(),
         imported: file.imported,
-    };
-    check_texts(&bundle)?;
-    Ok(bundle)
+    })
 }
 
 /// The reference Anton's format, pretty-printed with its key order.
@@ -330,15 +609,19 @@ struct Manifest {
     anton_version: String,
     exported_by: String,
     exported_at: String,
+    #[serde(deserialize_with = "text")]
     title: String,
+    #[serde(deserialize_with = "text")]
     summary: String,
     summary_only: bool,
     counts: Counts,
     /// sha256 of every other entry.
     entries: BTreeMap<String, String>,
+    #[serde(deserialize_with = "redaction_counts")]
     redactions: BTreeMap<String, u64>,
 }
 
+/// Checked against what the entries hold, so any number is caught there.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Counts {
@@ -351,7 +634,9 @@ struct Counts {
 #[serde(deny_unknown_fields)]
 struct SessionEntry {
     id: String,
+    #[serde(deserialize_with = "text")]
     title: String,
+    #[serde(deserialize_with = "text")]
     summary: String,
 }
 
@@ -405,65 +690,74 @@ pub fn write_v1(bundle: &Bundle) -> Vec<u8> {
 }
 
 fn read_v1(bytes: &[u8]) -> Result<Bundle, FormatError> {
+    let directory = central_directory(bytes)?;
+    let unpacked_total: u64 = directory.iter().map(|entry| entry.unpacked).sum();
+    if unpacked_total > MAX_UNPACKED {
+        return Err(bad(format!(
+            "the zip would unpack to {}; refusing it",
+            over_limit(unpacked_total, MAX_UNPACKED)
+        )));
+    }
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(format!("a broken or truncated .anton zip ({e})")))?;
-    // The zip reader keeps one entry per name; the directory tells how many there really are.
-    if declared_entries(bytes).is_some_and(|n| n as usize != archive.len()) {
-        return Err(bad("the zip holds an entry twice (a name appears more than once)"));
-    }
-    if archive.len() > 16 {
+    if archive.len() != directory.len() {
         return Err(bad(format!(
-            "the zip holds {} entries; a .anton file has 5",
+            "the zip's directory lists {} entries, but the zip reads as {}: a damaged or doctored file",
+            directory.len(),
             archive.len()
         )));
     }
     let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut unpacked_total = 0u64;
-    for index in 0..archive.len() {
+    for (index, listed) in directory.iter().enumerate() {
         let mut file = archive
             .by_index(index)
             .map_err(|e| bad(format!("a broken zip entry ({e})")))?;
+        if file.name_raw() != listed.name || file.size() != listed.unpacked {
+            return Err(bad(format!(
+                "the zip entry {} reads differently from its directory record: a damaged or doctored file",
+                quote(&String::from_utf8_lossy(&listed.name))
+            )));
+        }
         let name = file
             .name()
             .map_err(|e| bad(format!("a zip entry with an unreadable name ({e})")))?
             .into_owned();
         if name.contains("..") || name.starts_with('/') || name.contains('\\') || name.contains(':') {
             return Err(bad(format!(
-                "the zip entry '{name}' points outside the file; refusing it"
+                "the zip entry {} points outside the file; refusing it",
+                quote(&name)
             )));
         }
         if name != "manifest.json" && !ENTRIES.contains(&name.as_str()) {
-            return Err(bad(format!("unexpected zip entry '{name}'")));
-        }
-        if entries.contains_key(&name) {
-            return Err(bad(format!("the zip holds '{name}' twice")));
-        }
-        let declared = file.size();
-        let packed = file.compressed_size().max(1);
-        if declared / packed > MAX_RATIO || unpacked_total + declared > MAX_UNPACKED {
-            return Err(bad(format!(
-                "'{name}' unpacks to {} MiB from {} KiB: a zip bomb, refused",
-                declared >> 20,
-                packed >> 10
-            )));
+            return Err(bad(format!("unexpected zip entry {}", quote(&name))));
         }
         // Never trust the header: read at most what it declared, plus one byte.
+        let declared = listed.unpacked;
         let mut data = Vec::new();
         (&mut file)
             .take(declared + 1)
             .read_to_end(&mut data)
             .map_err(|e| bad(format!("cannot unpack '{name}' ({e})")))?;
-        if data.len() as u64 != declared {
-            return Err(bad(format!("'{name}' is not the size its header says")));
+        if data.len() as u64 > declared {
+            return Err(bad(format!(
+                "'{name}' unpacks to more than the {} its header says; refusing it",
+                human_size(declared)
+            )));
         }
-        unpacked_total += declared;
+        if (data.len() as u64) < declared {
+            return Err(bad(format!(
+                "'{name}' unpacks to {}, not the {} its header says",
+                human_size(data.len() as u64),
+                human_size(declared)
+            )));
+        }
         entries.insert(name, data);
     }
     let manifest_bytes = entries
         .get("manifest.json")
         .ok_or_else(|| bad("the zip has no manifest.json: not a .anton file"))?;
     let head: Value =
-        serde_json::from_slice(manifest_bytes).map_err(|e| bad(format!("manifest.json is broken ({e})")))?;
+        serde_json::from_slice(manifest_bytes).map_err(|e| bad(format!("manifest.json is broken JSON ({e})")))?;
     if head.get("format").and_then(Value::as_str) != Some(FORMAT_ID) {
         return Err(bad("manifest.json does not describe an anton session"));
     }
@@ -476,8 +770,7 @@ fn read_v1(bytes: &[u8]) -> Result<Bundle, FormatError> {
         }
         _ => return Err(bad("manifest.json has no valid version")),
     }
-    let manifest: Manifest =
-        serde_json::from_value(head).map_err(|e| bad(format!("manifest.json has a wrong field: {e}")))?;
+    let manifest: Manifest = parse_value("manifest.json", head)?;
     for name in ENTRIES {
         let data = entries.get(name).ok_or_else(|| bad(format!("the zip lacks {name}")))?;
         match manifest.entries.get(name) {
@@ -493,12 +786,28 @@ fn read_v1(bytes: &[u8]) -> Result<Bundle, FormatError> {
     let text = |name: &str| -> Result<&str, FormatError> {
         std::str::from_utf8(&entries[name]).map_err(|_| bad(format!("{name} is not UTF-8")))
     };
-    let session: SessionEntry =
-        serde_json::from_str(text("session.json")?).map_err(|e| bad(format!("session.json: {e}")))?;
-    let memory: V01Memory = serde_json::from_str(text("memory.json")?).map_err(|e| bad(format!("memory.json: {e}")))?;
+    let session: SessionEntry = parse_text("session.json", text("session.json")?)?;
+    let memory: V01Memory = parse_text("memory.json", text("memory.json")?)?;
     let conversation = json_lines::<Episode>("conversation.jsonl", text("conversation.jsonl")?)?;
     let cells = json_lines::<Cell>("cells.jsonl", text("cells.jsonl")?)?;
-    let bundle = Bundle {
+    let memories = memory.session_born.len() + memory.project_accessed.len();
+    for (field, count, entry, held) in [
+        (
+            "messages",
+            manifest.counts.messages,
+            "conversation.jsonl",
+            conversation.len(),
+        ),
+        ("memories", manifest.counts.memories, "memory.json", memories),
+        ("cells", manifest.counts.cells, "cells.jsonl", cells.len()),
+    ] {
+        if count != held as u64 {
+            return Err(bad(format!(
+                "manifest.json: counts.{field} is {count}, but {entry} holds {held}: the file was changed or damaged"
+            )));
+        }
+    }
+    Ok(Bundle {
         exported_by: manifest.exported_by,
         exported_at: manifest.exported_at,
         anton_version: manifest.anton_version,
@@ -512,24 +821,107 @@ fn read_v1(bytes: &[u8]) -> Result<Bundle, FormatError> {
         cells,
         redactions: manifest.redactions,
         imported: None,
-    };
-    check_texts(&bundle)?;
-    Ok(bundle)
+    })
 }
 
-/// The entry count in the zip's end-of-central-directory record.
-fn declared_entries(bytes: &[u8]) -> Option<u16> {
-    let start = bytes.len().saturating_sub(22 + u16::MAX as usize);
-    let at = bytes[start..].windows(4).rposition(|w| w == b"PK\x05\x06")? + start;
-    let field = bytes.get(at + 10..at + 12)?;
-    Some(u16::from_le_bytes([field[0], field[1]]))
+/// One record of the zip's central directory.
+struct Listed {
+    name: Vec<u8>,
+    /// The declared unpacked size.
+    unpacked: u64,
 }
 
+const END_RECORD: &[u8; 4] = b"PK\x05\x06";
+const DIRECTORY_RECORD: &[u8; 4] = b"PK\x01\x02";
+
+fn le16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn le32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The central directory, walked by hand: zip readers disagree on a name given
+/// twice (the zip crate keeps the first, Python's zipfile the last), so such a
+/// file, or one whose record count disagrees with its end record, is refused.
+fn central_directory(bytes: &[u8]) -> Result<Vec<Listed>, FormatError> {
+    let broken = |what: &str| bad(format!("a broken or truncated .anton zip ({what})"));
+    // The end record is 22 bytes and a comment; its comment must reach the end of the file.
+    let search_from = bytes.len().saturating_sub(22 + u16::MAX as usize);
+    let end = (search_from..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&at| {
+            &bytes[at..at + 4] == END_RECORD
+                && le16(bytes, at + 20).is_some_and(|comment| at + 22 + comment as usize == bytes.len())
+        })
+        .ok_or_else(|| broken("no end-of-directory record"))?;
+    let field16 = |offset: usize| le16(bytes, end + offset).ok_or_else(|| broken("a short end record"));
+    let field32 = |offset: usize| le32(bytes, end + offset).ok_or_else(|| broken("a short end record"));
+    let (on_this_disk, total) = (field16(8)?, field16(10)?);
+    let (size, offset) = (field32(12)?, field32(16)?);
+    if total == u16::MAX || size == u32::MAX || offset == u32::MAX {
+        return Err(bad("the zip uses zip64, which no .anton file needs; refusing it"));
+    }
+    if on_this_disk != total {
+        return Err(bad("the zip spans several disks; a .anton file is one"));
+    }
+    if total as usize > MAX_ENTRIES {
+        return Err(bad(format!("the zip holds {total} entries; a .anton file has 5")));
+    }
+    let start = offset as usize;
+    let stop = start
+        .checked_add(size as usize)
+        .filter(|&stop| stop <= end)
+        .ok_or_else(|| broken("the directory runs past its end record"))?;
+    let mut listed: Vec<Listed> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut at = start;
+    while at < stop {
+        if bytes.get(at..at + 4) != Some(DIRECTORY_RECORD) {
+            return Err(broken("a damaged directory record"));
+        }
+        let field16 = |offset: usize| le16(bytes, at + offset).ok_or_else(|| broken("a short directory record"));
+        let (name_length, extra_length, comment_length) = (field16(28)?, field16(30)?, field16(32)?);
+        let unpacked = le32(bytes, at + 24).ok_or_else(|| broken("a short directory record"))?;
+        let name_end = at + 46 + name_length as usize;
+        let name = bytes
+            .get(at + 46..name_end)
+            .filter(|_| name_end <= stop)
+            .ok_or_else(|| broken("a directory record cut short"))?;
+        if unpacked == u32::MAX {
+            return Err(bad("the zip uses zip64, which no .anton file needs; refusing it"));
+        }
+        if !seen.insert(name) {
+            return Err(bad(format!(
+                "the zip holds an entry twice: {} (zip readers differ on which one counts)",
+                quote(&String::from_utf8_lossy(name))
+            )));
+        }
+        listed.push(Listed {
+            name: name.to_vec(),
+            unpacked: unpacked.into(),
+        });
+        at = name_end + extra_length as usize + comment_length as usize;
+    }
+    if at != stop {
+        return Err(broken("the directory does not end where its end record says"));
+    }
+    if listed.len() != total as usize {
+        return Err(bad(format!(
+            "the zip's directory lists {} entries, but its end record says {total}: a damaged or doctored file",
+            listed.len()
+        )));
+    }
+    Ok(listed)
+}
+
+/// One JSON value per line; an error names the line, counting from 1.
 fn json_lines<T: for<'de> Deserialize<'de>>(name: &str, text: &str) -> Result<Vec<T>, FormatError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| serde_json::from_str(line).map_err(|e| bad(format!("{name} line {}: {e}", i + 1))))
+        .map(|(i, line)| parse_text(&format!("{name} line {}", i + 1), line))
         .collect()
 }
 

@@ -86,16 +86,14 @@ fn the_written_zip_is_stable_for_the_same_bundle() {
 #[test]
 fn oversized_input_is_refused_before_parsing() {
     let huge = vec![b' '; MAX_FILE + 1];
-    assert!(read(&huge).unwrap_err().0.contains("the limit is 256 MiB"));
+    assert_eq!(read(&huge).unwrap_err().0, "the file is just over the 256.0 MiB limit");
     let long = "x".repeat(MAX_TEXT + 1);
     let text = format!(
         r#"{{"version":"0.1","session":{{"conversation_history":[{{"ts":"t","turn":1,"role":"user","content":"{long}"}}]}}}}"#
     );
-    assert!(
-        read(text.as_bytes())
-            .unwrap_err()
-            .0
-            .contains("message 1 is 32 MiB long")
+    assert_eq!(
+        read(text.as_bytes()).unwrap_err().0,
+        "session.conversation_history[0].content: the text is just over the 32.0 MiB limit"
     );
 }
 
@@ -138,6 +136,7 @@ fn the_hostile_corpus_is_refused() {
             error.contains(message.as_str().unwrap()),
             "{file}: {error:?} lacks {message}"
         );
+        assert!(!error.contains('\n'), "{file}: {error:?} is not one line");
     }
 }
 
@@ -155,4 +154,288 @@ fn files_the_reference_anton_wrote_are_read() {
     );
     assert_eq!(bundle.session_born.len(), 2);
     assert_eq!(bundle.cells.len(), 1);
+}
+
+// ---------------------------------------------------------------- words and sizes
+
+#[test]
+fn serde_wording_becomes_plain_words() {
+    for (serde, plain) in [
+        ("invalid type: null, expected a string", "expected text, found null"),
+        ("invalid type: integer `3`, expected a string", "expected text, found 3"),
+        (
+            "invalid type: boolean `true`, expected u64",
+            "expected a whole number, found true",
+        ),
+        (
+            "invalid type: floating point `1.5`, expected u32",
+            "expected a whole number, found 1.5",
+        ),
+        (
+            "invalid type: string \"12\", expected i64",
+            "expected a whole number, found text \"12\"",
+        ),
+        (
+            "invalid type: map, expected a sequence",
+            "expected a list, found an object",
+        ),
+        (
+            "invalid type: sequence, expected struct Cell",
+            "expected an object, found a list",
+        ),
+        (
+            "invalid type: string \"yes\", expected a boolean",
+            "expected true or false, found text \"yes\"",
+        ),
+        ("invalid type: null, expected f64", "expected a number, found null"),
+        (
+            "invalid value: integer `-1`, expected u32",
+            "expected a whole number from 0 to 4294967295, found -1",
+        ),
+        (
+            "invalid length 1, expected a sequence",
+            "expected a list, found 1 items",
+        ),
+        ("unknown role \"root\"", "unknown role \"root\""),
+    ] {
+        assert_eq!(plain_words(serde), plain, "{serde}");
+    }
+}
+
+#[test]
+fn a_long_value_from_the_file_is_quoted_short() {
+    let long = "y".repeat(10_000);
+    let message = plain_words(&format!("invalid type: string \"{long}\", expected u64"));
+    assert_eq!(
+        message,
+        format!("expected a whole number, found text \"{}…\"", "y".repeat(40))
+    );
+    let role = format!(
+        r#"{{"version":"0.1","session":{{"conversation_history":[{{"ts":"t","turn":1,"role":"{long}","content":""}}]}}}}"#
+    );
+    let error = read(role.as_bytes()).unwrap_err().0;
+    assert!(error.len() < 300, "{error}");
+    assert!(
+        error.starts_with("session.conversation_history[0].role: unknown role \"yyy"),
+        "{error}"
+    );
+}
+
+#[test]
+fn sizes_show_in_a_unit_that_shows_them() {
+    for (bytes, shown) in [
+        (0, "0 B"),
+        (512, "512 B"),
+        (1023, "1023 B"),
+        (2048, "2.0 KiB"),
+        (2_100, "2.1 KiB"),
+        (1024 * 1024 - 1, "1.0 MiB"),
+        (3 * 1024 * 1024 / 2, "1.5 MiB"),
+        (MAX_UNPACKED, "512.0 MiB"),
+        (3_435_973_837, "3.2 GiB"),
+    ] {
+        assert_eq!(human_size(bytes), shown, "{bytes}");
+    }
+    assert_eq!(over_limit(40 << 20, 32 << 20), "40.0 MiB, over the 32.0 MiB limit");
+    assert_eq!(over_limit((32 << 20) + 1, 32 << 20), "just over the 32.0 MiB limit");
+}
+
+// ---------------------------------------------------------------- fields named
+
+/// A v1 file from `sample()` with `entry` replaced by `content`, the manifest
+/// changed by `edit` and its hashes made to match again: only what the test
+/// changes is wrong.
+fn doctored_v1(entry: &str, content: &str, edit: impl Fn(&mut Value)) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(write_v1(&sample()))).unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = (0..archive.len())
+        .map(|i| {
+            let mut file = archive.by_index(i).unwrap();
+            let mut data = Vec::new();
+            file.read_to_end(&mut data).unwrap();
+            (file.name().unwrap().into_owned(), data)
+        })
+        .collect();
+    for (name, data) in &mut files {
+        if name == entry {
+            *data = content.as_bytes().to_vec();
+        }
+    }
+    let mut manifest: Value = serde_json::from_slice(&files[0].1).unwrap();
+    for (name, data) in &files[1..] {
+        manifest["entries"][name] = json!(sha256_hex(data));
+    }
+    edit(&mut manifest);
+    files[0].1 = serde_json::to_vec(&manifest).unwrap();
+    zip_of(&files)
+}
+
+fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, data) in files {
+        out.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(data).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_wrong_field_in_a_reference_file_is_named_by_its_path() {
+    let file = r#"{"version":"0.1","session":{},"scratchpad":{"cells":[
+        {"code":"a"},{"code":"b"},{"code":"c"},{"code":"d","description":null}]}}"#;
+    assert_eq!(
+        read(file.as_bytes()).unwrap_err().0,
+        "scratchpad.cells[3].description: expected text, found null"
+    );
+    let file = r#"{"version":"0.1","session":{"conversation_history":[{"ts":"t","turn":1,"role":"user"}]}}"#;
+    assert_eq!(
+        read(file.as_bytes()).unwrap_err().0,
+        "session.conversation_history[0].content: missing"
+    );
+}
+
+#[test]
+fn a_wrong_field_in_a_native_file_is_named_by_entry_line_and_field() {
+    let cells = "{\"code\":\"a\"}\n\n{\"code\":\"b\"}\n{\"code\":\"c\",\"description\":null}\n";
+    let file = doctored_v1("cells.jsonl", cells, |m| m["counts"]["cells"] = json!(3));
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "cells.jsonl line 4: description: expected text, found null"
+    );
+    let file = doctored_v1("cells.jsonl", "", |m| m["counts"]["cells"] = json!(null));
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "manifest.json: counts.cells: expected a whole number, found null"
+    );
+    let file = doctored_v1(
+        "memory.json",
+        r#"{"session_born":[{"content":7,"kind":"always"}]}"#,
+        |_| {},
+    );
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "memory.json: session_born[0].content: expected text, found 7"
+    );
+}
+
+// ---------------------------------------------------------------- numbers bounded
+
+#[test]
+fn a_turn_past_the_cap_is_refused_with_its_field_and_range() {
+    let v01 = |turn: u64| {
+        format!(
+            r#"{{"version":"0.1","session":{{"conversation_history":[{{"ts":"t","turn":{turn},"role":"user","content":"x"}}]}}}}"#
+        )
+    };
+    assert_eq!(
+        read(v01(4_294_967_295).as_bytes()).unwrap_err().0,
+        "session.conversation_history[0].turn: expected a whole number from 0 to 1000000, found 4294967295"
+    );
+    let (bundle, _) = read(v01(MAX_TURN.into()).as_bytes()).unwrap();
+    assert_eq!(bundle.conversation[0].turn, MAX_TURN);
+    let line = r#"{"ts":"t","turn":1000001,"role":"user","content":"x"}"#;
+    let file = doctored_v1("conversation.jsonl", line, |m| m["counts"]["messages"] = json!(1));
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "conversation.jsonl line 1: turn: expected a whole number from 0 to 1000000, found 1000001"
+    );
+}
+
+#[test]
+fn manifest_counts_must_match_the_entries() {
+    let file = doctored_v1("cells.jsonl", "", |m| m["counts"]["messages"] = json!(5));
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "manifest.json: counts.messages is 5, but conversation.jsonl holds 2: the file was changed or damaged"
+    );
+    let file = doctored_v1("cells.jsonl", "", |m| m["redactions"]["api key"] = json!(u64::MAX));
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "manifest.json: redactions[\"api key\"]: expected a whole number from 0 to 536870912, found 18446744073709551615"
+    );
+}
+
+// ---------------------------------------------------------------- sizes, not ratios
+
+#[test]
+fn a_highly_compressible_message_of_a_megabyte_round_trips() {
+    let mut bundle = sample();
+    bundle.conversation[1].content = "x".repeat(1 << 20);
+    let bytes = write_v1(&bundle);
+    // Over 800 times smaller: what a ratio test would have called a zip bomb.
+    assert!(bytes.len() < 4_000, "compresses well: {} bytes", bytes.len());
+    assert_eq!(read(&bytes).unwrap().0, bundle);
+}
+
+/// Every directory record and local header of `name` gets `size` as its
+/// unpacked size.
+fn declare_size(bytes: &mut [u8], name: &str, size: u32) {
+    for at in 0..bytes.len() - 4 {
+        let (signature, name_at, size_at) = match &bytes[at..at + 4] {
+            b"PK\x03\x04" => (true, at + 30, at + 22),
+            b"PK\x01\x02" => (true, at + 46, at + 24),
+            _ => (false, 0, 0),
+        };
+        if signature && bytes.get(name_at..name_at + name.len()) == Some(name.as_bytes()) {
+            bytes[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
+        }
+    }
+}
+
+#[test]
+fn what_an_entry_declares_is_capped_and_never_exceeded() {
+    let mut file = write_v1(&sample());
+    declare_size(&mut file, "cells.jsonl", 600 << 20);
+    assert_eq!(
+        read(&file).unwrap_err().0,
+        "the zip would unpack to 600.0 MiB, over the 512.0 MiB limit; refusing it"
+    );
+    let mut file = write_v1(&sample());
+    declare_size(&mut file, "cells.jsonl", 3);
+    let error = read(&file).unwrap_err().0;
+    assert!(error.starts_with("cannot unpack 'cells.jsonl'"), "{error}");
+}
+
+// ---------------------------------------------------------------- the directory, walked
+
+#[test]
+fn a_name_given_twice_is_refused_whichever_copy_a_reader_takes() {
+    let mut archive = zip::ZipArchive::new(Cursor::new(write_v1(&sample()))).unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = (0..archive.len())
+        .map(|i| {
+            let mut file = archive.by_index(i).unwrap();
+            let mut data = Vec::new();
+            file.read_to_end(&mut data).unwrap();
+            (file.name().unwrap().into_owned(), data)
+        })
+        .collect();
+    // Same length as session.json, renamed in the bytes below: the zip crate writes no duplicates.
+    files.push((
+        "session.jsoX".into(),
+        br#"{"id":"x","title":"Trust me","summary":""}"#.to_vec(),
+    ));
+    let mut bytes = zip_of(&files);
+    for at in 0..bytes.len() - 12 {
+        if &bytes[at..at + 12] == b"session.jsoX" {
+            bytes[at + 11] = b'n';
+        }
+    }
+    // The end record counts 5, as a .anton file has: only a walk of the directory sees the sixth.
+    let end = bytes.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    bytes[end + 8..end + 12].copy_from_slice(&[5, 0, 5, 0]);
+    assert_eq!(
+        read(&bytes).unwrap_err().0,
+        "the zip holds an entry twice: \"session.json\" (zip readers differ on which one counts)"
+    );
+}
+
+#[test]
+fn a_directory_that_disagrees_with_its_end_record_is_refused() {
+    let mut bytes = write_v1(&sample());
+    let end = bytes.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    bytes[end + 8..end + 12].copy_from_slice(&[4, 0, 4, 0]);
+    assert_eq!(
+        read(&bytes).unwrap_err().0,
+        "the zip's directory lists 5 entries, but its end record says 4: a damaged or doctored file"
+    );
 }
