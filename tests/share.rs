@@ -289,6 +289,36 @@ fn both_formats_round_trip_every_message_memory_and_cell() {
 }
 
 #[test]
+fn anton_imports_its_own_export_of_a_long_repetitive_reply() {
+    let env = Env::new();
+    let store = env.store();
+    let session = store.create_session(&NewSession::default()).unwrap();
+    // 700 KB that deflates over 800 to 1: a zip-bomb ratio, and anton's own file.
+    let reply = "the same line again\n".repeat(35_000);
+    store
+        .append_message(&session.id, 1, "user", "print a lot", "{}", None)
+        .unwrap();
+    store
+        .append_message(&session.id, 1, "assistant", &reply, "{}", None)
+        .unwrap();
+    store.set_title(&session.id, "a long reply", false).unwrap();
+    store.set_summary(&session.id, "It printed a lot.").unwrap();
+    for format in ["v1", "v0.1"] {
+        let file = exported_file(&env.run(&["share", "export", "--format", format]).ok().stdout);
+        let other = Env::new();
+        let run = other.run(&["share", "import", file.to_str().unwrap()]);
+        assert!(run.ok().stdout.contains("Imported: "), "{format}: {run:#?}");
+        let store = other.store();
+        let session = store.list_sessions(&Default::default()).unwrap().remove(0).0;
+        let messages = store.messages(&session.id, 0).unwrap();
+        assert!(
+            messages.iter().any(|m| m.content == reply),
+            "{format}: the reply arrives whole"
+        );
+    }
+}
+
+#[test]
 fn hostile_files_are_refused_in_one_line_and_nothing_is_written() {
     let env = Env::new();
     let dir = common::repo_root().join("tests/fixtures/hostile");

@@ -250,7 +250,10 @@ fn write_unique(slug: &str, stamp: &str, bytes: &[u8]) -> Result<String, String>
             Err(e) => Some(Err(io(e))),
         })
         .unwrap_or_else(|| Err(format!("too many exports named {slug}_{stamp} in {dir}")));
-    let _ = std::fs::remove_file(&temp);
+    // Linked or not, the temp name must go; if it will not, the next export's sweep takes it.
+    if let Err(e) = std::fs::remove_file(&temp) {
+        chat::print_error(&format!("warning: cannot remove {temp}: {e}"));
+    }
     result
 }
 
