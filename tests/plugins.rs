@@ -367,6 +367,7 @@ fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
         user_config: home.join("config/anton"),
         user_data: home.join("data/anton"),
         user_cache: Some(env.cache.join("anton")),
+        home: home.to_path_buf(),
     };
     let config = anton::config::Config::load(&paths).unwrap();
     let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Write `bytes` to `path` so that readers see the old file or the new one,
 /// never a part: a temp file in the same directory, fsync, rename.
@@ -123,4 +123,48 @@ fn human_size(bytes: u64) -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A path the user typed: `~/x` from home, a relative one from where anton
+/// was started.
+pub fn user_path(path: &str) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~/") {
+        return home_dir().join(rest);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    cwd.join(path)
+}
+
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default()
+}
+
+/// Why a file the user named could not be read.
+pub enum NamedFileError {
+    Missing(String),
+    Refused(String),
+    Failed(String),
+}
+
+/// The largest file the user may name for a plugin to read.
+pub const MAX_NAMED_FILE: u64 = 256 * 1024 * 1024;
+
+/// A file the user named in a command: a regular file (through a link is
+/// fine: the user chose it) of at most [`MAX_NAMED_FILE`], never a FIFO or
+/// device that would hang or never end.
+pub fn read_named(path: &str) -> Result<Vec<u8>, NamedFileError> {
+    let file = user_path(path);
+    let shown = file.display();
+    let meta = fs::metadata(&file).map_err(|e| NamedFileError::Missing(format!("{shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(NamedFileError::Refused(format!("{shown} is not a file")));
+    }
+    if meta.len() > MAX_NAMED_FILE {
+        return Err(NamedFileError::Refused(format!(
+            "{shown} is {} MiB; the limit is {} MiB",
+            meta.len() >> 20,
+            MAX_NAMED_FILE >> 20
+        )));
+    }
+    fs::read(&file).map_err(|e| NamedFileError::Failed(format!("{shown}: {e}")))
 }

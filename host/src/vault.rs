@@ -174,6 +174,60 @@ impl Vault {
         Ok(file)
     }
 
+    /// A connection's name becomes a file name: no slashes, not empty, not hidden.
+    pub fn check_name(engine: &str, name: &str) -> Result<(), String> {
+        let usable = |s: &str| !s.is_empty() && !s.contains(['/', '\\']) && !s.starts_with('.');
+        if usable(engine) && usable(name) {
+            Ok(())
+        } else {
+            Err(format!(
+                "'{engine}-{name}' is not a usable connection name: no slashes, not empty"
+            ))
+        }
+    }
+
+    pub fn find(&self, handle: &str) -> Option<DataSource> {
+        self.list().0.into_iter().find(|s| s.file_name() == handle)
+    }
+
+    /// Create or replace `<engine>-<name>` from `fields` (name, value, secret).
+    /// An empty secret keeps the saved value, so editing need not retype it;
+    /// `secure_keys` lists the secret fields, as the reference Anton does.
+    /// Returns the saved connection.
+    pub fn save_fields(
+        &self,
+        engine: String,
+        name: String,
+        fields: Vec<(String, String, bool)>,
+    ) -> Result<DataSource, String> {
+        let now = jiff::Timestamp::now().to_string();
+        let existing = self.find(&format!("{engine}-{name}"));
+        let mut source = DataSource {
+            engine,
+            name,
+            created_at: existing.as_ref().map_or_else(|| now.clone(), |e| e.created_at.clone()),
+            updated_at: now,
+            fields: Default::default(),
+            extra: existing.as_ref().map(|e| e.extra.clone()).unwrap_or_default(),
+        };
+        let mut secure_keys = Vec::new();
+        for (field, value, secret) in fields {
+            let value = match (secret, value.is_empty(), &existing) {
+                (true, true, Some(old)) => old.fields.get(&field).cloned().unwrap_or_default(),
+                _ => value,
+            };
+            if secret {
+                secure_keys.push(field.clone());
+            }
+            source.fields.insert(field, value);
+        }
+        source
+            .extra
+            .insert("secure_keys".into(), serde_json::json!(secure_keys));
+        self.save(&source)?;
+        Ok(source)
+    }
+
     pub fn remove(&self, file_name: &str) -> Result<bool, String> {
         if file_name.contains('/') || file_name.starts_with('.') {
             return Err(format!("'{file_name}' is not a data-source name"));
@@ -183,6 +237,44 @@ impl Vault {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(format!("cannot remove {file_name}: {e}")),
         }
+    }
+}
+
+/// What a reachability check tried and found.
+pub struct Reach {
+    /// "TCP db.internal:5432".
+    pub target: String,
+    pub elapsed: std::time::Duration,
+    pub result: Result<(), String>,
+}
+
+impl DataSource {
+    /// A TCP connection to the saved host and port, within `timeout`.
+    pub fn reach(&self, timeout: std::time::Duration) -> Result<Reach, String> {
+        use std::net::{TcpStream, ToSocketAddrs};
+        let host = ["host", "hostname", "server"]
+            .iter()
+            .find_map(|k| self.fields.get(*k))
+            .filter(|h| !h.is_empty());
+        let port = self.fields.get("port").and_then(|p| p.trim().parse::<u16>().ok());
+        let (Some(host), Some(port)) = (host, port) else {
+            return Err(format!(
+                "connection '{}' has no host and port to reach",
+                self.file_name()
+            ));
+        };
+        let started = std::time::Instant::now();
+        let result = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host}: {e}"))
+            .and_then(|mut addrs| addrs.next().ok_or_else(|| format!("{host} has no address")))
+            .and_then(|addr| TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string()))
+            .map(drop);
+        Ok(Reach {
+            target: format!("TCP {host}:{port}"),
+            elapsed: started.elapsed(),
+            result,
+        })
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Paths {
     pub user_data: PathBuf,
     /// Compiled-plugin cache; `None` when disabled.
     pub user_cache: Option<PathBuf>,
+    /// The user's home: `~/.anton` (the reference Anton's files) lives here.
+    pub home: PathBuf,
 }
 
 impl Paths {
@@ -36,12 +38,28 @@ impl Paths {
             .ok_or("cannot find your home directory (set HOME) for anton's user config and cache")?;
         let no_cache = std::env::var_os("ANTON_NO_PLUGIN_CACHE").is_some_and(|v| v != "0" && !v.is_empty());
         Ok(Paths {
+            home: crate::files::home_dir(),
             anton_dir: workspace.join(ANTON_DIR),
             workspace,
             user_config: dirs.config_dir().to_path_buf(),
             user_data: dirs.data_dir().to_path_buf(),
             user_cache: (!no_cache).then(|| dirs.cache_dir().to_path_buf()),
         })
+    }
+
+    /// This project's rules and lessons.
+    pub fn project_memory(&self) -> PathBuf {
+        self.anton_dir.join("memory")
+    }
+
+    /// The user's rules and lessons, for every project.
+    pub fn user_memory(&self) -> PathBuf {
+        self.home.join(".anton/memory")
+    }
+
+    /// The data-source vault shared with the reference Anton.
+    pub fn vault(&self) -> crate::vault::Vault {
+        crate::vault::Vault::new(&self.home)
     }
 
     pub fn workspace_plugins(&self) -> PathBuf {

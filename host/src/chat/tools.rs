@@ -151,13 +151,12 @@ impl Chat<'_> {
             Ok(entries) => entries,
             Err(e) => return format!("error: {e}"),
         };
-        let home = crate::interfaces::home_dir();
         let mut saved = Vec::new();
         for (entry, project) in entries {
             let dir = if project {
-                self.cli.paths.anton_dir.join("memory")
+                self.cli.paths.project_memory()
             } else {
-                home.join(".anton/memory")
+                self.cli.paths.user_memory()
             };
             match MemoryDir::new(&dir).add(&entry) {
                 Ok(added) => {

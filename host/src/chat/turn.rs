@@ -138,11 +138,10 @@ impl Chat<'_> {
 
     /// Rules and lessons from both scopes; project ones are recorded as given.
     pub(super) fn memories_in_force(&mut self, id: &str, turn: u32) -> Vec<Entry> {
-        let project = MemoryDir::new(&self.cli.paths.anton_dir.join("memory"))
+        let project = MemoryDir::new(&self.cli.paths.project_memory())
             .read()
             .unwrap_or_default();
-        let home = crate::interfaces::home_dir();
-        let global = MemoryDir::new(&home.join(".anton/memory")).read().unwrap_or_default();
+        let global = MemoryDir::new(&self.cli.paths.user_memory()).read().unwrap_or_default();
         for entry in &project {
             self.record_project_memory(id, turn, entry, false);
         }

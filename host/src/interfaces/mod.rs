@@ -76,7 +76,7 @@ impl HostContext {
         self.secrets.get_or_init(|| {
             // Keys an untrusted workspace sets are ignored, yet still never stored.
             let keys = crate::settings::Layers::read(&self.paths.workspace).key_values();
-            let (sources, unreadable) = crate::vault::Vault::new(&home_dir()).list();
+            let (sources, unreadable) = self.paths.vault().list();
             Secrets {
                 scrubber: crate::scrub::Scrubber::new(&keys, &sources),
                 data_sources: sources,
@@ -107,12 +107,6 @@ impl HostContext {
         }
         f(slot.as_ref().expect("opened above")).map_err(failed)
     }
-}
-
-pub fn home_dir() -> std::path::PathBuf {
-    std::env::var_os("HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_default()
 }
 
 fn failed(error: StoreError) -> HostError {

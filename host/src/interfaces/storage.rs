@@ -4,6 +4,7 @@ use super::latest::anton::plugin::storage::{
 };
 use super::latest::anton::plugin::types::{Message, Provenance, Session, SessionStatus};
 use super::{HostError, PluginState};
+use crate::files::NamedFileError;
 use crate::store;
 
 impl Host for PluginState {
@@ -135,20 +136,11 @@ impl Host for PluginState {
                 self.plugin_id
             )));
         }
-        let file = user_path(&path);
-        let meta = std::fs::metadata(&file).map_err(|e| HostError::NotFound(format!("{}: {e}", file.display())))?;
-        if !meta.is_file() {
-            return Err(HostError::Invalid(format!("{} is not a file", file.display())));
-        }
-        if meta.len() > MAX_NAMED_FILE {
-            return Err(HostError::Invalid(format!(
-                "{} is {} MiB; the limit is {} MiB",
-                file.display(),
-                meta.len() >> 20,
-                MAX_NAMED_FILE >> 20
-            )));
-        }
-        std::fs::read(&file).map_err(|e| HostError::Failed(format!("{}: {e}", file.display())))
+        crate::files::read_named(&path).map_err(|e| match e {
+            NamedFileError::Missing(m) => HostError::NotFound(m),
+            NamedFileError::Refused(m) => HostError::Invalid(m),
+            NamedFileError::Failed(m) => HostError::Failed(m),
+        })
     }
 
     fn import_session(&mut self, session: NewSession) -> Result<Session, HostError> {
@@ -208,7 +200,7 @@ impl Host for PluginState {
         let args = self.named_paths.clone();
         let adopt = !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &exporter, &args));
         // The database and the memory files change together or not at all.
-        let memory = crate::memory::MemoryDir::new(&self.host.paths.anton_dir.join("memory"));
+        let memory = crate::memory::MemoryDir::new(&self.host.paths.project_memory());
         let snapshot = if adopt {
             Some(
                 memory
@@ -241,7 +233,7 @@ impl Host for PluginState {
         let entry = store::ShareEntry {
             direction: entry.direction,
             // As typed (`~/x`, a relative path) it would later read as missing.
-            path: user_path(&entry.path).display().to_string(),
+            path: crate::files::user_path(&entry.path).display().to_string(),
             sha256: entry.sha256,
             title: entry.title,
             who: entry.who,
@@ -330,18 +322,6 @@ fn consent_to_memories(entries: &[crate::memory::Entry], exporter: &str, args: &
         println!("Not added: they stay with the imported session only.");
     }
     adopt
-}
-
-/// The largest file `read-named-file` returns.
-const MAX_NAMED_FILE: u64 = 256 * 1024 * 1024;
-
-/// `~/x` from home, a relative path from where anton was started.
-fn user_path(path: &str) -> std::path::PathBuf {
-    if let Some(rest) = path.strip_prefix("~/") {
-        return super::home_dir().join(rest);
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    cwd.join(path)
 }
 
 fn cell_to_wit(c: store::Cell) -> Cell {

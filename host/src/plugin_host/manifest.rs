@@ -375,7 +375,7 @@ pub fn whole_tree(path: &Path, workspace: &Path, homes: &[PathBuf]) -> Option<&'
 
 /// `$HOME` as written and as resolved, so a symlinked home is caught either way.
 pub fn home_dirs() -> Vec<PathBuf> {
-    let home = crate::interfaces::home_dir();
+    let home = crate::files::home_dir();
     let mut homes = vec![home.clone()];
     if let Ok(real) = home.canonicalize()
         && real != home
