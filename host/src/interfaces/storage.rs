@@ -232,7 +232,7 @@ impl Host for PluginState {
 
     fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
         let plugin = self.plugin_id.clone();
-        self.host.read_store(|s| s.kv_delete(&plugin, &key))
+        self.host.write_store(|s| s.kv_delete(&plugin, &key))
     }
 }
 
