@@ -228,3 +228,58 @@ fn with_the_resume_plugin_disabled_both_ways_say_so() {
     let run = env.run_env(&[], &[], "/resume\n");
     assert!(run.ok().stdout.contains("anton plugins enable resume"), "{run:#?}");
 }
+
+#[test]
+fn two_anton_c_started_at_once_never_both_write_the_session() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let env = Env::new();
+    let server = LlmServer::start();
+    for round in 0..10 {
+        let id = env.chat_once(&server, &format!("question of round {round}"), "ok");
+        let mut children: Vec<_> = (0..2)
+            .map(|_| {
+                let mut cmd = env.command_in(env.ws(), &["-c"]);
+                cmd.envs(server.openai_env())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+        // "y" answers the fork offer when a process sees the session held.
+        for (process, child) in children.iter_mut().enumerate() {
+            let input = format!("y\nfrom process {process} of round {round}\n");
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        let runs: Vec<common::Run> = children
+            .into_iter()
+            .map(|c| common::Run::from(c.wait_with_output().unwrap()))
+            .collect();
+        for run in &runs {
+            run.ok();
+        }
+        let asked: Vec<String> = env
+            .store()
+            .messages(&id, 0)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == "user")
+            .map(|m| m.content)
+            .collect();
+        let writers: Vec<usize> = (0..2)
+            .filter(|p| asked.contains(&format!("from process {p} of round {round}")))
+            .collect();
+        assert_eq!(
+            writers.len(),
+            1,
+            "round {round}: session {id} was written by {writers:?}: {asked:?}\n{runs:#?}"
+        );
+        let (winner, loser) = (writers[0], 1 - writers[0]);
+        assert!(
+            runs[loser].stdout.contains(&format!("(pid {} on ", pids[winner])),
+            "round {round}: the second anton does not say who holds {id}:\n{runs:#?}"
+        );
+    }
+}

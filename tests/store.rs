@@ -1,5 +1,8 @@
 //! The session store under crashes and concurrent writers, with real
-//! processes: this test binary re-runs itself as the writer.
+//! processes: this test binary re-runs itself as the writer. Also what a
+//! read-only workspace and a killed anton do to it.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -134,4 +137,166 @@ fn two_processes_writing_1000_messages_each_lose_nothing_and_never_see_a_lock() 
     let stored = store.get_session(&session).unwrap().unwrap();
     assert_eq!(stored.messages, 2_000);
     assert_eq!(store.messages(&session, 0).unwrap().len(), 2_000);
+}
+
+/// `anton args` with the workspace mounted read-only in a private mount
+/// namespace (root ignores file modes, not a read-only mount). `None` where
+/// this host allows no mount namespace.
+fn run_in_read_only_workspace(env: &common::Env, args: &[&str]) -> Option<common::Run> {
+    let mount = r#"mount --bind -o ro "$0" "$0" && touch "$0/.probe" 2>/dev/null && exit 9; exec "$@""#;
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", mount])
+        .arg(env.ws())
+        .arg("true")
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return None;
+    }
+    let anton = env.command_in(env.ws(), args);
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "sh", "-c", mount])
+        .arg(env.ws())
+        .arg(common::ANTON)
+        .args(args);
+    cmd.current_dir(env.ws()).stdin(Stdio::null());
+    for (key, value) in anton.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    Some(common::Run::from(cmd.output().unwrap()))
+}
+
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn sessions_lists_a_read_only_workspace() {
+    let env = common::Env::new();
+    let server = common::llm_server::LlmServer::start();
+    let id = env.chat_once(&server, "revenue by region?", "APAC leads.");
+    let Some(run) = run_in_read_only_workspace(&env, &["sessions"]) else {
+        eprintln!("skipped: no mount namespace here; the next test covers a store that cannot be written");
+        return;
+    };
+    assert!(run.ok().stdout.contains(&id), "{run:#?}");
+}
+
+#[test]
+fn sessions_reads_the_store_without_writing_next_to_it() {
+    let env = common::Env::new();
+    let server = common::llm_server::LlmServer::start();
+    let id = env.chat_once(&server, "revenue by region?", "APAC leads.");
+    let anton_dir = env.ws().join(".anton");
+    // SQLite cannot create the write-ahead log here, as in a read-only folder.
+    std::fs::create_dir(anton_dir.join("anton.db-wal")).unwrap();
+    let before = (
+        entries(&anton_dir),
+        std::fs::metadata(anton_dir.join("anton.db"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+    );
+    let run = env.run(&["sessions"]);
+    assert!(run.ok().stdout.contains(&id), "{run:#?}");
+    let after = (
+        entries(&anton_dir),
+        std::fs::metadata(anton_dir.join("anton.db"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+    );
+    assert_eq!(after, before, "a listing leaves the store as it was");
+}
+
+#[test]
+fn a_store_too_old_to_read_without_a_write_is_refused_in_one_line() {
+    let env = common::Env::new();
+    let anton_dir = env.ws().join(".anton");
+    std::fs::create_dir(&anton_dir).unwrap();
+    // Schema 0: a store whose first migration never ran.
+    std::fs::write(anton_dir.join("anton.db"), b"").unwrap();
+    let run = env.run(&["sessions"]);
+    run.fails();
+    assert!(
+        run.stderr.contains("anton.db") && run.stderr.contains("write") && run.stderr.trim().lines().count() == 1,
+        "{run:#?}"
+    );
+    assert_eq!(
+        std::fs::metadata(anton_dir.join("anton.db")).unwrap().len(),
+        0,
+        "nothing was migrated"
+    );
+}
+
+#[test]
+fn killing_anton_mid_cell_kills_its_scratchpad() {
+    use common::llm_server::{LlmServer, Reply};
+    use std::io::Write;
+    let env = common::Env::new();
+    let server = LlmServer::start();
+    let pid_file = env.ws().join("pad.pid");
+    server.then(Reply::Tool {
+        text: "Running it.".into(),
+        id: "call_1".into(),
+        name: "scratchpad".into(),
+        input: serde_json::json!({
+            "name": "main",
+            "code": format!(
+                "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(600)",
+                pid_file.display().to_string()
+            ),
+        }),
+    });
+    let mut cmd = env.command_in(env.ws(), &[]);
+    cmd.envs(server.openai_env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut anton = cmd.spawn().unwrap();
+    let mut stdin = anton.stdin.take().unwrap();
+    stdin.write_all(b"load everything\n").unwrap();
+    let pad = wait_for(|| {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.parse::<u32>().ok())
+    })
+    .expect("the scratchpad never started its cell");
+    // A dead pad may linger as a zombie where nothing reaps orphans.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pad}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    };
+    assert!(running());
+    anton.kill().unwrap();
+    anton.wait().unwrap();
+    drop(stdin);
+    let gone = wait_for(|| (!running()).then_some(()));
+    if gone.is_none() {
+        Command::new("kill").args(["-9", &pad.to_string()]).status().unwrap();
+        panic!("the scratchpad (pid {pad}) outlived anton");
+    }
+    // The next anton in the workspace clears what the killed one left.
+    env.run(&[]).ok();
+    let markers = env.ws().join(".anton/pads");
+    assert_eq!(entries(&markers), Vec::<String>::new(), "left in {}", markers.display());
+}
+
+/// Poll `probe` for up to 20 s (a hang guard, not a timing assertion).
+fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }

@@ -1,14 +1,21 @@
 //! Named Python pads: each a long-lived `python3` process, so variables
 //! persist between the cells of a session.
+//!
+//! A pad holds the data sources' secrets in its environment, so it never
+//! outlives anton: the kernel kills it when anton dies (even by `kill -9`),
+//! and each pad leaves a marker in `.anton/pads/` so the next anton in the
+//! workspace kills any that slipped through.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
 use serde_json::{Value, json};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 /// Runs each request line in one namespace and answers with one JSON line.
 const DRIVER: &str = r#"
@@ -46,7 +53,37 @@ pub struct CellOutput {
 struct Pad {
     child: Child,
     stdin: ChildStdin,
-    replies: Receiver<String>,
+    replies: UnboundedReceiver<String>,
+    /// `.anton/pads/<pid>`, while the pad runs.
+    marker: Option<PathBuf>,
+    stopped: bool,
+}
+
+impl Pad {
+    /// Kill the pad, and what its cells started (it leads its own process
+    /// group), reap it and drop its marker. Once only: after the reap its pid
+    /// may name another process.
+    fn stop(&mut self) -> Option<ExitStatus> {
+        if self.stopped {
+            return None;
+        }
+        self.stopped = true;
+        let group = Pid::from_raw(self.child.id() as i32);
+        if group.is_none_or(|group| rustix::process::kill_process_group(group, Signal::KILL).is_err()) {
+            let _ = self.child.kill();
+        }
+        let status = self.child.wait().ok();
+        if let Some(marker) = self.marker.take() {
+            remove_marker(&marker);
+        }
+        status
+    }
+}
+
+impl Drop for Pad {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 pub struct Pads {
@@ -54,21 +91,29 @@ pub struct Pads {
     env: Vec<(String, String)>,
     workdir: PathBuf,
     timeout: Duration,
+    markers: PathBuf,
+    /// Waits for a cell's reply, its timeout and a Ctrl-C at once.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Pads {
-    /// `env` is all the pads see besides PATH, HOME and LANG (data-source variables).
+    /// `env` is all the pads see besides PATH, HOME and LANG (data-source
+    /// variables). Pads a dead anton left running in `workdir` are killed.
     pub fn new(workdir: PathBuf, env: Vec<(String, String)>) -> Pads {
         let timeout = std::env::var("ANTON_SCRATCHPAD_TIMEOUT")
             .ok()
             .and_then(|v| v.parse().ok())
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(120));
+        let markers = workdir.join(crate::workspace::ANTON_DIR).join("pads");
+        reap_leftovers(&markers);
         Pads {
             pads: HashMap::new(),
             env,
             workdir,
             timeout,
+            markers,
+            runtime: None,
         }
     }
 
@@ -87,13 +132,31 @@ impl Pads {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            // A Ctrl-C at the terminal is anton's to handle (it interrupts
+            // the running cell), never a surprise death of the pad.
+            .process_group(0);
+        let anton = std::process::id();
+        // SAFETY: between fork and exec the closure makes two system calls
+        // and allocates nothing, as a child of a threaded process must.
+        unsafe {
+            command.pre_exec(move || {
+                // Sent when the thread that forked dies: pads start on the
+                // chat's thread, which lives as long as anton.
+                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+                // anton died before the signal was set: nothing would send it.
+                if std::os::unix::process::parent_id() != anton {
+                    return Err(rustix::io::Errno::SRCH.into());
+                }
+                Ok(())
+            });
+        }
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start python3 for the scratchpad: {e}"))?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
-        let (sender, replies) = mpsc::channel();
+        let (sender, replies) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -102,7 +165,45 @@ impl Pads {
                 }
             }
         });
-        Ok(Pad { child, stdin, replies })
+        let marker = self.record(child.id());
+        Ok(Pad {
+            child,
+            stdin,
+            replies,
+            marker,
+            stopped: false,
+        })
+    }
+
+    /// Leave `.anton/pads/<pid>` for the next anton to reap should this one
+    /// die in a way the kernel does not pass on.
+    fn record(&self, pad: u32) -> Option<PathBuf> {
+        let (Some(pad_started), Some(anton_started)) = (started_at(pad), started_at(std::process::id())) else {
+            return None;
+        };
+        let marker = self.markers.join(pad.to_string());
+        let written = std::fs::create_dir_all(&self.markers).and_then(|()| {
+            // The folder is the workspace's: never follow a link planted there.
+            if std::fs::symlink_metadata(&self.markers)?.file_type().is_symlink() {
+                return Err(std::io::Error::other("it is a symbolic link"));
+            }
+            match std::fs::remove_file(&marker) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&marker)?;
+            writeln!(file, "{pad} {pad_started} {} {anton_started}", std::process::id())
+        });
+        match written {
+            Ok(()) => Some(marker),
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot record the scratchpad in {} ({e}); a pad left by a crash is not cleaned up",
+                    self.markers.display()
+                );
+                None
+            }
+        }
     }
 
     /// Run `code` in pad `name`, starting the pad when needed.
@@ -120,18 +221,30 @@ impl Pads {
                 }
             }
         }
+        if self.runtime.is_none() {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => self.runtime = Some(runtime),
+                Err(e) => {
+                    return CellOutput {
+                        error: Some(format!("cannot wait for the scratchpad: {e}")),
+                        ..Default::default()
+                    };
+                }
+            }
+        }
+        let runtime = self.runtime.as_ref().expect("built above");
         let pad = self.pads.get_mut(name).expect("started above");
         let request = json!({ "code": code }).to_string() + "\n";
         let sent = pad.stdin.write_all(request.as_bytes()).and_then(|_| pad.stdin.flush());
         let outcome = match sent {
             Err(_) => Err(None),
-            Ok(()) => match pad.replies.recv_timeout(self.timeout) {
-                Ok(line) => Ok(line),
-                Err(RecvTimeoutError::Timeout) => Err(Some(format!(
+            Ok(()) => match runtime.block_on(reply(pad, self.timeout, crate::terminal::stdin_is_terminal())) {
+                Reply::Line(line) => Ok(line),
+                Reply::TimedOut => Err(Some(format!(
                     "the cell ran past {} s and was stopped; pad '{name}' starts fresh next time (its variables are gone)",
                     self.timeout.as_secs_f64()
                 ))),
-                Err(RecvTimeoutError::Disconnected) => Err(None),
+                Reply::Gone => Err(None),
             },
         };
         match outcome {
@@ -145,9 +258,7 @@ impl Pads {
                 }
             }
             Err(reason) => {
-                let mut pad = self.pads.remove(name).expect("present");
-                let _ = pad.child.kill();
-                let status = pad.child.wait().ok().and_then(|s| s.code());
+                let status = self.pads.remove(name).expect("present").stop().and_then(|s| s.code());
                 let error = reason.unwrap_or_else(|| {
                     format!(
                         "pad '{name}' crashed (python exited{}); it starts fresh next time (its variables are gone)",
@@ -163,12 +274,146 @@ impl Pads {
     }
 }
 
-impl Drop for Pads {
-    fn drop(&mut self) {
-        for pad in self.pads.values_mut() {
-            let _ = pad.child.kill();
-            let _ = pad.child.wait();
+enum Reply {
+    Line(String),
+    TimedOut,
+    Gone,
+}
+
+/// The pad's answer to the cell just sent. With anton at a terminal, a
+/// Ctrl-C is passed on to the pad as Python's KeyboardInterrupt.
+async fn reply(pad: &mut Pad, timeout: Duration, interactive: bool) -> Reply {
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            line = pad.replies.recv() => return line.map_or(Reply::Gone, Reply::Line),
+            () = &mut deadline => return Reply::TimedOut,
+            Ok(()) = tokio::signal::ctrl_c(), if interactive => {
+                if let Some(group) = Pid::from_raw(pad.child.id() as i32) {
+                    let _ = rustix::process::kill_process_group(group, Signal::INT);
+                }
+            }
         }
+    }
+}
+
+/// A process as `/proc` knows it: its pid and its start time, which tells
+/// it apart from a later process given the same pid.
+fn started_at(pid: u32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name, from `state` on.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// A marker's record: the pad and the anton that started it.
+struct Marker {
+    pad: u32,
+    pad_started: u64,
+    anton: u32,
+    anton_started: u64,
+}
+
+impl Marker {
+    /// At most one short line; anything else in the folder is not ours.
+    fn read(path: &Path) -> Option<Marker> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        if !meta.file_type().is_file() || meta.len() > 100 {
+            return None;
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .ok()?
+            .take(100)
+            .read_to_string(&mut text)
+            .ok()?;
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let [pad, pad_started, anton, anton_started] = fields[..] else {
+            return None;
+        };
+        let marker = Marker {
+            pad: pad.parse().ok()?,
+            pad_started: pad_started.parse().ok()?,
+            anton: anton.parse().ok()?,
+            anton_started: anton_started.parse().ok()?,
+        };
+        (path.file_name()? == marker.pad.to_string().as_str()).then_some(marker)
+    }
+
+    fn anton_runs(&self) -> bool {
+        started_at(self.anton) == Some(self.anton_started)
+    }
+
+    /// Still the very process the marker names, still running the pad driver.
+    fn pad_runs(&self) -> bool {
+        started_at(self.pad) == Some(self.pad_started) && runs_driver(self.pad)
+    }
+}
+
+/// Whether process `pid` runs the pad driver: its arguments after the
+/// interpreter (a `python3` found on PATH may be a shim that execs another).
+fn runs_driver(pid: u32) -> bool {
+    let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let arguments: Vec<u8> = ["-u", "-c", DRIVER]
+        .iter()
+        .flat_map(|arg| std::iter::once(0).chain(arg.bytes()))
+        .chain([0])
+        .collect();
+    command.ends_with(&arguments)
+}
+
+/// Kill the pads whose anton died without taking them along, and forget
+/// their markers. Markers of a live anton stay; files that are not markers
+/// are left alone (the folder is the workspace's, so nothing in it is trusted).
+fn reap_leftovers(markers: &Path) {
+    let is_folder = std::fs::symlink_metadata(markers).is_ok_and(|m| m.file_type().is_dir());
+    let Some(entries) = is_folder.then(|| std::fs::read_dir(markers).ok()).flatten() else {
+        return;
+    };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        let Some(marker) = Marker::read(&path) else {
+            continue;
+        };
+        if marker.anton_runs() {
+            continue;
+        }
+        if marker.pad > 1
+            && marker.pad_runs()
+            && let Some(pid) = Pid::from_raw(marker.pad as i32)
+        {
+            let leads_its_group =
+                stat_fields(marker.pad).and_then(|f| f.get(2).cloned()) == Some(marker.pad.to_string());
+            let killed = if leads_its_group {
+                rustix::process::kill_process_group(pid, Signal::KILL)
+            } else {
+                rustix::process::kill_process(pid, Signal::KILL)
+            };
+            if let Err(e) = killed {
+                eprintln!(
+                    "warning: cannot stop scratchpad pid {} left by an earlier anton: {e}",
+                    marker.pad
+                );
+                continue;
+            }
+        }
+        remove_marker(&path);
+    }
+}
+
+fn remove_marker(marker: &Path) {
+    match std::fs::remove_file(marker) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "warning: cannot remove the scratchpad marker {} ({e})",
+                marker.display()
+            );
+        }
+        _ => {}
     }
 }
 
@@ -214,5 +459,91 @@ mod tests {
         let hang = pads.run("p", "while True: pass");
         assert!(hang.error.unwrap().contains("ran past 0.5 s"));
         assert_eq!(pads.run("p", "1 + 1").stdout, "2\n");
+    }
+
+    fn pid_of_pad(pads: &mut Pads, name: &str) -> u32 {
+        pads.run(name, "__import__('os').getpid()")
+            .stdout
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_pad_leads_its_own_process_group_and_leaves_a_marker_while_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pads = Pads::new(dir.path().to_path_buf(), vec![]);
+        let pid = pid_of_pad(&mut pads, "main");
+        assert_eq!(stat_fields(pid).unwrap()[2], pid.to_string(), "its own process group");
+        let marker = dir.path().join(".anton/pads").join(pid.to_string());
+        let recorded = Marker::read(&marker).expect("a marker");
+        assert_eq!((recorded.pad, recorded.anton), (pid, std::process::id()));
+        assert!(recorded.pad_runs() && recorded.anton_runs());
+        drop(pads);
+        assert!(!marker.exists(), "the marker goes with the pad");
+        assert_ne!(started_at(pid), Some(recorded.pad_started), "the pad is gone");
+    }
+
+    /// A pad driver nobody will stop, as a dead anton would leave it.
+    fn orphan_driver() -> Child {
+        Command::new("python3")
+            .args(["-u", "-c", DRIVER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_next_start_kills_pads_of_a_dead_anton_and_keeps_a_live_antons() {
+        let dir = tempfile::tempdir().unwrap();
+        let markers = dir.path().join(".anton/pads");
+        std::fs::create_dir_all(&markers).unwrap();
+        let mut gone = Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let dead_anton = format!("{} 1", gone.id());
+        let live_anton = format!("{} {}", std::process::id(), started_at(std::process::id()).unwrap());
+        let mark = |child: &Child, owner: &str| {
+            let pid = child.id();
+            let line = format!("{pid} {} {owner}\n", started_at(pid).unwrap());
+            std::fs::write(markers.join(pid.to_string()), line).unwrap();
+        };
+        let mut orphan = orphan_driver();
+        let mut kept = orphan_driver();
+        let mut stranger = Command::new("sleep").arg("30").spawn().unwrap();
+        // Wait until both drivers run python, as a real pad does.
+        for child in [&orphan, &kept] {
+            let guard = std::time::Instant::now() + Duration::from_secs(20);
+            while !runs_driver(child.id()) {
+                assert!(std::time::Instant::now() < guard, "python3 never started");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        mark(&orphan, &dead_anton);
+        mark(&kept, &live_anton);
+        mark(&stranger, &dead_anton);
+        std::fs::write(markers.join("notes.txt"), "not a marker").unwrap();
+
+        drop(Pads::new(dir.path().to_path_buf(), vec![]));
+
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            orphan.wait().unwrap().signal(),
+            Some(9),
+            "the dead anton's pad is killed"
+        );
+        assert!(kept.try_wait().unwrap().is_none(), "a live anton's pad runs on");
+        assert!(stranger.try_wait().unwrap().is_none(), "only pad drivers are killed");
+        let mut left: Vec<String> = std::fs::read_dir(&markers)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![kept.id().to_string(), "notes.txt".to_string()]);
+        for mut child in [kept, stranger] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 }

@@ -85,8 +85,9 @@ impl HostContext {
         })
     }
 
-    /// Run `f` on the workspace store, opening it on first use. A workspace
-    /// with no store yet reads as empty: a query never creates `.anton/`.
+    /// Run `f` on the workspace store, opening it read-only on first use. A
+    /// workspace with no store yet reads as empty: a query never creates
+    /// `.anton/`, migrates or writes, so a read-only workspace still lists.
     pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, HostError> {
         let db = self.paths.anton_dir.join(crate::store::DB_FILE);
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,15 +95,16 @@ impl HostContext {
             if !db.exists() {
                 return Ok(R::default());
             }
-            *slot = Some(Store::open(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
+            *slot = Some(Store::open_read_only(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
         }
         f(slot.as_ref().expect("opened above")).map_err(failed)
     }
 
-    /// Like `read_store`, but creates the store when it is missing.
+    /// Run `f` on the store opened for writing, creating it when it is
+    /// missing; a store opened for reads before is reopened read-write.
     pub fn write_store<R>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, HostError> {
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
+        if slot.as_ref().is_none_or(Store::is_read_only) {
             *slot = Some(Store::open(&self.paths.anton_dir, &self.paths.workspace).map_err(failed)?);
         }
         f(slot.as_ref().expect("opened above")).map_err(failed)

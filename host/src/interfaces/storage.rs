@@ -271,7 +271,7 @@ impl Host for PluginState {
             return Ok(());
         }
         let plugin = self.plugin_id.clone();
-        self.host.read_store(|s| s.kv_delete(&plugin, &key))
+        self.host.write_store(|s| s.kv_delete(&plugin, &key))
     }
 }
 

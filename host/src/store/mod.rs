@@ -152,6 +152,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     workspace: String,
+    read_only: bool,
 }
 
 const SESSION_COLUMNS: &str = "id, title, task, status, summary, created_at, updated_at, turns, \
@@ -173,9 +174,66 @@ impl Store {
             conn,
             path,
             workspace: workspace.display().to_string(),
+            read_only: false,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Open an existing `<anton_dir>/anton.db` for reading only: nothing is
+    /// created, migrated or written, so a read-only workspace can be listed.
+    pub fn open_read_only(anton_dir: &Path, workspace: &Path) -> Result<Store> {
+        let path = anton_dir.join(DB_FILE);
+        let shown = path.display().to_string();
+        let plain = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
+            // A WAL database opens lazily: the first read shows whether its
+            // -wal and -shm files exist or can be made.
+            conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        });
+        let conn = match plain {
+            Ok(conn) => conn,
+            // A folder that cannot be written has no -shm to share (or one
+            // that cannot be set up), so read the database file alone, as it
+            // was last checkpointed.
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                ) =>
+            {
+                Connection::open_with_flags(
+                    immutable_uri(&path),
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?
+            }
+            Err(e) => return Err(sql_error(&shown, e)),
+        };
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(&shown, e))?;
+        let store = Store {
+            conn,
+            path,
+            workspace: workspace.display().to_string(),
+            read_only: true,
+        };
+        let version = store.schema_version()?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(store.newer_schema(version));
+        }
+        if version < schema::OLDEST_READABLE {
+            return Err(StoreError(format!(
+                "{shown} has schema {version}, older than this anton's {known}, and reading it needs a write: \
+                 run `anton` once in a workspace you can write to upgrade it"
+            )));
+        }
+        Ok(store)
+    }
+
+    /// Opened by [`Store::open_read_only`]: every write fails.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn path(&self) -> &Path {
@@ -193,11 +251,7 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.fail(e))?;
         if version > known {
-            return Err(StoreError(format!(
-                "{} was written by a newer anton (schema {version}; this anton knows {known}); \
-                 upgrade anton to open it — nothing was changed",
-                self.path.display()
-            )));
+            return Err(self.newer_schema(version));
         }
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
@@ -216,6 +270,15 @@ impl Store {
                 .map_err(|e| self.fail(e))?;
         }
         tx.commit().map_err(|e| self.fail(e))
+    }
+
+    fn newer_schema(&self, version: i64) -> StoreError {
+        StoreError(format!(
+            "{} was written by a newer anton (schema {version}; this anton knows {}); \
+             upgrade anton to open it — nothing was changed",
+            self.path.display(),
+            schema::MIGRATIONS.len()
+        ))
     }
 
     /// Every row of a query, mapped.
@@ -269,7 +332,18 @@ impl Store {
         meta: &str,
         at: Option<i64>,
     ) -> Result<i64> {
-        self.bulk(|w| w.append_message(session_id, turn, role, content, meta, at))
+        check_turn(turn, "the message's turn")?;
+        // Checked under the write lock: two antons never interleave one session.
+        let appended = self.bulk(|w| match w.live_holder(session_id)? {
+            Some(holder) => Ok(Err(holder)),
+            None => w.append_message(session_id, turn, role, content, meta, at).map(Ok),
+        })?;
+        appended.map_err(|holder| {
+            StoreError(format!(
+                "session {session_id} is being written by another anton ({holder}); \
+                 nothing was added to it — continue it in a fork with `anton -r {session_id}`"
+            ))
+        })
     }
 
     pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> Result<()> {
@@ -286,20 +360,19 @@ impl Store {
 
     /// Mark the session as written by this process (status `active`). Other
     /// processes see who holds it; a mark whose process died reads as
-    /// `interrupted`. `Err` names the live holder.
+    /// `interrupted`. `Err` names the live holder. The check and the mark are
+    /// one transaction, so of two processes claiming at once one sees the other.
     pub fn claim(&self, session_id: &str) -> Result<std::result::Result<(), String>> {
-        let holder = self.get_session(session_id)?.and_then(|s| s.live_writer);
-        let me = format!("pid {} on {}", std::process::id(), hostname());
-        if let Some(holder) = holder.filter(|h| *h != me) {
-            return Ok(Err(holder));
-        }
         self.bulk(|w| {
+            if let Some(holder) = w.live_holder(session_id)? {
+                return Ok(Err(holder));
+            }
             w.conn.execute(
                 "UPDATE sessions SET status = 'active', writer_pid = ?2, writer_host = ?3 WHERE id = ?1",
                 params![session_id, std::process::id(), hostname()],
-            )
-        })?;
-        Ok(Ok(()))
+            )?;
+            Ok(Ok(()))
+        })
     }
 
     /// A new session with `id`'s history and records, linked to it as its parent.
@@ -431,7 +504,7 @@ impl Store {
             |r| {
                 Ok(Message {
                     id: r.get(0)?,
-                    turn: r.get(1)?,
+                    turn: turn_from(r, 1)?,
                     role: r.get(2)?,
                     content: r.get(3)?,
                     meta: r.get(4)?,
@@ -522,6 +595,9 @@ impl Store {
 
     /// A whole session from outside (an import), in one transaction.
     pub fn import_session(&self, import: &Import) -> Result<Session> {
+        for (index, message) in import.messages.iter().enumerate() {
+            check_turn(message.turn, &format!("messages[{index}].turn"))?;
+        }
         let id = self.bulk(|w| {
             let session = w.create_session(&NewSession {
                 title: import.title.clone(),
@@ -599,6 +675,23 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// "pid N on HOST" of a live process other than this one that holds the session.
+    fn live_holder(&self, session_id: &str) -> rusqlite::Result<Option<String>> {
+        let writer: Option<(Option<u32>, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT writer_pid, writer_host FROM sessions WHERE id = ?1")?
+            .query_row([session_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match writer {
+            Some((Some(pid), Some(host)))
+                if writer_is_alive(pid, &host) && (pid != std::process::id() || host != hostname()) =>
+            {
+                Some(format!("pid {pid} on {host}"))
+            }
+            _ => None,
+        })
+    }
+
     pub fn create_session(&self, new: &NewSession) -> rusqlite::Result<Session> {
         let now = new.created_at.unwrap_or_else(now_ms);
         loop {
@@ -824,7 +917,7 @@ fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
         summary: row.get(4)?,
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
-        turns: row.get(7)?,
+        turns: turn_from(row, 7)?,
         messages: row.get(8)?,
         provider: row.get(9)?,
         model: row.get(10)?,
@@ -843,6 +936,13 @@ fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
     })
 }
 
+/// A turn number as stored, held to [`MAX_TURN`]: a hostile database's
+/// 4294967295 cannot make the next turn overflow.
+fn turn_from(row: &Row, index: usize) -> rusqlite::Result<u32> {
+    let turn: i64 = row.get(index)?;
+    Ok(turn.clamp(0, MAX_TURN.into()) as u32)
+}
+
 fn share_from_row(r: &Row) -> rusqlite::Result<ShareEntry> {
     Ok(ShareEntry {
         direction: r.get(0)?,
@@ -854,6 +954,31 @@ fn share_from_row(r: &Row) -> rusqlite::Result<ShareEntry> {
         format: r.get(6)?,
         session_id: r.get(7)?,
     })
+}
+
+/// The most turns a session holds, so counting one more never overflows.
+pub const MAX_TURN: u32 = 1_000_000;
+
+fn check_turn(turn: u32, field: &str) -> Result<()> {
+    if turn > MAX_TURN {
+        return Err(StoreError(format!(
+            "{field}: {turn} is past the most turns a session holds ({MAX_TURN})"
+        )));
+    }
+    Ok(())
+}
+
+/// `file:` URI of `path` with `immutable=1`: SQLite then takes no locks and
+/// needs no -wal or -shm file.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => uri.push(*byte as char),
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri + "?immutable=1"
 }
 
 /// A writer on another host is taken at its word; on this host, its pid must exist.

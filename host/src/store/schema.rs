@@ -3,6 +3,10 @@
 
 pub const MIGRATIONS: &[&str] = &[V1];
 
+/// The oldest schema the read queries work on, so a read-only open can use
+/// it without migrating. Raise it when a migration changes what they read.
+pub const OLDEST_READABLE: i64 = 1;
+
 const V1: &str = r#"
 CREATE TABLE sessions (
     id            TEXT PRIMARY KEY,

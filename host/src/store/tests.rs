@@ -224,3 +224,107 @@ fn details_count_memories_cells_and_shares() {
         (1, 1, 1, 1)
     );
 }
+
+/// Mark `session` as held by `pid` on this host, as that process's claim would.
+fn held_by(store: &Store, session: &str, pid: u32) {
+    store
+        .bulk(|w| {
+            w.conn.execute(
+                "UPDATE sessions SET status = 'active', writer_pid = ?2, writer_host = ?3 WHERE id = ?1",
+                params![session, pid, hostname()],
+            )
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_session_another_live_process_holds_is_neither_claimed_nor_written() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    let mut other = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    held_by(&store, &s.id, other.id());
+    let holder = format!("pid {} on {}", other.id(), hostname());
+    assert_eq!(store.claim(&s.id).unwrap(), Err(holder.clone()));
+    let refused = store
+        .append_message(&s.id, 2, "user", "interleaved", "{}", None)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains(&holder) && refused.contains("fork"), "{refused}");
+    assert_eq!(store.messages(&s.id, 0).unwrap().len(), 2, "nothing was added");
+    other.kill().unwrap();
+    other.wait().unwrap();
+    // Its process gone, the session is free again.
+    assert_eq!(store.claim(&s.id).unwrap(), Ok(()));
+    store.append_message(&s.id, 2, "user", "mine now", "{}", None).unwrap();
+}
+
+#[test]
+fn turn_numbers_past_the_bound_are_refused_on_write_and_held_on_read() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    let error = store
+        .append_message(&s.id, u32::MAX, "user", "y", "{}", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("4294967295") && error.contains(&MAX_TURN.to_string()),
+        "{error}"
+    );
+    let import = Import {
+        messages: vec![
+            NewMessage {
+                turn: 1,
+                role: "user".into(),
+                content: "fine".into(),
+                meta: "{}".into(),
+                created_at: 1,
+            },
+            NewMessage {
+                turn: u32::MAX,
+                role: "assistant".into(),
+                content: "too far".into(),
+                meta: "{}".into(),
+                created_at: 2,
+            },
+        ],
+        ..Default::default()
+    };
+    let error = store.import_session(&import).err().unwrap().to_string();
+    assert!(error.starts_with("messages[1].turn: 4294967295"), "{error}");
+    assert_eq!(store.count_sessions().unwrap(), 1, "nothing was imported");
+
+    // A database written by someone else may hold any number.
+    store
+        .bulk(|w| {
+            w.conn
+                .execute("UPDATE sessions SET turns = 4294967295 WHERE id = ?1", [&s.id])?;
+            w.conn
+                .execute("UPDATE messages SET turn = -5 WHERE session_id = ?1", [&s.id])
+        })
+        .unwrap();
+    assert_eq!(store.get_session(&s.id).unwrap().unwrap().turns, MAX_TURN);
+    assert!(store.messages(&s.id, 0).unwrap().iter().all(|m| m.turn == 0));
+}
+
+#[test]
+fn a_read_only_store_reads_refuses_writes_and_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    let missing = Store::open_read_only(&anton, dir.path()).err().unwrap().to_string();
+    assert!(missing.contains("anton.db"), "{missing}");
+    assert!(!anton.exists(), "a read-only open creates nothing");
+
+    let s = session_with(&Store::open(&anton, dir.path()).unwrap(), 1, "hello");
+    let store = Store::open_read_only(&anton, dir.path()).unwrap();
+    assert!(store.is_read_only());
+    assert_eq!(store.get_session(&s.id).unwrap().unwrap().task, "hello");
+    assert!(store.set_title(&s.id, "no", true).is_err());
+    drop(store);
+
+    Connection::open(anton.join(DB_FILE))
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let error = Store::open_read_only(&anton, dir.path()).err().unwrap().to_string();
+    assert!(error.contains("newer anton") && error.contains("schema 99"), "{error}");
+}
