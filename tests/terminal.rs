@@ -177,3 +177,76 @@ fn the_resume_picker_moves_with_arrows_filters_as_you_type_and_cancels_with_esc(
         "Esc resumed nothing:\n{screen}"
     );
 }
+
+#[test]
+fn tmp_ctrl_c_interrupts_a_running_cell_and_the_pad_lives_on() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server
+        .then(Reply::Tool {
+            text: "Working.".into(),
+            id: "call_1".into(),
+            name: "scratchpad".into(),
+            input: serde_json::json!({"name": "main", "code": "x = 41\nimport time\ntime.sleep(60)"}),
+        })
+        .then(Reply::Tool {
+            text: String::new(),
+            id: "call_2".into(),
+            name: "scratchpad".into(),
+            input: serde_json::json!({"name": "main", "code": "x + 1"}),
+        })
+        .then(Reply::Text("All done.".into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("work\r");
+    let at = term.wait_for("scratchpad main", at);
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    term.send("\x03");
+    let at = term.wait_for("KeyboardInterrupt", at);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let at = term.wait_for("42", at);
+    let at = term.wait_for("All done.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+}
+
+#[test]
+fn tmp_ctrl_c_during_a_reply_leaves_the_idle_pad_alive() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server
+        .then(Reply::Tool {
+            text: "Working.".into(),
+            id: "call_1".into(),
+            name: "scratchpad".into(),
+            input: serde_json::json!({"name": "main", "code": "x = 41"}),
+        })
+        .then(Reply::Stall(
+            "Thinking ".into(),
+            Duration::from_secs(30),
+            "more.".into(),
+        ))
+        .then(Reply::Tool {
+            text: String::new(),
+            id: "call_2".into(),
+            name: "scratchpad".into(),
+            input: serde_json::json!({"name": "main", "code": "x + 1"}),
+        })
+        .then(Reply::Text("All done.".into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("work\r");
+    let at = term.wait_for("Thinking", at);
+    term.send("\x03");
+    let at = term.wait_for("(interrupted)", at);
+    let at = term.wait_for("you> ", at);
+    term.send("again\r");
+    let at = term.wait_for("All done.", at);
+    let screen = term.screen.lock().unwrap().clone();
+    assert!(screen[..at].contains("  42"), "{screen}");
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+}

@@ -17,36 +17,54 @@ impl Chat<'_> {
             Ok(_) => return println!("Session {} not found.", terminal::sanitize_line(id)),
             Err(e) => return println!("error: {}", terminal::sanitize(&e.0)),
         };
-        let me = format!("pid {} on {}", std::process::id(), store::hostname());
         let mut session = session;
-        if let Some(writer) = session.live_writer.clone().filter(|w| *w != me) {
-            println!(
-                "Session {} is open in another anton ({}).",
-                session.id,
-                terminal::sanitize_line(&writer)
-            );
-            if !terminal::confirm("Continue in a fork (a new session with the same history)?", true) {
-                return;
-            }
-            match self.journal.store().fork_session(&session.id) {
-                Ok(fork) => {
-                    println!("Forked {} into {}.", session.id, fork.id);
-                    session = fork;
-                }
-                Err(e) => return println!("error: {e}"),
-            }
-        }
         if self.live.as_ref().is_some_and(|l| l.id == session.id) {
             return println!("Already in session {}.", session.id);
         }
+        // The claim is the check, in one transaction: of two antons opening
+        // this session at once, one holds it and the other sees it held.
+        match self.journal.store().claim(&session.id) {
+            Ok(Ok(())) => {}
+            Ok(Err(writer)) => {
+                println!(
+                    "Session {} is open in another anton ({}).",
+                    session.id,
+                    terminal::sanitize_line(&writer)
+                );
+                if !terminal::confirm("Continue in a fork (a new session with the same history)?", true) {
+                    return;
+                }
+                match self.journal.store().fork_session(&session.id) {
+                    Ok(fork) => {
+                        println!("Forked {} into {}.", session.id, fork.id);
+                        session = fork;
+                    }
+                    Err(e) => return println!("error: {e}"),
+                }
+                match self.journal.store().claim(&session.id) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(writer)) => {
+                        return println!(
+                            "error: the fork {} is held by {}",
+                            session.id,
+                            terminal::sanitize_line(&writer)
+                        );
+                    }
+                    Err(e) => return println!("error: {e}"),
+                }
+            }
+            Err(e) => return println!("error: {e}"),
+        }
         let messages = match self.journal.store().messages(&session.id, 0) {
             Ok(m) => m,
-            Err(e) => return println!("error: {e}"),
+            Err(e) => {
+                if let Err(release) = self.journal.store().release(&session.id, session.status) {
+                    println!("warning: {release}");
+                }
+                return println!("error: {e}");
+            }
         };
         self.leave_session();
-        if let Err(e) = self.journal.store().claim(&session.id) {
-            println!("warning: {e}");
-        }
         let (history, repaired) = context::rebuild(&messages);
         if repaired {
             println!("Repaired the end of this session's history (a tool call there had no result).");
