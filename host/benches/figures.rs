@@ -111,6 +111,7 @@ fn paths(scratch: &Path, name: &str) -> anton::workspace::Paths {
         user_config: scratch.join("cfg"),
         user_data: scratch.join("data"),
         user_cache: Some(scratch.join("call-cache")),
+        home: scratch.join("home"),
     }
 }
 
@@ -120,17 +121,15 @@ fn host_to_plugin_call(scratch: &Path) {
     let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();
     let catalog = Catalog::discover(&paths, &config, &trust);
     let mut host = PluginHost::new(catalog, HostContext::new(paths));
-    let Resolution::Runnable(record) = host.catalog.resolve("resume") else {
+    let Resolution::Runnable(index) = host.catalog.resolve("resume") else {
         panic!("resume runs")
     };
-    let index = host.index_of(record);
     host.describe(index).unwrap();
     // `session` with an unknown option fails inside the plugin before any
     // host call: a pure round trip with a small argument and result.
-    let Resolution::Runnable(record) = host.catalog.resolve("session") else {
+    let Resolution::Runnable(sessions) = host.catalog.resolve("session") else {
         panic!("session runs")
     };
-    let sessions = host.index_of(record);
     let invocation = Invocation {
         command: "session".into(),
         args: vec!["--bogus".into()],
