@@ -1,6 +1,5 @@
 //! `anton plugins list | enable | disable | install | remove | trust | check`.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,16 +8,11 @@ use serde_json::json;
 
 use crate::cli::Session;
 use crate::config::Scope;
-use crate::interfaces::HostContext;
-use crate::interfaces::latest::exports::anton::plugin::command::{CommandKind, CommandSpec};
-use crate::plugin_host::catalog::{
-    BrokenPlugin, PluginRecord, Source, Trust, read_component, read_plugin, require_real_dir,
-};
-use crate::plugin_host::engine::{ComponentCache, sha256_hex};
-use crate::plugin_host::instance::PluginInstance;
-use crate::plugin_host::manifest::{Capabilities, MANIFEST_FILE, Manifest, read_manifest};
+use crate::plugin_host::catalog::{BrokenPlugin, PluginRecord, Source, Trust, read_plugin};
+use crate::plugin_host::engine::sha256_hex;
+use crate::plugin_host::install;
+use crate::plugin_host::manifest::{Capabilities, MANIFEST_FILE};
 use crate::plugin_host::trust::TrustRecord;
-use crate::plugin_host::{load_component, new_linker};
 use crate::terminal::sanitize_line;
 use crate::{store, terminal};
 
@@ -304,109 +298,6 @@ fn set_enabled(session: &mut Session, id: &str, scope: Scope, enabled: bool) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// A plugin on disk that passed every check.
-struct Candidate {
-    manifest: Manifest,
-    manifest_text: String,
-    wasm: Vec<u8>,
-    commands: Vec<CommandSpec>,
-}
-
-/// Find the manifest and the component for `path`: a plugin directory, a
-/// crate directory (component under target/wasm32-wasip2/release), the
-/// manifest itself, or the wasm with the manifest beside it.
-fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return Err(format!(
-            "{}: no such file or directory",
-            sanitize_line(&path.display().to_string())
-        ));
-    };
-    if meta.is_dir() || (meta.file_type().is_symlink() && path.is_dir()) {
-        // A linked folder is refused when it is read.
-        return Ok((path.join(MANIFEST_FILE), None));
-    }
-    if path.file_name().is_some_and(|n| n == MANIFEST_FILE) {
-        return Ok((path.to_path_buf(), None));
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    Ok((dir.join(MANIFEST_FILE), Some(path.to_path_buf())))
-}
-
-fn validate(session: &Session, path: &Path) -> Result<Candidate, String> {
-    let (manifest_file, wasm_file) = locate(path)?;
-    let dir = manifest_file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    require_real_dir(dir)?;
-    if std::fs::symlink_metadata(&manifest_file).is_err() {
-        return Err(format!(
-            "{}: no such file (a plugin needs its {MANIFEST_FILE})",
-            sanitize_line(&manifest_file.display().to_string())
-        ));
-    }
-    let (manifest, manifest_text) = read_manifest(&manifest_file, &session.paths.workspace)?;
-    let wasm_file = wasm_file.unwrap_or_else(|| {
-        let beside = dir.join(&manifest.component);
-        let built = dir.join("target/wasm32-wasip2/release").join(&manifest.component);
-        let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
-        if !present(&beside) && present(&built) {
-            built
-        } else {
-            beside
-        }
-    });
-    if std::fs::symlink_metadata(&wasm_file).is_err() {
-        return Err(format!(
-            "{}: no such file (build it with `cargo build --release --target wasm32-wasip2`)",
-            sanitize_line(&wasm_file.display().to_string())
-        ));
-    }
-    let wasm = read_component(&wasm_file)?;
-    let record = PluginRecord {
-        grants: Capabilities::default(),
-        manifest: manifest.clone(),
-        source: Source::Workspace,
-        dir: Some(dir.to_path_buf()),
-        sha256: sha256_hex(&wasm),
-        wasm: Cow::Owned(wasm),
-        enabled: true,
-        enabled_by: None,
-        trust: Trust::Untrusted,
-        replaced_by: None,
-    };
-    let commands = examine(session, &record, &manifest_file)?;
-    Ok(Candidate {
-        manifest,
-        manifest_text,
-        wasm: record.wasm.into_owned(),
-        commands,
-    })
-}
-
-/// Check a plugin nobody has agreed to yet, running none of its code with
-/// any capability: its component's type (an anton component at the
-/// manifest's WIT version), then `describe()` in a sealed instance, which
-/// must agree with the manifest.
-fn examine(session: &Session, record: &PluginRecord, manifest_file: &Path) -> Result<Vec<CommandSpec>, String> {
-    let cache = ComponentCache::new(session.paths.user_cache.as_deref());
-    let component = load_component(&cache, record).map_err(|e| e.0)?;
-    let linker = new_linker().map_err(|e| e.0)?;
-    let mut instance = PluginInstance::sealed(record, &component, &linker, HostContext::new(session.paths.clone()))
-        .map_err(|e| e.0)?;
-    let commands = instance.describe().map_err(|e| e.0)?;
-    let problems = disagreements(&record.manifest, &commands);
-    if !problems.is_empty() {
-        return Err(sanitize_line(&format!(
-            "{} disagrees with its component: {}",
-            manifest_file.display(),
-            problems.join("; ")
-        )));
-    }
-    Ok(commands)
-}
-
 /// What a plugin asks for, with every grant outside the workspace set apart
 /// so that nobody agrees to one unawares.
 fn show_asks(capabilities: &Capabilities, workspace: &Path) {
@@ -419,55 +310,8 @@ fn show_asks(capabilities: &Capabilities, workspace: &Path) {
     }
 }
 
-/// Where the manifest and `describe()` differ, in words.
-fn disagreements(manifest: &Manifest, described: &[CommandSpec]) -> Vec<String> {
-    use crate::plugin_host::manifest::CommandKind as K;
-    let mut problems = Vec::new();
-    for listed in &manifest.commands {
-        let Some(spec) = described.iter().find(|s| s.name == listed.name) else {
-            problems.push(format!(
-                "it lists command '{}', which the component does not serve",
-                listed.name
-            ));
-            continue;
-        };
-        let kind = match spec.kind {
-            CommandKind::Slash => K::Slash,
-            CommandKind::Cli => K::Cli,
-            CommandKind::Both => K::Both,
-        };
-        if kind != listed.kind {
-            problems.push(
-                format!(
-                    "command '{}' is {:?} in the manifest but {:?} in the component",
-                    listed.name, listed.kind, kind
-                )
-                .to_lowercase(),
-            );
-        }
-        let flags = |names: Vec<&str>| names.join(",");
-        let listed_flags = flags(listed.launch_flags.iter().map(|f| f.long.as_str()).collect());
-        let spec_flags = flags(spec.launch_flags.iter().map(|f| f.long.as_str()).collect());
-        if listed_flags != spec_flags {
-            problems.push(format!(
-                "command '{}' has launch flags [{listed_flags}] in the manifest but [{spec_flags}] in the component",
-                listed.name
-            ));
-        }
-    }
-    for spec in described {
-        if !manifest.commands.iter().any(|c| c.name == spec.name) {
-            problems.push(format!(
-                "the component serves '{}', which the manifest does not list",
-                spec.name
-            ));
-        }
-    }
-    problems
-}
-
 fn check(session: &mut Session, path: &Path) -> Result<ExitCode, String> {
-    match validate(session, path) {
+    match install::validate(&session.paths, path) {
         Ok(candidate) => {
             let m = &candidate.manifest;
             let names: Vec<&str> = candidate.commands.iter().map(|c| c.name.as_str()).collect();
@@ -496,7 +340,7 @@ fn plugins_dir(session: &Session, scope: Scope) -> PathBuf {
 }
 
 fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Result<ExitCode, String> {
-    let candidate = validate(session, path)?;
+    let candidate = install::validate(&session.paths, path)?;
     let m = &candidate.manifest;
     let target = plugins_dir(session, scope).join(&m.id);
     println!(
@@ -522,7 +366,7 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
         println!("Not installed.");
         return Ok(ExitCode::from(1));
     }
-    place_plugin(&target, &candidate)?;
+    install::place_plugin(&target, &candidate)?;
     session.trust.trust(TrustRecord {
         location: target.display().to_string(),
         id: m.id.clone(),
@@ -532,35 +376,6 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
     })?;
     println!("Installed plugin '{}' {} into {}.", m.id, m.version, target.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Write the plugin beside its final place, then swap it in, so a failed
-/// install leaves the old plugin (or nothing) behind, never half a plugin.
-fn place_plugin(target: &Path, candidate: &Candidate) -> Result<(), String> {
-    let parent = target.parent().expect("plugin dirs have a parent");
-    let name = target.file_name().expect("named").to_string_lossy();
-    let staging = parent.join(format!(".{name}.installing"));
-    let retired = parent.join(format!(".{name}.old"));
-    let io = |e: std::io::Error, what: &Path| format!("cannot write {}: {e}", what.display());
-    // Leftovers of an earlier install that was killed halfway.
-    let clear = |dir: &Path| match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", dir.display())),
-        _ => Ok(()),
-    };
-    clear(&staging)?;
-    std::fs::create_dir_all(&staging).map_err(|e| io(e, &staging))?;
-    std::fs::write(staging.join(MANIFEST_FILE), &candidate.manifest_text).map_err(|e| io(e, &staging))?;
-    std::fs::write(staging.join(&candidate.manifest.component), &candidate.wasm).map_err(|e| io(e, &staging))?;
-    clear(&retired)?;
-    if target.exists() {
-        std::fs::rename(target, &retired).map_err(|e| io(e, target))?;
-    }
-    std::fs::rename(&staging, target).map_err(|e| io(e, target))?;
-    // The new plugin is in place; an old copy that will not go is only clutter, said so.
-    if let Err(e) = clear(&retired) {
-        eprintln!("warning: {e}");
-    }
-    Ok(())
 }
 
 fn remove(session: &mut Session, id: &str, scope: Scope) -> Result<ExitCode, String> {
@@ -615,7 +430,7 @@ fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String>
         println!("Plugin '{id}' in {shown_dir} is already trusted.");
         return Ok(ExitCode::SUCCESS);
     }
-    examine(session, &record, &dir.join(MANIFEST_FILE))?;
+    install::examine(&session.paths, &record, &dir.join(MANIFEST_FILE))?;
     if let Trust::Changed { trusted_sha256 } = &record.trust {
         println!(
             "Plugin '{id}' changed since you trusted it: sha256 {} → {}.",

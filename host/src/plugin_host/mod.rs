@@ -4,6 +4,7 @@
 mod builtin;
 pub mod catalog;
 pub mod engine;
+pub mod install;
 pub mod instance;
 pub mod manifest;
 pub mod trust;
