@@ -1,6 +1,7 @@
 //! anton: a minimal host (chat, storage, LLM) whose commands are WebAssembly
 //! component plugins speaking the `anton:plugin` WIT contract in `wit/`.
 
+pub mod capabilities;
 pub mod chat;
 pub mod cli;
 pub mod config;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::plugin_host::manifest::Capabilities;
+use crate::capabilities::Capabilities;
 use crate::store::{Store, StoreError};
 use crate::workspace::Paths;
 
