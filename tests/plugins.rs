@@ -352,11 +352,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
-    use anton::interfaces::HostContext;
     use anton::interfaces::latest::exports::anton::plugin::command::Origin;
     use anton::plugin_host::Dispatch;
     use anton::plugin_host::PluginHost;
     use anton::plugin_host::catalog::Catalog;
+    use anton::services::Services;
 
     let env = Env::new();
     env.install("faulty").ok();
@@ -372,7 +372,7 @@ fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
     let config = anton::config::Config::load(&paths).unwrap();
     let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();
     let catalog = Catalog::discover(&paths, &config, &trust);
-    let mut host = PluginHost::new(catalog, HostContext::new(paths));
+    let mut host = PluginHost::new(catalog, Services::new(paths));
     let mut call = |what: &str| match host.dispatch("faulty", vec![what.into()], Origin::Chat) {
         Dispatch::Ran(result) => result.map_err(|e| e.to_string()),
         _ => panic!("faulty should be runnable"),

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anton::interfaces::HostContext;
 use anton::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
 use anton::plugin_host::PluginHost;
 use anton::plugin_host::catalog::{Catalog, Resolution};
+use anton::services::Services;
 use anton::store::{NewSession, SessionQuery, Store};
 
 const ANTON: &str = env!("CARGO_BIN_EXE_anton");
@@ -120,7 +120,7 @@ fn host_to_plugin_call(scratch: &Path) {
     let config = anton::config::Config::load(&paths).unwrap();
     let trust = anton::plugin_host::trust::TrustStore::load(&paths.user_data).unwrap();
     let catalog = Catalog::discover(&paths, &config, &trust);
-    let mut host = PluginHost::new(catalog, HostContext::new(paths));
+    let mut host = PluginHost::new(catalog, Services::new(paths));
     let Resolution::Runnable(index) = host.catalog.resolve("resume") else {
         panic!("resume runs")
     };

@@ -7,13 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::config::Config;
-use crate::interfaces::HostContext;
+use crate::app::App;
 use crate::interfaces::latest::exports::anton::plugin::command::{Action, Origin, Outcome};
 use crate::plugin_host::catalog::Catalog;
-use crate::plugin_host::trust::TrustStore;
 use crate::plugin_host::{Dispatch, PluginHost};
-use crate::workspace::Paths;
 use crate::{plugins_command, workspace_trust};
 
 pub fn main() -> ExitCode {
@@ -27,58 +24,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Everything a command needs: where, what is configured, which plugins.
-pub struct Session {
-    pub paths: Paths,
-    pub config: Config,
-    pub trust: TrustStore,
-    pub host: PluginHost,
-}
-
-impl Session {
-    pub fn open(folder: Option<PathBuf>) -> Result<Session, String> {
-        let paths = Paths::new(folder.as_deref())?;
-        let config = Config::load(&paths)?;
-        let trust = TrustStore::load(&paths.user_data)?;
-        let catalog = Catalog::discover(&paths, &config, &trust);
-        let host = PluginHost::new(catalog, HostContext::new(paths.clone()));
-        Ok(Session {
-            paths,
-            config,
-            trust,
-            host,
-        })
-    }
-}
-
-impl Session {
-    /// Read config, trust and plugin directories again; the chat's state
-    /// (current session) carries over.
-    pub fn reload_plugins(&mut self) -> Result<(), String> {
-        self.config = Config::load(&self.paths)?;
-        self.trust = TrustStore::load(&self.paths.user_data)?;
-        let catalog = Catalog::discover(&self.paths, &self.config, &self.trust);
-        warn_broken(&catalog);
-        self.host = PluginHost::new(catalog, self.host.context.clone());
-        Ok(())
-    }
-}
-
-/// Plugins that could not be read are listed, never run.
-fn warn_broken(catalog: &Catalog) {
-    for broken in &catalog.broken {
-        eprintln!(
-            "warning: skipped the {} plugin in {}: {}",
-            broken.source,
-            crate::terminal::sanitize_line(&broken.dir.display().to_string()),
-            crate::terminal::sanitize_line(&broken.error)
-        );
-    }
-}
-
 fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
-    let mut session = Session::open(folder_from(&argv))?;
-    let matches = match command(&session.host.catalog).try_get_matches_from(&argv) {
+    let mut app = App::open(folder_from(&argv))?;
+    let matches = match command(&app.plugins.catalog).try_get_matches_from(&argv) {
         Ok(matches) => matches,
         Err(error) => {
             let code = if error.use_stderr() { 2 } else { 0 };
@@ -86,10 +34,10 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(code));
         }
     };
-    warn_broken(&session.host.catalog);
+    crate::app::warn_broken(&app.plugins.catalog);
     match matches.subcommand() {
-        Some(("plugins", sub)) => plugins_command::run(&mut session, sub),
-        Some(("trust", sub)) => workspace_trust::run(&session.paths, sub),
+        Some(("plugins", sub)) => plugins_command::run(&mut app, sub),
+        Some(("trust", sub)) => workspace_trust::run(&app.paths, sub),
         Some((name, sub)) => {
             // Known plugin commands name their arguments "args"; anything else
             // arrives as an external subcommand, whose arguments clap names "".
@@ -100,16 +48,16 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
                 .flatten()
                 .map(lossy)
                 .collect();
-            run_plugin_command(&mut session.host, name, args)
+            run_plugin_command(&mut app.plugins, name, args)
         }
         None => {
-            let resume = match run_launch_flags(&mut session.host, &matches) {
+            let resume = match run_launch_flags(&mut app.plugins, &matches) {
                 None => None,
                 Some(Ok(outcome)) if outcome.exit_code != 0 => return Ok(ExitCode::from(outcome.exit_code)),
                 Some(Ok(outcome)) => outcome.action.map(|Action::SwitchSession(id)| id),
                 Some(Err(why)) => return Err(why),
             };
-            crate::chat::run(&mut session, resume)
+            crate::chat::run(&mut app, resume)
         }
     }
 }

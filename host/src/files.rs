@@ -121,6 +121,11 @@ fn human_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,6 +1,7 @@
 //! anton: a minimal host (chat, storage, LLM) whose commands are WebAssembly
 //! component plugins speaking the `anton:plugin` WIT contract in `wit/`.
 
+pub mod app;
 pub mod capabilities;
 pub mod chat;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod plugin_host;
 pub mod plugins_command;
 pub mod scaffold;
 pub mod scrub;
+pub mod services;
 pub mod settings;
 pub mod store;
 pub mod terminal;

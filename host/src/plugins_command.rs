@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde_json::json;
 
-use crate::cli::Session;
+use crate::app::App;
 use crate::config::Scope;
 use crate::plugin_host::catalog::{BrokenPlugin, PluginRecord, Source, Trust, read_plugin};
 use crate::plugin_host::engine::sha256_hex;
@@ -108,7 +108,7 @@ pub fn command() -> Command {
         )
 }
 
-pub fn run(session: &mut Session, matches: &ArgMatches) -> Result<ExitCode, String> {
+pub fn run(app: &mut App, matches: &ArgMatches) -> Result<ExitCode, String> {
     let scope = |m: &ArgMatches| {
         if m.get_flag("global") {
             Scope::User
@@ -117,14 +117,14 @@ pub fn run(session: &mut Session, matches: &ArgMatches) -> Result<ExitCode, Stri
         }
     };
     match matches.subcommand() {
-        None => list(session, false),
-        Some(("list", m)) => list(session, m.get_flag("json")),
-        Some(("enable", m)) => set_enabled(session, id_arg(m), scope(m), true),
-        Some(("disable", m)) => set_enabled(session, id_arg(m), scope(m), false),
-        Some(("install", m)) => install(session, path_arg(m), scope(m), m.get_flag("yes")),
-        Some(("remove", m)) => remove(session, id_arg(m), scope(m)),
-        Some(("trust", m)) => trust(session, id_arg(m), m.get_flag("yes")),
-        Some(("check", m)) => check(session, path_arg(m)),
+        None => list(app, false),
+        Some(("list", m)) => list(app, m.get_flag("json")),
+        Some(("enable", m)) => set_enabled(app, id_arg(m), scope(m), true),
+        Some(("disable", m)) => set_enabled(app, id_arg(m), scope(m), false),
+        Some(("install", m)) => install(app, path_arg(m), scope(m), m.get_flag("yes")),
+        Some(("remove", m)) => remove(app, id_arg(m), scope(m)),
+        Some(("trust", m)) => trust(app, id_arg(m), m.get_flag("yes")),
+        Some(("check", m)) => check(app, path_arg(m)),
         Some(("new", m)) => {
             let name = m.get_one::<String>("name").expect("required");
             let dir = m
@@ -145,8 +145,8 @@ fn path_arg(m: &ArgMatches) -> &Path {
     m.get_one::<PathBuf>("path").expect("required")
 }
 
-pub fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
-    let host = &mut session.host;
+pub fn list(app: &mut App, json: bool) -> Result<ExitCode, String> {
+    let host = &mut app.plugins;
     let mut rows = Vec::new();
     let mut objects = Vec::new();
     for index in 0..host.catalog.records.len() {
@@ -216,7 +216,7 @@ pub fn list(session: &mut Session, json: bool) -> Result<ExitCode, String> {
             "api": m.api,
             "source": plugin.source.to_string(),
             "state": state,
-            "enabled": session.config.plugin_enabled(&m.id).0,
+            "enabled": app.config.plugin_enabled(&m.id).0,
             "runnable": false,
             "trusted": false,
             "replaced_by": plugin.replaced_by.map(|s| s.to_string()),
@@ -277,20 +277,20 @@ fn command_label(name: &str, kind: crate::plugin_host::manifest::CommandKind) ->
     }
 }
 
-fn set_enabled(session: &mut Session, id: &str, scope: Scope, enabled: bool) -> Result<ExitCode, String> {
+fn set_enabled(app: &mut App, id: &str, scope: Scope, enabled: bool) -> Result<ExitCode, String> {
     let untrusted = || {
-        let (plugins, _) = session.host.catalog.review_untrusted();
+        let (plugins, _) = app.plugins.catalog.review_untrusted();
         plugins.iter().any(|p| p.manifest.id == id)
     };
-    if session.host.catalog.find(id).is_none() && !untrusted() {
+    if app.plugins.catalog.find(id).is_none() && !untrusted() {
         return Err(format!("no plugin '{id}'; `anton plugins list` shows them"));
     }
-    let file = session.config.set_plugin_enabled(scope, id, enabled)?;
+    let file = app.config.set_plugin_enabled(scope, id, enabled)?;
     let verb = if enabled { "Enabled" } else { "Disabled" };
     println!("{verb} plugin '{id}' {} ({}).", scope.describe(), file.display());
     if scope == Scope::User {
         // Re-read to see whether this workspace's own setting still wins.
-        let (effective, by) = session.config.plugin_enabled(id);
+        let (effective, by) = app.config.plugin_enabled(id);
         if effective != enabled && by == Some(Scope::Workspace) {
             println!("This workspace's .anton/config.toml still says enabled = {effective}, and it wins here.");
         }
@@ -310,8 +310,8 @@ fn show_asks(capabilities: &Capabilities, workspace: &Path) {
     }
 }
 
-fn check(session: &mut Session, path: &Path) -> Result<ExitCode, String> {
-    match install::validate(&session.paths, path) {
+fn check(app: &mut App, path: &Path) -> Result<ExitCode, String> {
+    match install::validate(&app.paths, path) {
         Ok(candidate) => {
             let m = &candidate.manifest;
             let names: Vec<&str> = candidate.commands.iter().map(|c| c.name.as_str()).collect();
@@ -322,7 +322,7 @@ fn check(session: &mut Session, path: &Path) -> Result<ExitCode, String> {
                 m.api,
                 names.join(", ")
             );
-            show_asks(&m.capabilities, &session.paths.workspace);
+            show_asks(&m.capabilities, &app.paths.workspace);
             Ok(ExitCode::SUCCESS)
         }
         Err(problem) => {
@@ -332,17 +332,17 @@ fn check(session: &mut Session, path: &Path) -> Result<ExitCode, String> {
     }
 }
 
-fn plugins_dir(session: &Session, scope: Scope) -> PathBuf {
+fn plugins_dir(app: &App, scope: Scope) -> PathBuf {
     match scope {
-        Scope::User => session.paths.user_plugins(),
-        Scope::Workspace => session.paths.workspace_plugins(),
+        Scope::User => app.paths.user_plugins(),
+        Scope::Workspace => app.paths.workspace_plugins(),
     }
 }
 
-fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Result<ExitCode, String> {
-    let candidate = install::validate(&session.paths, path)?;
+fn install(app: &mut App, path: &Path, scope: Scope, yes: bool) -> Result<ExitCode, String> {
+    let candidate = install::validate(&app.paths, path)?;
     let m = &candidate.manifest;
-    let target = plugins_dir(session, scope).join(&m.id);
+    let target = plugins_dir(app, scope).join(&m.id);
     println!(
         "Plugin '{}' {} ({}) serves: {}",
         m.id,
@@ -359,7 +359,7 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
     if asks.is_empty() {
         println!("It asks for no capabilities.");
     }
-    show_asks(&m.capabilities, &session.paths.workspace);
+    show_asks(&m.capabilities, &app.paths.workspace);
     let grant = if asks.is_empty() { "" } else { " and grant these" };
     let question = format!("Install it {}{grant}?", scope.describe());
     if !yes && !terminal::confirm(&question, false) {
@@ -367,7 +367,7 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
         return Ok(ExitCode::from(1));
     }
     install::place_plugin(&target, &candidate)?;
-    session.trust.trust(TrustRecord {
+    app.trust.trust(TrustRecord {
         location: target.display().to_string(),
         id: m.id.clone(),
         sha256: sha256_hex(&candidate.wasm),
@@ -378,28 +378,28 @@ fn install(session: &mut Session, path: &Path, scope: Scope, yes: bool) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove(session: &mut Session, id: &str, scope: Scope) -> Result<ExitCode, String> {
+fn remove(app: &mut App, id: &str, scope: Scope) -> Result<ExitCode, String> {
     let wanted = match scope {
         Scope::User => Source::User,
         Scope::Workspace => Source::Workspace,
     };
-    let loaded = session
-        .host
+    let loaded = app
+        .plugins
         .catalog
         .records
         .iter()
         .find(|r| r.id() == id && r.source == wanted)
         .and_then(|r| r.dir.clone());
     let untrusted = || {
-        let (plugins, _) = session.host.catalog.review_untrusted();
+        let (plugins, _) = app.plugins.catalog.review_untrusted();
         plugins
             .into_iter()
             .find(|p| p.manifest.id == id && p.source == wanted)
             .map(|p| p.dir)
     };
     let Some(dir) = loaded.or_else(untrusted) else {
-        if session
-            .host
+        if app
+            .plugins
             .catalog
             .records
             .iter()
@@ -417,20 +417,20 @@ fn remove(session: &mut Session, id: &str, scope: Scope) -> Result<ExitCode, Str
         return Err(format!("no {wanted} plugin '{id}'{other}"));
     };
     std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
-    session.trust.forget(&dir)?;
+    app.trust.forget(&dir)?;
     println!("Removed plugin '{id}' from {}.", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
-fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String> {
-    let record = plugin_to_trust(session, id)?;
+fn trust(app: &mut App, id: &str, yes: bool) -> Result<ExitCode, String> {
+    let record = plugin_to_trust(app, id)?;
     let dir = record.dir.clone().expect("installed plugins have a directory");
     let shown_dir = sanitize_line(&dir.display().to_string());
     if record.trust == Trust::Trusted {
         println!("Plugin '{id}' in {shown_dir} is already trusted.");
         return Ok(ExitCode::SUCCESS);
     }
-    install::examine(&session.paths, &record, &dir.join(MANIFEST_FILE))?;
+    install::examine(&app.paths, &record, &dir.join(MANIFEST_FILE))?;
     if let Trust::Changed { trusted_sha256 } = &record.trust {
         println!(
             "Plugin '{id}' changed since you trusted it: sha256 {} → {}.",
@@ -443,12 +443,12 @@ fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String>
         record.manifest.version,
         short(&record.sha256)
     );
-    show_asks(&record.manifest.capabilities, &session.paths.workspace);
+    show_asks(&record.manifest.capabilities, &app.paths.workspace);
     if !yes && !terminal::confirm("Trust it and grant these?", false) {
         println!("Not trusted.");
         return Ok(ExitCode::from(1));
     }
-    session.trust.trust(TrustRecord {
+    app.trust.trust(TrustRecord {
         location: dir.display().to_string(),
         id: id.to_string(),
         sha256: record.sha256.clone(),
@@ -461,8 +461,8 @@ fn trust(session: &mut Session, id: &str, yes: bool) -> Result<ExitCode, String>
 
 /// The strongest non-built-in plugin with this id, read in full: one read at
 /// start (trusted or changed) or an untrusted one, read now that the user asks.
-fn plugin_to_trust(session: &Session, id: &str) -> Result<PluginRecord, String> {
-    let catalog = &session.host.catalog;
+fn plugin_to_trust(app: &App, id: &str) -> Result<PluginRecord, String> {
+    let catalog = &app.plugins.catalog;
     let loaded = catalog
         .records
         .iter()
@@ -476,7 +476,7 @@ fn plugin_to_trust(session: &Session, id: &str) -> Result<PluginRecord, String> 
         return Ok(record.clone());
     }
     if let Some(plugin) = untrusted {
-        return read_plugin(&plugin.dir, plugin.source, &session.trust, &session.paths.workspace);
+        return read_plugin(&plugin.dir, plugin.source, &app.trust, &app.paths.workspace);
     }
     Err(
         match unreadable.iter().find(|b| b.dir.file_name().is_some_and(|n| n == id)) {

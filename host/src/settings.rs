@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::workspace::Paths;
-
 /// A `.env` larger than this is not a settings file.
 const MAX_ENV_FILE: u64 = 1024 * 1024;
 
@@ -147,7 +145,7 @@ impl Layers {
                     vars: parse_dotenv(&String::from_utf8_lossy(&bytes)).into_iter().collect(),
                     source: Source::WorkspaceFile {
                         path,
-                        sha256: crate::plugin_host::engine::sha256_hex(&bytes),
+                        sha256: crate::files::sha256_hex(&bytes),
                     },
                 }),
                 Ok(None) => {}
@@ -273,14 +271,6 @@ fn read_env_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
 pub struct Vars(HashMap<String, String>);
 
 impl Vars {
-    /// The settings every part of anton uses: an untrusted workspace's
-    /// routing settings left out, with one warning per process.
-    pub fn load(paths: &Paths) -> Vars {
-        let layers = Layers::read(&paths.workspace);
-        let trusted = crate::workspace_trust::allows(paths, &layers);
-        layers.vars(trusted)
-    }
-
     pub fn from_map(map: HashMap<String, String>) -> Vars {
         Vars(map)
     }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Layers, RoutingChange, is_key};
+use crate::settings::{Layers, RoutingChange, Vars, is_key};
 use crate::workspace::Paths;
 use crate::{files, store, terminal};
 
@@ -141,6 +141,14 @@ fn standing(paths: &Paths, layers: &Layers) -> (Standing, Option<String>) {
         Ok(store) => (standing_of(store.lookup(&workspace), &now), None),
         Err(why) => (Standing::Untrusted, Some(why)),
     }
+}
+
+/// The settings every part of anton uses: an untrusted workspace's routing
+/// settings left out, with one warning per process.
+pub fn settings(paths: &Paths) -> Vars {
+    let layers = Layers::read(&paths.workspace);
+    let trusted = allows(paths, &layers);
+    layers.vars(trusted)
 }
 
 /// Whether this workspace's routing settings count. When they do not, one

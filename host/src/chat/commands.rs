@@ -13,11 +13,11 @@ impl Chat<'_> {
             ("plugins".to_string(), vec!["list".to_string(), "reload".to_string()]),
             ("done".to_string(), Vec::new()),
         ];
-        let indexes: Vec<usize> = (0..self.cli.host.catalog.records.len())
-            .filter(|&i| self.cli.host.catalog.records[i].runnable())
+        let indexes: Vec<usize> = (0..self.app.plugins.catalog.records.len())
+            .filter(|&i| self.app.plugins.catalog.records[i].runnable())
             .collect();
         for index in indexes {
-            if let Ok(specs) = self.cli.host.describe(index) {
+            if let Ok(specs) = self.app.plugins.describe(index) {
                 for spec in specs {
                     use crate::interfaces::latest::exports::anton::plugin::command::CommandKind;
                     if !matches!(spec.kind, CommandKind::Cli) {
@@ -44,7 +44,7 @@ impl Chat<'_> {
         if name == "done" {
             return self.done();
         }
-        match self.cli.host.dispatch(&name, words, Origin::Chat) {
+        match self.app.plugins.dispatch(&name, words, Origin::Chat) {
             Dispatch::Ran(Ok(outcome)) => {
                 if let Some(Action::SwitchSession(id)) = outcome.action {
                     self.switch_to(&id);
@@ -69,15 +69,15 @@ impl Chat<'_> {
     pub(super) fn plugins(&mut self, args: &[String]) {
         match args.first().map(String::as_str) {
             None | Some("list") => {
-                if let Err(e) = crate::plugins_command::list(self.cli, false) {
+                if let Err(e) = crate::plugins_command::list(self.app, false) {
                     println!("error: {}", terminal::sanitize(&e));
                 }
             }
-            Some("reload") => match self.cli.reload_plugins() {
+            Some("reload") => match self.app.reload_plugins() {
                 Ok(()) => {
                     let runnable: Vec<&str> = self
-                        .cli
-                        .host
+                        .app
+                        .plugins
                         .catalog
                         .records
                         .iter()
@@ -101,7 +101,7 @@ impl Chat<'_> {
             "plugins".to_string(),
             "done".to_string(),
         ];
-        for (command, _) in self.cli.host.catalog.commands() {
+        for (command, _) in self.app.plugins.catalog.commands() {
             if command.kind.is_slash() {
                 names.push(command.name.clone());
             }
@@ -116,7 +116,7 @@ impl Chat<'_> {
         println!("  /plugins         list plugins; /plugins reload picks up rebuilt ones");
         println!("  /done            mark this session completed and start afresh");
         let mut last_plugin = String::new();
-        for (command, record) in self.cli.host.catalog.commands() {
+        for (command, record) in self.app.plugins.catalog.commands() {
             if !command.kind.is_slash() {
                 continue;
             }

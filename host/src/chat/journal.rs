@@ -7,8 +7,11 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
+use crate::services::Services;
 use crate::store::{self, Cell, SessionMemory, Status, Store};
 
 /// One write the chat owes the store, with the time it happened.
@@ -158,24 +161,26 @@ impl Record {
 }
 
 pub struct Journal {
-    store: Store,
+    services: Arc<Services>,
     pending: VecDeque<Record>,
     /// Whether the user has been told that writes are waiting.
     warned: bool,
 }
 
 impl Journal {
-    pub fn new(store: Store) -> Journal {
+    pub fn new(services: Arc<Services>) -> Journal {
         Journal {
-            store,
+            services,
             pending: VecDeque::new(),
             warned: false,
         }
     }
 
-    /// For reads; writes go through [`Journal::write`].
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Run `f` on the store now: for reads, and for the writes whose answer
+    /// the chat needs before it goes on (a claim, a new session). The rows
+    /// of a conversation go through [`Journal::write`].
+    pub fn with_store<R>(&self, f: impl FnOnce(&Store) -> store::Result<R>) -> store::Result<R> {
+        self.services.write_store(f)
     }
 
     /// Store `write` after everything still waiting, in order. A refusal is
@@ -188,7 +193,7 @@ impl Journal {
     /// Try every waiting write, in order, until one is refused.
     pub fn flush(&mut self) -> bool {
         while let Some(next) = self.pending.front() {
-            match next.apply(&self.store) {
+            match self.services.write_store(|s| next.apply(s)) {
                 Ok(()) => {
                     self.pending.pop_front();
                 }

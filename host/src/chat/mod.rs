@@ -14,11 +14,10 @@ mod turn;
 use std::collections::HashSet;
 use std::process::ExitCode;
 
-use crate::cli::Session as Cli;
-use crate::llm::{self, Message};
+use crate::app::App;
+use crate::llm::Message;
 use crate::scrub::Scrubber;
-use crate::settings::{LlmSettings, Vars};
-use crate::store::{Status, Store};
+use crate::store::Status;
 use crate::terminal;
 use input::{Input, Read, SlashCompletion};
 use journal::Journal;
@@ -41,11 +40,8 @@ struct Live {
 }
 
 pub struct Chat<'a> {
-    cli: &'a mut Cli,
+    app: &'a mut App,
     journal: Journal,
-    settings: LlmSettings,
-    client: llm::Client,
-    runtime: tokio::runtime::Runtime,
     scrubber: Scrubber,
     pads: Pads,
     live: Option<Live>,
@@ -53,12 +49,16 @@ pub struct Chat<'a> {
 }
 
 /// Open the chat, optionally in session `resume`, and run it until the user leaves.
-pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
-    let paths = cli.paths.clone();
-    let store = Store::open(&paths.anton_dir, &paths.workspace).map_err(|e| e.0)?;
+pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
+    let paths = app.paths.clone();
+    // Before anything reads the settings: a yes here changes them.
     crate::workspace_trust::offer(&paths);
-    let settings = Vars::load(&paths).llm();
-    let secrets = cli.host.context.secrets();
+    app.services.write_store(|_| Ok(())).map_err(|e| e.0)?;
+    let services = app.services.clone();
+    if services.llm().is_none() {
+        return Err("cannot start the runtime the model client needs".into());
+    }
+    let secrets = services.secrets();
     for bad in &secrets.unreadable {
         eprintln!(
             "warning: skipped data source {} ({})",
@@ -68,18 +68,11 @@ pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
     }
     let scrubber = secrets.scrubber.clone();
     let pad_env = secrets.data_sources.iter().flat_map(|s| s.env_vars()).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
     let interactive = terminal::stdin_is_terminal();
     let mut chat = Chat {
         pads: Pads::new(paths.workspace.clone(), pad_env),
-        cli,
-        journal: Journal::new(store),
-        settings,
-        client: llm::Client::new(),
-        runtime,
+        app,
+        journal: Journal::new(services.clone()),
         scrubber,
         live: None,
         interactive,
@@ -121,12 +114,12 @@ pub fn run(cli: &mut Cli, resume: Option<String>) -> Result<ExitCode, String> {
 
 impl Chat<'_> {
     pub(super) fn banner(&self) {
-        match &self.settings.planning {
+        match &self.app.services.settings().planning {
             Ok(model) if self.interactive => {
                 println!(
                     "anton {} · {} · {}/{}",
                     env!("CARGO_PKG_VERSION"),
-                    self.cli.paths.workspace.display(),
+                    self.app.paths.workspace.display(),
                     model.provider.name(),
                     model.model
                 );

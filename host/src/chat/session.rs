@@ -12,7 +12,7 @@ use crate::terminal;
 impl Chat<'_> {
     /// Continue session `id` (or a fork of it when another anton writes it).
     pub(super) fn switch_to(&mut self, id: &str) {
-        let session = match self.journal.store().find_session(id) {
+        let session = match self.journal.with_store(|s| s.find_session(id)) {
             Ok(store::Lookup::Found(s)) => *s,
             Ok(_) => return println!("Session {} not found.", terminal::sanitize_line(id)),
             Err(e) => return println!("error: {}", terminal::sanitize(&e.0)),
@@ -23,7 +23,7 @@ impl Chat<'_> {
         }
         // The claim is the check, in one transaction: of two antons opening
         // this session at once, one holds it and the other sees it held.
-        match self.journal.store().claim(&session.id) {
+        match self.journal.with_store(|s| s.claim(&session.id)) {
             Ok(Ok(())) => {}
             Ok(Err(writer)) => {
                 println!(
@@ -34,14 +34,14 @@ impl Chat<'_> {
                 if !terminal::confirm("Continue in a fork (a new session with the same history)?", true) {
                     return;
                 }
-                match self.journal.store().fork_session(&session.id) {
+                match self.journal.with_store(|s| s.fork_session(&session.id)) {
                     Ok(fork) => {
                         println!("Forked {} into {}.", session.id, fork.id);
                         session = fork;
                     }
                     Err(e) => return println!("error: {e}"),
                 }
-                match self.journal.store().claim(&session.id) {
+                match self.journal.with_store(|s| s.claim(&session.id)) {
                     Ok(Ok(())) => {}
                     Ok(Err(writer)) => {
                         return println!(
@@ -55,10 +55,10 @@ impl Chat<'_> {
             }
             Err(e) => return println!("error: {e}"),
         }
-        let messages = match self.journal.store().messages(&session.id, 0) {
+        let messages = match self.journal.with_store(|s| s.messages(&session.id, 0)) {
             Ok(m) => m,
             Err(e) => {
-                if let Err(release) = self.journal.store().release(&session.id, session.status) {
+                if let Err(release) = self.journal.with_store(|s| s.release(&session.id, session.status)) {
                     println!("warning: {release}");
                 }
                 return println!("error: {e}");
@@ -69,8 +69,11 @@ impl Chat<'_> {
         if repaired {
             println!("Repaired the end of this session's history (a tool call there had no result).");
         }
-        if let (Some(provider), Some(model), Ok(now)) = (&session.provider, &session.model, &self.settings.planning)
-            && (provider != now.provider.name() || *model != now.model)
+        if let (Some(provider), Some(model), Ok(now)) = (
+            &session.provider,
+            &session.model,
+            &self.app.services.settings().planning,
+        ) && (provider != now.provider.name() || *model != now.model)
         {
             println!(
                 "This session ran on {}/{}; it continues on {}/{}.",
@@ -110,9 +113,8 @@ impl Chat<'_> {
     /// Make `id` the chat's session, for the model and for plugins alike.
     pub(super) fn enter(&mut self, id: String, turns: u32, history: Vec<Message>, imported_note: Option<String>) {
         *self
-            .cli
-            .host
-            .context
+            .app
+            .services
             .current_session
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
@@ -155,25 +157,21 @@ impl Chat<'_> {
             println!("Resume this session with: anton -r {}", live.id);
         }
         self.leave_session();
-        self.journal.finish(&self.cli.paths.anton_dir);
+        self.journal.finish(&self.app.paths.anton_dir);
     }
 
     pub(super) fn ensure_session(&mut self, model: &ModelConfig) -> Result<(), String> {
         if self.live.is_some() {
             return Ok(());
         }
-        let session = self
-            .journal
-            .store()
-            .create_session(&store::NewSession {
-                provider: Some(model.provider.name().into()),
-                model: Some(model.model.clone()),
-                ..Default::default()
-            })
-            .map_err(|e| e.0)?;
+        let new = store::NewSession {
+            provider: Some(model.provider.name().into()),
+            model: Some(model.model.clone()),
+            ..Default::default()
+        };
+        let session = self.journal.with_store(|s| s.create_session(&new)).map_err(|e| e.0)?;
         self.journal
-            .store()
-            .claim(&session.id)
+            .with_store(|s| s.claim(&session.id))
             .map_err(|e| e.0)?
             .map_err(|holder| format!("session taken by {holder}"))?;
         self.enter(session.id, 0, Vec::new(), None);

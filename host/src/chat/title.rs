@@ -64,11 +64,13 @@ impl Chat<'_> {
         if turn != 1 && !turn.is_multiple_of(5) {
             return;
         }
-        let Ok(model) = self.settings.coding.clone() else {
+        let Ok(model) = self.app.services.settings().coding.clone() else {
             return;
         };
         let live = self.live.as_ref().expect("in a session");
-        let generated = self.runtime.block_on(generate(&self.client, &model, &live.history));
+        let services = self.app.services.clone();
+        let (runtime, client) = services.llm().expect("checked when the chat opened");
+        let generated = runtime.block_on(generate(client, &model, &live.history));
         if let Some((title, summary)) = generated {
             self.journal.write(Record::Title {
                 session: id.to_string(),

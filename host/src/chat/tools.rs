@@ -154,9 +154,9 @@ impl Chat<'_> {
         let mut saved = Vec::new();
         for (entry, project) in entries {
             let dir = if project {
-                self.cli.paths.project_memory()
+                self.app.paths.project_memory()
             } else {
-                self.cli.paths.user_memory()
+                self.app.paths.user_memory()
             };
             match MemoryDir::new(&dir).add(&entry) {
                 Ok(added) => {

@@ -14,7 +14,7 @@ use crate::terminal;
 
 impl Chat<'_> {
     pub(super) fn turn(&mut self, text: &str) {
-        let model = match &self.settings.planning {
+        let model = match &self.app.services.settings().planning {
             Ok(model) => model.clone(),
             Err(how) => return println!("No model configured, so I cannot answer: {how}."),
         };
@@ -65,14 +65,15 @@ impl Chat<'_> {
         };
         let mut partial = String::new();
         let interactive = self.interactive;
+        let services = self.app.services.clone();
+        let (runtime, client) = services.llm().expect("checked when the chat opened");
         let result = {
-            let client = &self.client;
             let mut on_text = |piece: &str| {
                 partial.push_str(piece);
                 print!("{}", terminal::sanitize(piece));
                 let _ = std::io::stdout().flush();
             };
-            self.runtime.block_on(async {
+            runtime.block_on(async {
                 let reply = client.stream(model, &request, &mut on_text);
                 if interactive {
                     tokio::select! {
@@ -138,10 +139,10 @@ impl Chat<'_> {
 
     /// Rules and lessons from both scopes; project ones are recorded as given.
     pub(super) fn memories_in_force(&mut self, id: &str, turn: u32) -> Vec<Entry> {
-        let project = MemoryDir::new(&self.cli.paths.project_memory())
+        let project = MemoryDir::new(&self.app.paths.project_memory())
             .read()
             .unwrap_or_default();
-        let global = MemoryDir::new(&self.cli.paths.user_memory()).read().unwrap_or_default();
+        let global = MemoryDir::new(&self.app.paths.user_memory()).read().unwrap_or_default();
         for entry in &project {
             self.record_project_memory(id, turn, entry, false);
         }

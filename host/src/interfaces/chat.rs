@@ -4,11 +4,11 @@ use crate::terminal;
 
 impl Host for PluginState {
     fn current_session(&mut self) -> Option<String> {
-        self.host.current_session.lock().ok()?.clone()
+        self.services.current_session.lock().ok()?.clone()
     }
 
     fn workspace_dir(&mut self) -> String {
-        self.host.paths.workspace.display().to_string()
+        self.services.paths.workspace.display().to_string()
     }
 
     fn user_name(&mut self) -> String {

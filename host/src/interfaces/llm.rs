@@ -7,7 +7,7 @@ impl Host for PluginState {
         if !self.grants.llm {
             return Err(LlmError::Denied(self.denial("llm")));
         }
-        let settings = crate::settings::Vars::load(&self.host.paths).llm();
+        let settings = self.services.settings().clone();
         let model = match request.role {
             ModelRole::Planning => settings.planning,
             ModelRole::Coding => settings.coding,
@@ -31,7 +31,7 @@ impl Host for PluginState {
             tools: &[],
             max_tokens: request.max_tokens.unwrap_or(1024),
         };
-        let host = self.host.clone();
+        let host = self.services.clone();
         let (runtime, client) = host
             .llm()
             .ok_or_else(|| LlmError::Unavailable("cannot start the model client".into()))?;

@@ -16,7 +16,7 @@ impl Host for PluginState {
             search: query.search,
             include_empty: query.include_empty,
         };
-        let hits = self.host.read_store(|s| s.list_sessions(&query))?;
+        let hits = self.read_store(|s| s.list_sessions(&query))?;
         Ok(hits
             .into_iter()
             .map(|(session, snippet)| SessionHit {
@@ -28,7 +28,7 @@ impl Host for PluginState {
 
     fn count_sessions(&mut self) -> Result<u64, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        self.host.read_store(|s| s.count_sessions())
+        self.read_store(|s| s.count_sessions())
     }
 
     fn find_session(&mut self, id_or_prefix: String) -> Result<Lookup, HostError> {
@@ -36,7 +36,7 @@ impl Host for PluginState {
         if id_or_prefix.is_empty() {
             return Err(HostError::Invalid("an empty session id matches every session".into()));
         }
-        let found = self.host.read_store(|s| s.find_session(&id_or_prefix).map(Some))?;
+        let found = self.read_store(|s| s.find_session(&id_or_prefix).map(Some))?;
         Ok(match found {
             None | Some(store::Lookup::Missing) => Lookup::Missing,
             Some(store::Lookup::Found(s)) => Lookup::Found(session_to_wit(*s)),
@@ -46,7 +46,7 @@ impl Host for PluginState {
 
     fn messages(&mut self, session_id: String, limit: u32) -> Result<Vec<Message>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        let messages = self.host.read_store(|s| s.messages(&session_id, limit))?;
+        let messages = self.read_store(|s| s.messages(&session_id, limit))?;
         Ok(messages
             .into_iter()
             .map(|m| Message {
@@ -62,7 +62,7 @@ impl Host for PluginState {
 
     fn get_session_details(&mut self, session_id: String) -> Result<SessionDetails, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        let d = self.host.read_store(|s| s.details(&session_id))?;
+        let d = self.read_store(|s| s.details(&session_id))?;
         Ok(SessionDetails {
             memories_born: d.memories_born,
             memories_used: d.memories_used,
@@ -73,7 +73,7 @@ impl Host for PluginState {
 
     fn session_memories(&mut self, session_id: String) -> Result<Vec<MemoryRecord>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        let memories = self.host.read_store(|s| s.session_memories(&session_id))?;
+        let memories = self.read_store(|s| s.session_memories(&session_id))?;
         Ok(memories
             .into_iter()
             .map(|m| MemoryRecord {
@@ -88,14 +88,13 @@ impl Host for PluginState {
 
     fn session_cells(&mut self, session_id: String) -> Result<Vec<Cell>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        let cells = self.host.read_store(|s| s.cells(&session_id))?;
+        let cells = self.read_store(|s| s.cells(&session_id))?;
         Ok(cells.into_iter().map(cell_to_wit).collect())
     }
 
     fn share_history(&mut self, limit: u32) -> Result<Vec<ShareEntry>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         Ok(self
-            .host
             .read_store(|s| s.share_history(limit))?
             .into_iter()
             .map(share_to_wit)
@@ -111,7 +110,7 @@ impl Host for PluginState {
             };
         }
         let mut report = crate::scrub::Report::new();
-        let scrubber = &self.host.secrets().scrubber;
+        let scrubber = &self.services.secrets().scrubber;
         let texts = texts.iter().map(|t| scrubber.scrub_counting(t, &mut report)).collect();
         let counts = report
             .into_iter()
@@ -125,7 +124,13 @@ impl Host for PluginState {
 
     fn data_sources(&mut self) -> Result<Vec<String>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        Ok(self.host.secrets().data_sources.iter().map(|s| s.reference()).collect())
+        Ok(self
+            .services
+            .secrets()
+            .data_sources
+            .iter()
+            .map(|s| s.reference())
+            .collect())
     }
 
     fn read_named_file(&mut self, path: String) -> Result<Vec<u8>, HostError> {
@@ -200,7 +205,7 @@ impl Host for PluginState {
         let args = self.named_paths.clone();
         let adopt = !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &exporter, &args));
         // The database and the memory files change together or not at all.
-        let memory = crate::memory::MemoryDir::new(&self.host.paths.project_memory());
+        let memory = crate::memory::MemoryDir::new(&self.services.paths.project_memory());
         let snapshot = if adopt {
             Some(
                 memory
@@ -211,7 +216,7 @@ impl Host for PluginState {
         } else {
             None
         };
-        match self.host.write_store(|s| s.import_session(&import)) {
+        match self.write_store(|s| s.import_session(&import)) {
             Ok(created) => {
                 // A snapshot is only needed while the import can still fail.
                 drop(snapshot);
@@ -247,7 +252,7 @@ impl Host for PluginState {
                 entry.direction
             )));
         }
-        self.host.write_store(|s| s.record_share(&entry))
+        self.write_store(|s| s.record_share(&entry))
     }
 
     fn kv_get(&mut self, key: String) -> Result<Option<String>, HostError> {
@@ -255,7 +260,7 @@ impl Host for PluginState {
             return Ok(None);
         }
         let plugin = self.plugin_id.clone();
-        self.host.read_store(|s| s.kv_get(&plugin, &key))
+        self.read_store(|s| s.kv_get(&plugin, &key))
     }
 
     fn kv_set(&mut self, key: String, value: String) -> Result<(), HostError> {
@@ -263,7 +268,7 @@ impl Host for PluginState {
             return Ok(());
         }
         let plugin = self.plugin_id.clone();
-        self.host.write_store(|s| s.kv_set(&plugin, &key, &value))
+        self.write_store(|s| s.kv_set(&plugin, &key, &value))
     }
 
     fn kv_delete(&mut self, key: String) -> Result<(), HostError> {
@@ -271,7 +276,7 @@ impl Host for PluginState {
             return Ok(());
         }
         let plugin = self.plugin_id.clone();
-        self.host.write_store(|s| s.kv_delete(&plugin, &key))
+        self.write_store(|s| s.kv_delete(&plugin, &key))
     }
 }
 

@@ -7,7 +7,7 @@ use crate::vault::{DataSource, Vault};
 impl PluginState {
     fn vault(&self) -> Result<Vault, HostError> {
         self.require(self.grants.vault, "vault")?;
-        Ok(self.host.paths.vault())
+        Ok(self.services.paths.vault())
     }
 }
 

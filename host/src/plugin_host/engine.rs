@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
@@ -39,9 +38,7 @@ pub fn engine() -> &'static Engine {
     })
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    files::hex(&Sha256::digest(bytes))
-}
+pub use crate::files::sha256_hex;
 
 /// Compiled components keyed by the engine's compatibility hash and the
 /// sha256 of the wasm, so an upgrade or a changed plugin never loads a stale

@@ -9,8 +9,8 @@ use super::engine::{ComponentCache, sha256_hex};
 use super::instance::PluginInstance;
 use super::manifest::{self, Capabilities, MANIFEST_FILE, Manifest, read_manifest};
 use super::{load_component, new_linker};
-use crate::interfaces::HostContext;
 use crate::interfaces::latest::exports::anton::plugin::command::{CommandKind, CommandSpec};
+use crate::services::Services;
 use crate::terminal::sanitize_line;
 use crate::workspace::Paths;
 
@@ -104,7 +104,7 @@ pub fn examine(paths: &Paths, record: &PluginRecord, manifest_file: &Path) -> Re
     let component = load_component(&cache, record).map_err(|e| e.0)?;
     let linker = new_linker().map_err(|e| e.0)?;
     let mut instance =
-        PluginInstance::sealed(record, &component, &linker, HostContext::new(paths.clone())).map_err(|e| e.0)?;
+        PluginInstance::sealed(record, &component, &linker, Services::new(paths.clone())).map_err(|e| e.0)?;
     let commands = instance.describe().map_err(|e| e.0)?;
     let problems = disagreements(&record.manifest, &commands);
     if !problems.is_empty() {

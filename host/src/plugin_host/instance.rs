@@ -18,7 +18,8 @@ use super::engine::engine;
 use super::manifest::{Access, Capabilities, home_dirs, whole_tree};
 use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Outcome};
 use crate::interfaces::latest::{Plugin, PluginPre};
-use crate::interfaces::{HostContext, MemoryLimiter, PluginState};
+use crate::interfaces::{MemoryLimiter, PluginState};
+use crate::services::Services;
 use crate::terminal;
 
 /// What a plugin may write through WASI stdout and stderr in one instance's
@@ -49,7 +50,7 @@ pub struct PluginInstance {
     sealed: bool,
     pre: PluginPre<PluginState>,
     live: Option<Live>,
-    host: Arc<HostContext>,
+    services: Arc<Services>,
 }
 
 struct Live {
@@ -67,9 +68,9 @@ impl PluginInstance {
         record: &PluginRecord,
         component: &Component,
         linker: &Linker<PluginState>,
-        host: Arc<HostContext>,
+        services: Arc<Services>,
     ) -> Result<PluginInstance, PluginFailure> {
-        Self::with(record, component, linker, host, false)
+        Self::with(record, component, linker, services, false)
     }
 
     /// An instance for a plugin nobody has agreed to yet: every capability
@@ -79,16 +80,16 @@ impl PluginInstance {
         record: &PluginRecord,
         component: &Component,
         linker: &Linker<PluginState>,
-        host: Arc<HostContext>,
+        services: Arc<Services>,
     ) -> Result<PluginInstance, PluginFailure> {
-        Self::with(record, component, linker, host, true)
+        Self::with(record, component, linker, services, true)
     }
 
     fn with(
         record: &PluginRecord,
         component: &Component,
         linker: &Linker<PluginState>,
-        host: Arc<HostContext>,
+        services: Arc<Services>,
         sealed: bool,
     ) -> Result<PluginInstance, PluginFailure> {
         let pre = linker
@@ -114,7 +115,7 @@ impl PluginInstance {
             sealed,
             pre,
             live: None,
-            host,
+            services,
         })
     }
 
@@ -124,7 +125,7 @@ impl PluginInstance {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         for file in &self.grants.files {
-            let guest = expand(&file.path, &self.host.paths.workspace);
+            let guest = expand(&file.path, &self.services.paths.workspace);
             let host_dir = self.grant_dir(&file.path, &guest)?;
             let perms = match file.access {
                 Access::Read => FsPerms::ReadOnly,
@@ -146,7 +147,7 @@ impl PluginInstance {
             grants: self.grants.clone(),
             sealed: self.sealed,
             named_paths: Vec::new(),
-            host: self.host.clone(),
+            services: self.services.clone(),
         };
         let mut store = Store::new(engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -177,7 +178,7 @@ impl PluginInstance {
     /// judged as written; this judges where it really leads, since a link
     /// (one a cloned repository carries, say) can point anywhere.
     fn grant_dir(&self, grant: &str, wanted: &Path) -> Result<PathBuf, PluginFailure> {
-        let workspace = &self.host.paths.workspace;
+        let workspace = &self.services.paths.workspace;
         let real_workspace = workspace.canonicalize().unwrap_or_else(|_| workspace.clone());
         // Resolve the deepest part that exists; what is created below it has no links.
         let mut existing = wanted;

@@ -20,9 +20,10 @@ use engine::{ComponentCache, Loaded, engine};
 pub use instance::PluginFailure;
 use instance::PluginInstance;
 
+use crate::interfaces::PluginState;
 use crate::interfaces::latest::Plugin;
 use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Origin, Outcome};
-use crate::interfaces::{HostContext, PluginState};
+use crate::services::Services;
 
 pub use builtin::BUILTIN_PLUGINS;
 
@@ -38,7 +39,7 @@ pub enum Dispatch {
 
 pub struct PluginHost {
     pub catalog: Catalog,
-    pub context: Arc<HostContext>,
+    pub services: Arc<Services>,
     cache: ComponentCache,
     linker: Option<Linker<PluginState>>,
     /// By index into `catalog.records`.
@@ -47,11 +48,11 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
-    pub fn new(catalog: Catalog, context: Arc<HostContext>) -> PluginHost {
-        let cache = ComponentCache::new(context.paths.user_cache.as_deref());
+    pub fn new(catalog: Catalog, services: Arc<Services>) -> PluginHost {
+        let cache = ComponentCache::new(services.paths.user_cache.as_deref());
         PluginHost {
             catalog,
-            context,
+            services,
             cache,
             linker: None,
             instances: HashMap::new(),
@@ -81,7 +82,7 @@ impl PluginHost {
         }
         let component = load_component(&self.cache, &record)?;
         let linker = self.linker()?.clone();
-        let instance = PluginInstance::new(&record, &component, &linker, self.context.clone())?;
+        let instance = PluginInstance::new(&record, &component, &linker, self.services.clone())?;
         self.instances.insert(index, instance);
         Ok(())
     }

@@ -1,0 +1,100 @@
+//! The services of one anton process, opened once and lent out.
+
+use std::sync::{Arc, Mutex};
+
+use crate::settings::LlmSettings;
+use crate::store::{Store, StoreError};
+use crate::workspace::Paths;
+
+/// What anton opens once per process and lends to the chat and to every
+/// plugin call: the workspace's paths and store, the model settings and
+/// client with the runtime its connections live on, the known secrets, and
+/// the session the chat is in.
+pub struct Services {
+    pub paths: Paths,
+    store: Mutex<Option<Store>>,
+    pub current_session: Mutex<Option<String>>,
+    secrets: std::sync::OnceLock<Secrets>,
+    llm: std::sync::OnceLock<Option<(tokio::runtime::Runtime, crate::llm::Client)>>,
+    settings: std::sync::OnceLock<LlmSettings>,
+}
+
+/// What the host knows is secret, learned on first need.
+pub struct Secrets {
+    pub scrubber: crate::scrub::Scrubber,
+    /// The connected data sources.
+    pub data_sources: Vec<crate::vault::DataSource>,
+    /// Vault files that could not be read.
+    pub unreadable: Vec<crate::vault::Unreadable>,
+}
+
+impl Services {
+    pub fn new(paths: Paths) -> Arc<Services> {
+        Arc::new(Services {
+            paths,
+            store: Mutex::new(None),
+            current_session: Mutex::new(None),
+            secrets: std::sync::OnceLock::new(),
+            llm: std::sync::OnceLock::new(),
+            settings: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The model settings, as this workspace's trust allows them; read once.
+    pub fn settings(&self) -> &LlmSettings {
+        self.settings
+            .get_or_init(|| crate::workspace_trust::settings(&self.paths).llm())
+    }
+
+    /// One model client, and the runtime its connections live on, for every
+    /// plugin call. `None` when no runtime can be started.
+    pub fn llm(&self) -> Option<&(tokio::runtime::Runtime, crate::llm::Client)> {
+        self.llm
+            .get_or_init(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                Some((runtime, crate::llm::Client::new()))
+            })
+            .as_ref()
+    }
+
+    pub fn secrets(&self) -> &Secrets {
+        self.secrets.get_or_init(|| {
+            // Keys an untrusted workspace sets are ignored, yet still never stored.
+            let keys = crate::settings::Layers::read(&self.paths.workspace).key_values();
+            let (sources, unreadable) = self.paths.vault().list();
+            Secrets {
+                scrubber: crate::scrub::Scrubber::new(&keys, &sources),
+                data_sources: sources,
+                unreadable,
+            }
+        })
+    }
+
+    /// Run `f` on the workspace store, opening it read-only on first use. A
+    /// workspace with no store yet reads as empty: a query never creates
+    /// `.anton/`, migrates or writes, so a read-only workspace still lists.
+    pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let db = self.paths.anton_dir.join(crate::store::DB_FILE);
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            if !db.exists() {
+                return Ok(R::default());
+            }
+            *slot = Some(Store::open_read_only(&self.paths.anton_dir, &self.paths.workspace)?);
+        }
+        f(slot.as_ref().expect("opened above"))
+    }
+
+    /// Run `f` on the store opened for writing, creating it when it is
+    /// missing; a store opened for reads before is reopened read-write.
+    pub fn write_store<R>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_none_or(Store::is_read_only) {
+            *slot = Some(Store::open(&self.paths.anton_dir, &self.paths.workspace)?);
+        }
+        f(slot.as_ref().expect("opened above"))
+    }
+}
