@@ -233,6 +233,29 @@ fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after
 }
 
 #[test]
+fn a_trusted_plugin_whose_manifest_changes_is_trusted_no_more() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    assert!(env.run(&["faulty", "ok"]).ok().stdout.contains("faulty is fine"));
+    // Same component; the manifest now asks for far more memory and a new name.
+    let manifest = env.ws().join(".anton/plugins/faulty/anton-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let grown = text.replace("memory_mb = 16", "memory_mb = 1024").replace(
+        "kind = \"both\"",
+        "kind = \"both\"\naliases = [\"sessions\", \"stats2\"]",
+    );
+    std::fs::write(&manifest, grown).unwrap();
+    let run = env.run(&["faulty", "alloc"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("changed since you trusted it"), "{run:#?}");
+    // Trusted again: an alias another command has is never taken, and nothing panics.
+    env.run_with_input(&["plugins", "trust", "faulty"], "y\n").ok();
+    let listed = env.run(&["sessions"]);
+    assert!(listed.ok().stdout.contains("No sessions found"), "{listed:#?}");
+    assert!(env.run(&["stats2", "ok"]).ok().stdout.contains("faulty is fine"));
+}
+
+#[test]
 fn install_refuses_a_plugin_whose_manifest_lies_and_installs_nothing() {
     let env = Env::new();
     let dir = staged_plugin("faulty", &env.home.path().join("liar"));
@@ -509,6 +532,24 @@ fn a_workspace_grant_that_leads_out_through_a_link_is_refused_at_run_time() {
         "{run:#?}"
     );
     assert!(run.stderr.contains("outside this workspace"), "{run:#?}");
+}
+
+#[test]
+fn a_workspace_grant_is_refused_where_the_workspace_is_a_whole_tree() {
+    let env = Env::new();
+    let dir = staged_plugin("faulty", &env.home.path().join("staged"));
+    let manifest = dir.join("anton-plugin.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("{workspace}/faulty-out", "{workspace}")).unwrap();
+    env.run(&["plugins", "install", dir.to_str().unwrap(), "--global", "--yes"])
+        .ok();
+    assert!(env.run(&["faulty", "ok"]).ok().stdout.contains("faulty is fine"));
+    // The same grant, with anton started in the home folder: all of it.
+    let run = env.run_in(env.home.path(), &["faulty", "read-passwd"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("its grant {workspace} leads to"), "{run:#?}");
+    assert!(run.stderr.contains("your home folder"), "{run:#?}");
+    assert!(!run.stdout.contains("root:"), "{run:#?}");
 }
 
 #[test]

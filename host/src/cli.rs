@@ -100,13 +100,22 @@ fn command(catalog: &Catalog) -> Command {
         )
         .subcommand(plugins_command::command())
         .subcommand(workspace_trust::command());
-    for (spec, record) in catalog.commands() {
-        // A plugin cannot take over a command of anton's own.
+    let commands = catalog.commands();
+    let names: Vec<&str> = commands.iter().map(|(c, _)| c.name.as_str()).collect();
+    let mut taken: Vec<&str> = BUILT_IN_COMMANDS.to_vec();
+    for (spec, record) in &commands {
+        // A plugin cannot take over a command of anton's own, nor another's name.
         if spec.kind.is_cli() && !BUILT_IN_COMMANDS.contains(&spec.name.as_str()) {
+            let aliases: Vec<&String> = spec
+                .aliases
+                .iter()
+                .filter(|a| !names.contains(&a.as_str()) && !taken.contains(&a.as_str()))
+                .collect();
+            taken.extend(aliases.iter().map(|a| a.as_str()));
             cmd = cmd.subcommand(
                 Command::new(spec.name.clone())
                     .about(format!("{} [{}]", spec.summary, record.id()))
-                    .aliases(spec.aliases.clone())
+                    .aliases(aliases)
                     .disable_help_flag(true)
                     .arg(
                         Arg::new("args")

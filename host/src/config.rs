@@ -79,11 +79,12 @@ impl Config {
 }
 
 fn read_table(file: &Path) -> Result<Table, String> {
-    match std::fs::read_to_string(file) {
-        Ok(text) => text
+    // A cloned workspace can put a FIFO or a link to /dev/zero here.
+    match files::read_text(file, files::MAX_TEXT_FILE) {
+        Ok(Some(text)) => text
             .parse::<Table>()
             .map_err(|e| format!("{}: {} — fix or remove the file", file.display(), e.message())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Table::new()),
+        Ok(None) => Ok(Table::new()),
         Err(e) => Err(format!("cannot read {}: {e}", file.display())),
     }
 }

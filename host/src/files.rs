@@ -62,6 +62,21 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A text file a workspace may carry (config, memory), read as
+/// [`read_regular`] does; `None` when there is none.
+pub fn read_text(path: &Path, max: u64) -> io::Result<Option<String>> {
+    match read_regular(path, max) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The largest config or memory file anton reads.
+pub const MAX_TEXT_FILE: u64 = 4 * 1024 * 1024;
+
 /// What [`read_regular`] checks before opening, for a caller that must not
 /// read the file: a regular file (not followed if a link) of at most `max` bytes.
 pub fn check_regular(path: &Path, max: u64) -> io::Result<()> {

@@ -119,11 +119,7 @@ impl MemoryDir {
                 "# Rules\n\n## Always\n\n## Never\n\n## When\n",
             ),
         };
-        let current = match fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => template.to_string(),
-            Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
-        };
+        let current = read_memory_file(&file)?.unwrap_or_else(|| template.to_string());
         let updated = insert_under(&current, entry.kind.heading(), &entry.line());
         files::write_atomic(&file, updated.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         Ok(true)
@@ -160,12 +156,10 @@ impl MemoryDir {
         let mut known: Vec<String> = self.read()?.into_iter().map(|e| e.text).collect();
         let rules = self.dir.join(RULES_FILE);
         let lessons = self.dir.join(LESSONS_FILE);
-        let read = |file: &Path| match fs::read_to_string(file) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", file.display())),
-        };
-        let before = [(rules.clone(), read(&rules)?), (lessons.clone(), read(&lessons)?)];
+        let before = [
+            (rules.clone(), read_memory_file(&rules)?),
+            (lessons.clone(), read_memory_file(&lessons)?),
+        ];
         let mut after: Vec<Option<String>> = vec![None, None];
         let mut added = 0;
         for entry in entries {
@@ -237,10 +231,8 @@ fn insert_under(text: &str, heading: &str, line: &str) -> String {
 }
 
 fn parse_file(file: &Path, rules: bool) -> Result<Vec<Entry>, String> {
-    let text = match fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    let Some(text) = read_memory_file(file)? else {
+        return Ok(Vec::new());
     };
     let mut kind = if rules { None } else { Some(Kind::Lesson) };
     let mut entries = Vec::new();
@@ -275,6 +267,12 @@ fn parse_file(file: &Path, rules: bool) -> Result<Vec<Entry>, String> {
         });
     }
     Ok(entries)
+}
+
+/// A memory file a cloned workspace may carry: only a regular file of a
+/// sane size is read (never a FIFO or a link to /dev/zero).
+fn read_memory_file(file: &Path) -> Result<Option<String>, String> {
+    files::read_text(file, files::MAX_TEXT_FILE).map_err(|e| format!("cannot read {}: {e}", file.display()))
 }
 
 /// One line, and no way to open or close a comment: text cannot forge an entry.

@@ -9,7 +9,6 @@ use serde_json::json;
 use crate::app::App;
 use crate::config::Scope;
 use crate::plugin_host::catalog::{BrokenPlugin, PluginRecord, Source, Trust, read_plugin};
-use crate::plugin_host::engine::sha256_hex;
 use crate::plugin_host::install;
 use crate::plugin_host::manifest::{Capabilities, MANIFEST_FILE};
 use crate::plugin_host::trust::TrustRecord;
@@ -370,7 +369,7 @@ fn install(app: &mut App, path: &Path, scope: Scope, yes: bool) -> Result<ExitCo
     app.trust.trust(TrustRecord {
         location: target.display().to_string(),
         id: m.id.clone(),
-        sha256: sha256_hex(&candidate.wasm),
+        sha256: candidate.pin.clone(),
         granted: m.capabilities.clone(),
         trusted_at: store::now_ms(),
     })?;
@@ -433,9 +432,9 @@ fn trust(app: &mut App, id: &str, yes: bool) -> Result<ExitCode, String> {
     install::examine(&app.paths, &record, &dir.join(MANIFEST_FILE))?;
     if let Trust::Changed { trusted_sha256 } = &record.trust {
         println!(
-            "Plugin '{id}' changed since you trusted it: sha256 {} → {}.",
+            "Plugin '{id}' changed since you trusted it (its manifest or component): {} → {}.",
             short(trusted_sha256),
-            short(&record.sha256)
+            short(&record.pin)
         );
     }
     println!(
@@ -451,7 +450,7 @@ fn trust(app: &mut App, id: &str, yes: bool) -> Result<ExitCode, String> {
     app.trust.trust(TrustRecord {
         location: dir.display().to_string(),
         id: id.to_string(),
-        sha256: record.sha256.clone(),
+        sha256: record.pin.clone(),
         granted: record.manifest.capabilities.clone(),
         trusted_at: store::now_ms(),
     })?;

@@ -59,6 +59,8 @@ pub struct PluginRecord {
     pub dir: Option<PathBuf>,
     pub wasm: Cow<'static, [u8]>,
     pub sha256: String,
+    /// What trust is pinned to (manifest and component); see [`super::trust::pin`].
+    pub pin: String,
     pub enabled: bool,
     /// Which config file decided `enabled` (`None`: the default).
     pub enabled_by: Option<Scope>,
@@ -154,6 +156,7 @@ impl Catalog {
                 dir: None,
                 wasm: Cow::Borrowed(builtin.wasm),
                 sha256: builtin.sha256.to_string(),
+                pin: builtin.sha256.to_string(),
                 enabled: true,
                 enabled_by: None,
                 trust: Trust::Builtin,
@@ -250,7 +253,10 @@ impl Catalog {
     }
 
     pub fn resolve(&self, command: &str) -> Resolution {
-        if let Some(index) = self.records.iter().rposition(|r| r.runnable() && r.serves(command)) {
+        // A command's own name wins over another plugin's alias for it.
+        let named = |r: &PluginRecord| r.manifest.commands.iter().any(|c| c.name == command);
+        let runnable = self.records.iter().rposition(|r| r.runnable() && named(r));
+        if let Some(index) = runnable.or_else(|| self.records.iter().rposition(|r| r.runnable() && r.serves(command))) {
             return Resolution::Runnable(index);
         }
         let loaded = self
@@ -385,11 +391,12 @@ fn review(dir: &Path, workspace: &Path) -> Result<Manifest, String> {
 /// Read a plugin folder completely: its manifest and its component.
 pub fn read_plugin(dir: &Path, source: Source, trust: &TrustStore, workspace: &Path) -> Result<PluginRecord, String> {
     require_real_dir(dir)?;
-    let (manifest, _) = read_manifest(&dir.join(MANIFEST_FILE), workspace)?;
+    let (manifest, manifest_text) = read_manifest(&dir.join(MANIFEST_FILE), workspace)?;
     let wasm = read_component(&dir.join(&manifest.component))?;
     let sha256 = sha256_hex(&wasm);
+    let pin = super::trust::pin(&manifest_text, &sha256);
     let (trust, grants) = match trust.lookup(dir) {
-        Some(record) if record.sha256 == sha256 => (Trust::Trusted, manifest.capabilities.intersect(&record.granted)),
+        Some(record) if record.sha256 == pin => (Trust::Trusted, manifest.capabilities.intersect(&record.granted)),
         Some(record) => (
             Trust::Changed {
                 trusted_sha256: record.sha256.clone(),
@@ -404,6 +411,7 @@ pub fn read_plugin(dir: &Path, source: Source, trust: &TrustStore, workspace: &P
         dir: Some(dir.to_path_buf()),
         wasm: Cow::Owned(wasm),
         sha256,
+        pin,
         enabled: true,
         enabled_by: None,
         trust,

@@ -17,6 +17,8 @@ use crate::workspace::Paths;
 /// A plugin on disk that passed every check.
 pub struct Candidate {
     pub manifest: Manifest,
+    /// What trusting it pins; see [`super::trust::pin`].
+    pub pin: String,
     manifest_text: String,
     pub wasm: Vec<u8>,
     pub commands: Vec<CommandSpec>,
@@ -74,12 +76,14 @@ pub fn validate(paths: &Paths, path: &Path) -> Result<Candidate, String> {
         ));
     }
     let wasm = read_component(&wasm_file)?;
+    let sha256 = sha256_hex(&wasm);
     let record = PluginRecord {
         grants: Capabilities::default(),
         manifest: manifest.clone(),
         source: Source::Workspace,
         dir: Some(dir.to_path_buf()),
-        sha256: sha256_hex(&wasm),
+        pin: super::trust::pin(&manifest_text, &sha256),
+        sha256,
         wasm: Cow::Owned(wasm),
         enabled: true,
         enabled_by: None,
@@ -90,6 +94,7 @@ pub fn validate(paths: &Paths, path: &Path) -> Result<Candidate, String> {
     Ok(Candidate {
         manifest,
         manifest_text,
+        pin: record.pin,
         wasm: record.wasm.into_owned(),
         commands,
     })

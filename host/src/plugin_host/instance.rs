@@ -200,11 +200,11 @@ impl PluginInstance {
                 real.display()
             ))
         };
-        if grant.starts_with("{workspace}") {
-            if !real.starts_with(&real_workspace) {
-                return Err(leads_to("outside this workspace"));
-            }
-        } else if let Some(what) = whole_tree(&real, &real_workspace, &home_dirs()) {
+        if grant.starts_with("{workspace}") && !real.starts_with(&real_workspace) {
+            return Err(leads_to("outside this workspace"));
+        }
+        // `{workspace}` itself is a whole tree when anton runs in `/` or `~`.
+        if let Some(what) = whole_tree(&real, &real_workspace, &home_dirs()) {
             return Err(leads_to(what));
         }
         std::fs::create_dir_all(&real).map_err(|e| self.refusal(format!("cannot create {}: {e}", real.display())))?;

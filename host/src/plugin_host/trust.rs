@@ -8,11 +8,18 @@ use serde::{Deserialize, Serialize};
 use super::manifest::Capabilities;
 use crate::files;
 
+/// What trust is pinned to: the manifest as written (its limits, commands
+/// and grants) and the component, so a change to either voids it.
+pub fn pin(manifest_text: &str, wasm_sha256: &str) -> String {
+    crate::files::sha256_hex(format!("{manifest_text}\0{wasm_sha256}").as_bytes())
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrustRecord {
     /// The plugin's directory; trust never follows a plugin to another place.
     pub location: String,
     pub id: String,
+    /// [`pin`] of the manifest and component trusted.
     pub sha256: String,
     pub granted: Capabilities,
     pub trusted_at: i64,
