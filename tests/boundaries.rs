@@ -270,3 +270,73 @@ fn a_file_from_the_far_future_does_not_pin_itself_first() {
         "the original is kept: {meta}"
     );
 }
+
+/// A run that must end by itself: killed, and the test failed, past a
+/// generous guard, so a hang cannot stall the suite.
+fn run_within_guard(env: &Env, vars: &[(&str, String)], args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut command = env.command_in(env.ws(), args);
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("anton {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn a_workspaces_config_and_memory_files_cannot_hang_or_flood_anton() {
+    let env = Env::new();
+    let anton = env.ws().join(".anton");
+    std::fs::create_dir_all(anton.join("memory")).unwrap();
+    let fifo = std::ffi::CString::new(anton.join("config.toml").to_str().unwrap()).unwrap();
+    // SAFETY: a plain mkfifo on a path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let run = run_within_guard(&env, &[], &["sessions"], "");
+    assert!(
+        run.fails().stderr.contains("config.toml: a FIFO, not a regular file"),
+        "{run:#?}"
+    );
+
+    std::fs::remove_file(anton.join("config.toml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", anton.join("memory/rules.md")).unwrap();
+    let server = LlmServer::start();
+    server.then(Reply::Text("ok".into()));
+    run_within_guard(&env, &server.openai_env(), &[], "hello\n").ok();
+    let system = server.chat_requests()[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !system.contains("Rules:"),
+        "the link to /dev/zero is never read: {system}"
+    );
+}
+
+#[test]
+fn a_linked_anton_folder_is_refused() {
+    let env = Env::new();
+    let elsewhere = env.home.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, env.ws().join(".anton")).unwrap();
+    let run = env.run_with_input(&[], "/sessions\n");
+    assert!(run.fails().stderr.contains(".anton is a symbolic link"), "{run:#?}");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through it"
+    );
+}

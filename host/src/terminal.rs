@@ -57,6 +57,13 @@ fn needs_care(c: char) -> bool {
         || matches!(code, 0x200e | 0x200f | 0x061c)
         // Line and paragraph separators break lines where none is shown.
         || matches!(code, 0x2028 | 0x2029)
+        // Invisible characters that hide or split text (zero-width space,
+        // word joiners, BOM, interlinear annotations, tag characters).
+        || matches!(code, 0x200b | 0x180e | 0xfeff)
+        || (0x2060..=0x2064).contains(&code)
+        || (0x206a..=0x206f).contains(&code)
+        || (0xfff9..=0xfffb).contains(&code)
+        || (0xe0000..=0xe007f).contains(&code)
 }
 
 /// Columns available; `COLUMNS` wins so scripts and tests can pin it.
@@ -573,6 +580,7 @@ mod sanitize_tests {
         assert!(!clean.chars().any(needs_care));
         assert_eq!(sanitize("two\nlines\r\n\tok"), "two\nlines\n\tok");
         assert_eq!(sanitize_line("title\nSession: forged"), "title Session: forged");
-        assert_eq!(sanitize("plain ünïcode ✓"), "plain ünïcode ✓");
+        assert_eq!(sanitize("plain ünïcode ✓ 👨\u{200d}👩"), "plain ünïcode ✓ 👨\u{200d}👩");
+        assert_eq!(sanitize("hid\u{200b}den\u{feff}\u{e0041}"), "hid�den��");
     }
 }

@@ -36,10 +36,18 @@ impl Paths {
         };
         let dirs = directories::ProjectDirs::from("", "", "anton")
             .ok_or("cannot find your home directory (set HOME) for anton's user config and cache")?;
+        let anton_dir = workspace.join(ANTON_DIR);
+        // A cloned repository could point it anywhere anton would then write.
+        if std::fs::symlink_metadata(&anton_dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(format!(
+                "{} is a symbolic link; anton keeps a workspace's files in a real folder there: remove the link",
+                crate::terminal::sanitize_line(&anton_dir.display().to_string())
+            ));
+        }
         let no_cache = std::env::var_os("ANTON_NO_PLUGIN_CACHE").is_some_and(|v| v != "0" && !v.is_empty());
         Ok(Paths {
             home: crate::files::home_dir(),
-            anton_dir: workspace.join(ANTON_DIR),
+            anton_dir,
             workspace,
             user_config: dirs.config_dir().to_path_buf(),
             user_data: dirs.data_dir().to_path_buf(),

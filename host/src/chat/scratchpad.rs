@@ -19,7 +19,11 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 /// Runs each request line in one namespace and answers with one JSON line.
 const DRIVER: &str = r#"
-import sys, json, io, traceback, contextlib
+import sys
+# The workspace is the current folder, and a cloned repository could shadow
+# json or io there: nothing is imported from it unless a cell asks by path.
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+import json, io, traceback, contextlib
 namespace = {"__name__": "__main__"}
 for line in sys.stdin:
     code = json.loads(line)["code"]
@@ -431,6 +435,23 @@ fn limit(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_in_the_workspace_cannot_shadow_what_the_pad_imports() {
+        let dir = tempfile::tempdir().unwrap();
+        let planted = dir.path().join("planted");
+        std::fs::write(
+            dir.path().join("json.py"),
+            format!(
+                "open({:?}, 'w').write('ran')\nraise SystemExit(3)\n",
+                planted.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut pads = Pads::new(dir.path().to_path_buf(), vec![]);
+        assert_eq!(pads.run("main", "import json; print(json.dumps([1]))").stdout, "[1]\n");
+        assert!(!planted.exists(), "the workspace's json.py never ran");
+    }
 
     #[test]
     fn variables_persist_between_cells_and_errors_are_captured() {

@@ -915,8 +915,9 @@ fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
         task: row.get(2)?,
         status,
         summary: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
+        // Another process (or a cloned repository's store) may hold any number.
+        created_at: within_reason(row.get(5)?),
+        updated_at: within_reason(row.get(6)?),
         turns: turn_from(row, 7)?,
         messages: row.get(8)?,
         provider: row.get(9)?,
@@ -1017,6 +1018,11 @@ fn fts_query(text: &str) -> String {
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A time as people can read it: from 1970 to a day from now.
+fn within_reason(at_ms: i64) -> i64 {
+    at_ms.clamp(0, now_ms() + 86_400_000)
 }
 
 pub fn now_ms() -> i64 {

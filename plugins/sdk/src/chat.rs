@@ -90,6 +90,11 @@ fn escape_for_terminal(json: &str) -> String {
             || (0x202a..=0x202e).contains(&code)
             || (0x2066..=0x2069).contains(&code)
             || matches!(code, 0x200e | 0x200f | 0x061c | 0x2028 | 0x2029)
+            || matches!(code, 0x200b | 0x180e | 0xfeff)
+            || (0x2060..=0x2064).contains(&code)
+            || (0x206a..=0x206f).contains(&code)
+            || (0xfff9..=0xfffb).contains(&code)
+            || (0xe0000..=0xe007f).contains(&code)
     };
     if !json.chars().any(risky) {
         return json.to_string();
@@ -97,7 +102,10 @@ fn escape_for_terminal(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + 16);
     for c in json.chars() {
         if risky(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
+            // JSON escapes are UTF-16: a character past U+FFFF is a surrogate pair.
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
         } else {
             out.push(c);
         }
@@ -139,6 +147,7 @@ mod tests {
     fn json_keeps_its_value_and_loses_its_terminal_controls() {
         let escaped = super::escape_for_terminal("{\"t\":\"a\u{9b}b\u{202e}c\"}");
         assert_eq!(escaped, "{\"t\":\"a\\u009bb\\u202ec\"}");
+        assert_eq!(super::escape_for_terminal("\u{e0041}"), "\\udb40\\udc41");
         assert_eq!(super::one_line(" a\n Session: x \t"), "a Session: x");
         assert_eq!(super::labelled("Summary: ", "one\ntwo"), "Summary: one\n         two");
     }

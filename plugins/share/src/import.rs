@@ -48,7 +48,10 @@ pub fn run(args: &Args, origin: Origin) -> Result<Outcome, String> {
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;
-    let from_when = time::parse_rfc3339(&bundle.exported_at).map(|t| chat::format_time(t, TimeStyle::Absolute));
+    // A date from the file is shown only if it could be true.
+    let from_when = time::parse_rfc3339(&bundle.exported_at)
+        .filter(|t| (0..=now + 86_400_000).contains(t))
+        .map(|t| chat::format_time(t, TimeStyle::Absolute));
     let mut lines = vec![format!("Imported: {}", or_none(&one_line(&bundle.title)))];
     lines.push(format!(
         "  From:    {} · {}",
