@@ -63,8 +63,20 @@ fn plugins_list_shows_the_built_ins_running_with_their_commands() {
 fn help_lists_plugin_commands_and_launch_flags() {
     let env = Env::new();
     let help = env.run(&["--help"]).ok().stdout.clone();
-    for expected in ["sessions", "session", "share", "--resume", "--continue", "plugins"] {
-        assert!(help.contains(expected), "--help lacks {expected}:\n{help}");
+    // Exact names, each where help lists it: "session" is inside "sessions".
+    let commands: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.split_whitespace().next())
+        .collect();
+    for expected in ["sessions", "session", "share", "plugins", "trust"] {
+        assert!(
+            commands.contains(&expected),
+            "--help lacks the command {expected}:\n{help}"
+        );
+    }
+    let flags: Vec<&str> = help.split_whitespace().map(|w| w.trim_end_matches(',')).collect();
+    for expected in ["--resume", "--continue", "-r", "-c"] {
+        assert!(flags.contains(&expected), "--help lacks the flag {expected}:\n{help}");
     }
 }
 

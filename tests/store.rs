@@ -14,13 +14,13 @@ const WRITER_DIR: &str = "ANTON_TEST_WRITER_DIR";
 const WRITER_SESSION: &str = "ANTON_TEST_WRITER_SESSION";
 const WRITER_COUNT: &str = "ANTON_TEST_WRITER_COUNT";
 
-/// Runs only as a child of the tests below: appends messages and prints
+/// Not a test of its own: the tests below run this binary again with
+/// `--ignored --exact writer_process`, and it appends messages, printing
 /// `ack <id>` after each commit returns.
 #[test]
+#[ignore = "a child process of the crash and concurrency tests"]
 fn writer_process() {
-    let Ok(dir) = std::env::var(WRITER_DIR) else {
-        return;
-    };
+    let dir = std::env::var(WRITER_DIR).expect("run by the tests below, which set the writer's folder");
     let dir = std::path::Path::new(&dir);
     let session = std::env::var(WRITER_SESSION).unwrap();
     let count: u32 = std::env::var(WRITER_COUNT).unwrap().parse().unwrap();
@@ -45,12 +45,18 @@ fn writer_process() {
 
 fn writer(dir: &std::path::Path, session: &str, count: u32) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "writer_process", "--nocapture", "--test-threads=1"])
-        .env(WRITER_DIR, dir)
-        .env(WRITER_SESSION, session)
-        .env(WRITER_COUNT, count.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "writer_process",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(WRITER_DIR, dir)
+    .env(WRITER_SESSION, session)
+    .env(WRITER_COUNT, count.to_string())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     cmd
 }
 
