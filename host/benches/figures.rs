@@ -163,7 +163,7 @@ fn seeded_store(dir: &Path, sessions: usize, messages_each: usize) -> Store {
     let store = Store::open(&dir.join(".anton"), dir).unwrap();
     let start = 1_700_000_000_000i64;
     store
-        .bulk(|s| {
+        .transaction(|s| {
             for i in 0..sessions {
                 let session = s.create_session(&NewSession {
                     created_at: Some(start + i as i64 * 1000),
@@ -380,7 +380,7 @@ fn long_session_memory(scratch: &Path) {
     let store = Store::open(&ws.join(".anton"), &ws).unwrap();
     let text = "a question or an answer of ordinary length, some four hundred characters. ".repeat(5);
     let id = store
-        .bulk(|w| {
+        .transaction(|w| {
             let s = w.create_session(&NewSession::default())?;
             for turn in 1..=1000u32 {
                 w.append_message(&s.id, turn, "user", &text, "{}", None)?;
@@ -435,7 +435,7 @@ fn share_figures(scratch: &Path) {
     std::fs::create_dir_all(&ws).unwrap();
     let store = Store::open(&ws.join(".anton"), &ws).unwrap();
     let id = store
-        .bulk(|w| {
+        .transaction(|w| {
             let s = w.create_session(&NewSession {
                 title: "big session".into(),
                 ..Default::default()

@@ -36,21 +36,11 @@ pub enum Record {
     },
     Memory {
         session: String,
-        born: bool,
-        kind: String,
-        text: String,
-        topic: String,
+        memory: SessionMemory,
     },
     Cell {
         session: String,
-        pad: String,
-        code: String,
-        stdout: String,
-        stderr: String,
-        error: Option<String>,
-        description: String,
-        started_at: i64,
-        finished_at: Option<i64>,
+        cell: Cell,
     },
     Release {
         session: String,
@@ -73,47 +63,8 @@ impl Record {
                 .map(drop),
             Record::Title { session, title } => store.set_title(session, title, false),
             Record::Summary { session, summary } => store.set_summary(session, summary),
-            Record::Memory {
-                session,
-                born,
-                kind,
-                text,
-                topic,
-            } => store.record_memory(
-                session,
-                &SessionMemory {
-                    born: *born,
-                    kind: kind.clone(),
-                    scope: "project".into(),
-                    text: text.clone(),
-                    topic: topic.clone(),
-                },
-            ),
-            Record::Cell {
-                session,
-                pad,
-                code,
-                stdout,
-                stderr,
-                error,
-                description,
-                started_at,
-                finished_at,
-            } => store
-                .add_cell(
-                    session,
-                    &Cell {
-                        pad: pad.clone(),
-                        code: code.clone(),
-                        stdout: stdout.clone(),
-                        stderr: stderr.clone(),
-                        error: error.clone(),
-                        description: description.clone(),
-                        started_at: *started_at,
-                        finished_at: *finished_at,
-                    },
-                )
-                .map(drop),
+            Record::Memory { session, memory } => store.record_memory(session, memory),
+            Record::Cell { session, cell } => store.add_cell(session, cell).map(drop),
             Record::Release { session, status } => {
                 let status = Status::ALL
                     .into_iter()
@@ -138,24 +89,14 @@ impl Record {
     pub fn cell(session: &str, cell: Cell) -> Record {
         Record::Cell {
             session: session.into(),
-            pad: cell.pad,
-            code: cell.code,
-            stdout: cell.stdout,
-            stderr: cell.stderr,
-            error: cell.error,
-            description: cell.description,
-            started_at: cell.started_at,
-            finished_at: cell.finished_at,
+            cell,
         }
     }
 
     pub fn memory(session: &str, memory: &SessionMemory) -> Record {
         Record::Memory {
             session: session.into(),
-            born: memory.born,
-            kind: memory.kind.clone(),
-            text: memory.text.clone(),
-            topic: memory.topic.clone(),
+            memory: memory.clone(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `impl Host for PluginState` whose first step is the capability check.
 
 mod chat;
+mod convert;
 mod llm;
 mod log;
 mod storage;

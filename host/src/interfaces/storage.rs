@@ -2,7 +2,7 @@ use super::latest::anton::plugin::storage::{
     Cell, Host, Lookup, MemoryRecord, NewSession, Redacted, RedactionCount, SessionDetails, SessionHit, SessionQuery,
     ShareEntry,
 };
-use super::latest::anton::plugin::types::{Message, Provenance, Session, SessionStatus};
+use super::latest::anton::plugin::types::{Message, Session};
 use super::{HostError, PluginState};
 use crate::files::NamedFileError;
 use crate::store;
@@ -12,7 +12,7 @@ impl Host for PluginState {
         self.require(self.grants.sessions_read, "sessions-read")?;
         let query = store::SessionQuery {
             limit: query.limit,
-            status: query.status.map(status_from_wit),
+            status: query.status.map(store::Status::from),
             search: query.search,
             include_empty: query.include_empty,
         };
@@ -20,7 +20,7 @@ impl Host for PluginState {
         Ok(hits
             .into_iter()
             .map(|(session, snippet)| SessionHit {
-                session: session_to_wit(session),
+                session: Session::from(session),
                 snippet,
             })
             .collect())
@@ -39,8 +39,8 @@ impl Host for PluginState {
         let found = self.read_store(|s| s.find_session(&id_or_prefix).map(Some))?;
         Ok(match found {
             None | Some(store::Lookup::Missing) => Lookup::Missing,
-            Some(store::Lookup::Found(s)) => Lookup::Found(session_to_wit(*s)),
-            Some(store::Lookup::Ambiguous(v)) => Lookup::Ambiguous(v.into_iter().map(session_to_wit).collect()),
+            Some(store::Lookup::Found(s)) => Lookup::Found(Session::from(*s)),
+            Some(store::Lookup::Ambiguous(v)) => Lookup::Ambiguous(v.into_iter().map(Session::from).collect()),
         })
     }
 
@@ -67,7 +67,7 @@ impl Host for PluginState {
             memories_born: d.memories_born,
             memories_used: d.memories_used,
             cells: d.cells,
-            shares: d.shares.into_iter().map(share_to_wit).collect(),
+            shares: d.shares.into_iter().map(ShareEntry::from).collect(),
         })
     }
 
@@ -89,7 +89,7 @@ impl Host for PluginState {
     fn session_cells(&mut self, session_id: String) -> Result<Vec<Cell>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         let cells = self.read_store(|s| s.cells(&session_id))?;
-        Ok(cells.into_iter().map(cell_to_wit).collect())
+        Ok(cells.into_iter().map(Cell::from).collect())
     }
 
     fn share_history(&mut self, limit: u32) -> Result<Vec<ShareEntry>, HostError> {
@@ -97,7 +97,7 @@ impl Host for PluginState {
         Ok(self
             .read_store(|s| s.share_history(limit))?
             .into_iter()
-            .map(share_to_wit)
+            .map(ShareEntry::from)
             .collect())
     }
 
@@ -178,7 +178,7 @@ impl Host for PluginState {
                     topic: m.topic.clone(),
                 })
                 .collect(),
-            cells: session.cells.into_iter().map(cell_from_wit).collect(),
+            cells: session.cells.into_iter().map(store::Cell::from).collect(),
             provenance: store::Provenance {
                 imported_at: p.imported_at.map(|t| t.clamp(0, latest)),
                 exported_at: p.exported_at.map(|t| t.clamp(0, latest)),
@@ -220,7 +220,7 @@ impl Host for PluginState {
             Ok(created) => {
                 // A snapshot is only needed while the import can still fail.
                 drop(snapshot);
-                Ok(session_to_wit(created))
+                Ok(Session::from(created))
             }
             Err(error) => {
                 if let Some(snapshot) = snapshot {
@@ -329,91 +329,19 @@ fn consent_to_memories(entries: &[crate::memory::Entry], exporter: &str, args: &
     adopt
 }
 
-fn cell_to_wit(c: store::Cell) -> Cell {
-    Cell {
-        pad: c.pad,
-        code: c.code,
-        stdout: c.stdout,
-        stderr: c.stderr,
-        error: c.error,
-        description: c.description,
-        started_at: c.started_at,
-        finished_at: c.finished_at,
-    }
-}
-
-fn cell_from_wit(c: Cell) -> store::Cell {
-    store::Cell {
-        pad: c.pad,
-        code: c.code,
-        stdout: c.stdout,
-        stderr: c.stderr,
-        error: c.error,
-        description: c.description,
-        started_at: c.started_at,
-        finished_at: c.finished_at,
-    }
-}
-
-fn share_to_wit(e: store::ShareEntry) -> ShareEntry {
-    ShareEntry {
-        file_exists: std::path::Path::new(&e.path).exists(),
-        direction: e.direction,
-        path: e.path,
-        sha256: e.sha256,
-        title: e.title,
-        who: e.who,
-        at: e.at,
-        format: e.format,
-        session_id: e.session_id,
-    }
-}
-
-fn status_from_wit(status: SessionStatus) -> store::Status {
-    match status {
-        SessionStatus::Active => store::Status::Active,
-        SessionStatus::Idle => store::Status::Idle,
-        SessionStatus::Completed => store::Status::Completed,
-        SessionStatus::Interrupted => store::Status::Interrupted,
-        SessionStatus::Failed => store::Status::Failed,
-    }
-}
-
-fn status_to_wit(status: store::Status) -> SessionStatus {
-    match status {
-        store::Status::Active => SessionStatus::Active,
-        store::Status::Idle => SessionStatus::Idle,
-        store::Status::Completed => SessionStatus::Completed,
-        store::Status::Interrupted => SessionStatus::Interrupted,
-        store::Status::Failed => SessionStatus::Failed,
-    }
-}
-
-fn session_to_wit(s: store::Session) -> Session {
-    let p = s.provenance;
-    Session {
-        id: s.id,
-        title: s.title,
-        task: s.task,
-        status: status_to_wit(s.status),
-        summary: s.summary,
-        created_at: s.created_at,
-        updated_at: s.updated_at,
-        turns: s.turns,
-        messages: s.messages,
-        provider: s.provider,
-        model: s.model,
-        workspace: s.workspace,
-        provenance: Provenance {
-            imported_by: p.imported_by,
-            imported_at: p.imported_at,
-            exported_by: p.exported_by,
-            exported_at: p.exported_at,
-            original_id: p.original_id,
-            source_file: p.source_file,
-            file_sha256: p.file_sha256,
-            forked_from: p.forked_from,
-        },
-        live_writer: s.live_writer,
+/// Whether the file is still there is the one thing the store does not know.
+impl From<store::ShareEntry> for ShareEntry {
+    fn from(e: store::ShareEntry) -> ShareEntry {
+        ShareEntry {
+            file_exists: std::path::Path::new(&e.path).exists(),
+            direction: e.direction,
+            path: e.path,
+            sha256: e.sha256,
+            title: e.title,
+            who: e.who,
+            at: e.at,
+            format: e.format,
+            session_id: e.session_id,
+        }
     }
 }

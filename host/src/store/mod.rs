@@ -3,7 +3,16 @@
 //! Every write runs in an immediate transaction, so two processes in one
 //! workspace queue behind `busy_timeout` instead of failing on a lock upgrade.
 
+mod lease;
+mod rows;
 mod schema;
+mod types;
+mod writer;
+
+pub use lease::hostname;
+use rows::{SESSION_COLUMNS, session_from_row, share_from_row, turn_from};
+pub use types::*;
+pub use writer::Writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,137 +36,12 @@ impl std::error::Error for StoreError {}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Active,
-    Idle,
-    Completed,
-    Interrupted,
-    Failed,
-}
-
-impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Active,
-        Status::Idle,
-        Status::Completed,
-        Status::Interrupted,
-        Status::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Idle => "idle",
-            Status::Completed => "completed",
-            Status::Interrupted => "interrupted",
-            Status::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Status {
-        Status::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .unwrap_or(Status::Idle)
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Provenance {
-    pub imported_by: Option<String>,
-    pub imported_at: Option<i64>,
-    pub exported_by: Option<String>,
-    pub exported_at: Option<i64>,
-    pub original_id: Option<String>,
-    pub source_file: Option<String>,
-    pub file_sha256: Option<String>,
-    pub forked_from: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub id: String,
-    pub title: String,
-    pub task: String,
-    pub status: Status,
-    pub summary: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub turns: u32,
-    pub messages: u32,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub workspace: String,
-    pub provenance: Provenance,
-    /// "pid N on HOST" while a live process writes the session.
-    pub live_writer: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub id: i64,
-    pub turn: u32,
-    pub role: String,
-    pub content: String,
-    pub meta: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShareEntry {
-    pub direction: String,
-    pub path: String,
-    pub sha256: String,
-    pub title: String,
-    pub who: String,
-    pub at: i64,
-    pub format: String,
-    pub session_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Details {
-    pub memories_born: u32,
-    pub memories_used: u32,
-    pub cells: u32,
-    pub shares: Vec<ShareEntry>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct SessionQuery {
-    /// 0: no limit.
-    pub limit: u32,
-    pub status: Option<Status>,
-    pub search: Option<String>,
-    pub include_empty: bool,
-}
-
-pub enum Lookup {
-    Found(Box<Session>),
-    Missing,
-    Ambiguous(Vec<Session>),
-}
-
-/// A new session's defaults.
-#[derive(Debug, Clone, Default)]
-pub struct NewSession {
-    pub title: String,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub created_at: Option<i64>,
-}
-
 pub struct Store {
     conn: Connection,
     path: PathBuf,
     workspace: String,
     read_only: bool,
 }
-
-const SESSION_COLUMNS: &str = "id, title, task, status, summary, created_at, updated_at, turns, \
-    messages, provider, model, workspace, imported_by, imported_at, exported_by, exported_at, \
-    original_id, source_file, file_sha256, forked_from, writer_pid, writer_host";
 
 impl Store {
     /// Open (creating on first use) `<anton_dir>/anton.db`.
@@ -305,7 +189,7 @@ impl Store {
     }
 
     /// Run `f` in one immediate transaction: all of its writes land, or none.
-    pub fn bulk<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
+    pub fn transaction<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
         let tx = self.immediate()?;
         let result = f(&Writer {
             conn: &tx,
@@ -317,7 +201,7 @@ impl Store {
     }
 
     pub fn create_session(&self, new: &NewSession) -> Result<Session> {
-        let id = self.bulk(|w| w.create_session(new))?.id;
+        let id = self.transaction(|w| w.create_session(new))?.id;
         self.get_session(&id)?
             .ok_or_else(|| StoreError(format!("session {id} vanished")))
     }
@@ -334,7 +218,7 @@ impl Store {
     ) -> Result<i64> {
         check_turn(turn, "the message's turn")?;
         // Checked under the write lock: two antons never interleave one session.
-        let appended = self.bulk(|w| match w.live_holder(session_id)? {
+        let appended = self.transaction(|w| match w.live_holder(session_id)? {
             Some(holder) => Ok(Err(holder)),
             None => w.append_message(session_id, turn, role, content, meta, at).map(Ok),
         })?;
@@ -347,37 +231,20 @@ impl Store {
     }
 
     pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> Result<()> {
-        self.bulk(|w| w.set_title(session_id, title, by_user))
+        self.transaction(|w| w.set_title(session_id, title, by_user))
     }
 
     pub fn set_summary(&self, session_id: &str, summary: &str) -> Result<()> {
-        self.bulk(|w| w.set_summary(session_id, summary))
+        self.transaction(|w| w.set_summary(session_id, summary))
     }
 
     pub fn set_status(&self, session_id: &str, status: Status) -> Result<()> {
-        self.bulk(|w| w.set_status(session_id, status))
-    }
-
-    /// Mark the session as written by this process (status `active`). Other
-    /// processes see who holds it; a mark whose process died reads as
-    /// `interrupted`. `Err` names the live holder. The check and the mark are
-    /// one transaction, so of two processes claiming at once one sees the other.
-    pub fn claim(&self, session_id: &str) -> Result<std::result::Result<(), String>> {
-        self.bulk(|w| {
-            if let Some(holder) = w.live_holder(session_id)? {
-                return Ok(Err(holder));
-            }
-            w.conn.execute(
-                "UPDATE sessions SET status = 'active', writer_pid = ?2, writer_host = ?3 WHERE id = ?1",
-                params![session_id, std::process::id(), hostname()],
-            )?;
-            Ok(Ok(()))
-        })
+        self.transaction(|w| w.set_status(session_id, status))
     }
 
     /// A new session with `id`'s history and records, linked to it as its parent.
     pub fn fork_session(&self, id: &str) -> Result<Session> {
-        let new_id = self.bulk(|w| {
+        let new_id = self.transaction(|w| {
             let parent = w.conn.query_row(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"), [id], session_from_row)?;
             let child = w.create_session(&NewSession {
                 title: parent.title.clone(),
@@ -403,17 +270,6 @@ impl Store {
         })?;
         self.get_session(&new_id)?
             .ok_or_else(|| StoreError(format!("session {new_id} vanished")))
-    }
-
-    /// Give the session up with its final status.
-    pub fn release(&self, session_id: &str, status: Status) -> Result<()> {
-        self.bulk(|w| {
-            w.conn.execute(
-                "UPDATE sessions SET status = ?2, writer_pid = NULL, writer_host = NULL WHERE id = ?1 AND writer_pid = ?3",
-                params![session_id, status.as_str(), std::process::id()],
-            )
-        })?;
-        Ok(())
     }
 
     pub fn get_session(&self, id: &str) -> Result<Option<Session>> {
@@ -535,15 +391,15 @@ impl Store {
     }
 
     pub fn record_memory(&self, session_id: &str, memory: &SessionMemory) -> Result<()> {
-        self.bulk(|w| w.record_memory(session_id, memory))
+        self.transaction(|w| w.record_memory(session_id, memory))
     }
 
     pub fn record_share(&self, entry: &ShareEntry) -> Result<()> {
-        self.bulk(|w| w.record_share(entry))
+        self.transaction(|w| w.record_share(entry))
     }
 
     pub fn add_cell(&self, session_id: &str, cell: &Cell) -> Result<i64> {
-        self.bulk(|w| w.add_cell(session_id, cell))
+        self.transaction(|w| w.add_cell(session_id, cell))
     }
 
     pub fn session_memories(&self, session_id: &str) -> Result<Vec<SessionMemory>> {
@@ -598,7 +454,7 @@ impl Store {
         for (index, message) in import.messages.iter().enumerate() {
             check_turn(message.turn, &format!("messages[{index}].turn"))?;
         }
-        let id = self.bulk(|w| {
+        let id = self.transaction(|w| {
             let session = w.create_session(&NewSession {
                 title: import.title.clone(),
                 ..Default::default()
@@ -668,295 +524,6 @@ impl Store {
     }
 }
 
-/// Writes inside one transaction (see [`Store::bulk`]).
-pub struct Writer<'a> {
-    conn: &'a Connection,
-    workspace: &'a str,
-}
-
-impl Writer<'_> {
-    /// "pid N on HOST" of a live process other than this one that holds the session.
-    fn live_holder(&self, session_id: &str) -> rusqlite::Result<Option<String>> {
-        let writer: Option<(Option<u32>, Option<String>)> = self
-            .conn
-            .prepare_cached("SELECT writer_pid, writer_host FROM sessions WHERE id = ?1")?
-            .query_row([session_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        Ok(match writer {
-            Some((Some(pid), Some(host)))
-                if writer_is_alive(pid, &host) && (pid != std::process::id() || host != hostname()) =>
-            {
-                Some(format!("pid {pid} on {host}"))
-            }
-            _ => None,
-        })
-    }
-
-    pub fn create_session(&self, new: &NewSession) -> rusqlite::Result<Session> {
-        let now = new.created_at.unwrap_or_else(now_ms);
-        loop {
-            let id = new_session_id(now);
-            let inserted = self.conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                params![id, new.title, now, new.provider, new.model, self.workspace],
-            )?;
-            // A clash needs two sessions in the same second with the same
-            // random suffix; draw again.
-            if inserted == 1 {
-                return self.conn.query_row(
-                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
-                    [&id],
-                    session_from_row,
-                );
-            }
-        }
-    }
-
-    pub fn append_message(
-        &self,
-        session_id: &str,
-        turn: u32,
-        role: &str,
-        content: &str,
-        meta: &str,
-        at: Option<i64>,
-    ) -> rusqlite::Result<i64> {
-        let at = at.unwrap_or_else(now_ms);
-        let id = self.insert_message(session_id, turn, role, content, meta, at)?;
-        self.conn
-            .prepare_cached(
-                "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
-                     task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
-                 WHERE id = ?1",
-            )?
-            .execute(params![session_id, turn, at, role, content])?;
-        Ok(id)
-    }
-
-    fn insert_message(
-        &self,
-        session_id: &str,
-        turn: u32,
-        role: &str,
-        content: &str,
-        meta: &str,
-        at: i64,
-    ) -> rusqlite::Result<i64> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![session_id, turn, role, content, meta, at])?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    /// Many messages at once; the session's counters are set once at the end.
-    pub fn append_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
-        for m in messages {
-            self.insert_message(session_id, m.turn, &m.role, &m.content, &m.meta, m.created_at)?;
-        }
-        self.conn.execute(
-            "UPDATE sessions SET
-                 messages = (SELECT count(*) FROM messages WHERE session_id = ?1),
-                 turns = max(turns, (SELECT coalesce(max(turn), 0) FROM messages WHERE session_id = ?1)),
-                 updated_at = max(updated_at, (SELECT coalesce(max(created_at), 0) FROM messages WHERE session_id = ?1)),
-                 task = CASE WHEN task = '' THEN coalesce(
-                     (SELECT content FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
-                     ELSE task END
-             WHERE id = ?1",
-            [session_id],
-        )?;
-        Ok(())
-    }
-
-    pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> rusqlite::Result<()> {
-        // An automatic title never replaces one the user chose.
-        self.conn.execute(
-            "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
-             WHERE id = ?1 AND (?3 OR title_source <> 'user')",
-            params![session_id, title, by_user],
-        )?;
-        Ok(())
-    }
-
-    pub fn set_summary(&self, session_id: &str, summary: &str) -> rusqlite::Result<()> {
-        self.conn.execute(
-            "UPDATE sessions SET summary = ?2 WHERE id = ?1",
-            params![session_id, summary],
-        )?;
-        Ok(())
-    }
-
-    pub fn set_status(&self, session_id: &str, status: Status) -> rusqlite::Result<()> {
-        self.conn.execute(
-            "UPDATE sessions SET status = ?2 WHERE id = ?1",
-            params![session_id, status.as_str()],
-        )?;
-        Ok(())
-    }
-
-    pub fn record_memory(&self, session_id: &str, memory: &SessionMemory) -> rusqlite::Result<()> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO session_memories (session_id, relation, kind, scope, text, topic, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                session_id,
-                if memory.born { "born" } else { "used" },
-                memory.kind,
-                memory.scope,
-                memory.text,
-                memory.topic,
-                now_ms()
-            ],
-        )?;
-        Ok(())
-    }
-
-    pub fn record_share(&self, entry: &ShareEntry) -> rusqlite::Result<()> {
-        self.conn.execute(
-            "INSERT INTO share_ledger (session_id, direction, path, sha256, title, who, at, format)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                entry.session_id,
-                entry.direction,
-                entry.path,
-                entry.sha256,
-                entry.title,
-                entry.who,
-                entry.at,
-                entry.format
-            ],
-        )?;
-        Ok(())
-    }
-
-    pub fn add_cell(&self, session_id: &str, cell: &Cell) -> rusqlite::Result<i64> {
-        self.conn.execute(
-            "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                session_id,
-                cell.pad,
-                cell.code,
-                cell.stdout,
-                cell.stderr,
-                cell.error,
-                cell.description,
-                cell.started_at,
-                cell.finished_at
-            ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
-    }
-}
-
-/// What an import brings: a session in whole.
-#[derive(Debug, Clone, Default)]
-pub struct Import {
-    pub title: String,
-    pub summary: String,
-    pub messages: Vec<NewMessage>,
-    pub memories: Vec<SessionMemory>,
-    pub cells: Vec<Cell>,
-    pub provenance: Provenance,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub turn: u32,
-    pub role: String,
-    pub content: String,
-    pub meta: String,
-    pub created_at: i64,
-}
-
-/// A memory a session wrote (`born`) or was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionMemory {
-    pub born: bool,
-    /// always, never, when or lesson.
-    pub kind: String,
-    /// project or global.
-    pub scope: String,
-    pub text: String,
-    pub topic: String,
-}
-
-/// One scratchpad run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cell {
-    pub pad: String,
-    pub code: String,
-    pub stdout: String,
-    pub stderr: String,
-    pub error: Option<String>,
-    pub description: String,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-}
-
-fn session_from_row(row: &Row) -> rusqlite::Result<Session> {
-    let status: String = row.get(3)?;
-    let writer_pid: Option<u32> = row.get(20)?;
-    let writer_host: Option<String> = row.get(21)?;
-    let live_writer = match (writer_pid, writer_host) {
-        (Some(pid), Some(host)) if writer_is_alive(pid, &host) => Some(format!("pid {pid} on {host}")),
-        _ => None,
-    };
-    let mut status = Status::parse(&status);
-    if status == Status::Active && live_writer.is_none() {
-        // The writer died without closing the session: its last reply was cut.
-        status = Status::Interrupted;
-    }
-    Ok(Session {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        task: row.get(2)?,
-        status,
-        summary: row.get(4)?,
-        // Another process (or a cloned repository's store) may hold any number.
-        created_at: within_reason(row.get(5)?),
-        updated_at: within_reason(row.get(6)?),
-        turns: turn_from(row, 7)?,
-        messages: row.get(8)?,
-        provider: row.get(9)?,
-        model: row.get(10)?,
-        workspace: row.get(11)?,
-        provenance: Provenance {
-            imported_by: row.get(12)?,
-            imported_at: row.get(13)?,
-            exported_by: row.get(14)?,
-            exported_at: row.get(15)?,
-            original_id: row.get(16)?,
-            source_file: row.get(17)?,
-            file_sha256: row.get(18)?,
-            forked_from: row.get(19)?,
-        },
-        live_writer,
-    })
-}
-
-/// A turn number as stored, held to [`MAX_TURN`]: a hostile database's
-/// 4294967295 cannot make the next turn overflow.
-fn turn_from(row: &Row, index: usize) -> rusqlite::Result<u32> {
-    let turn: i64 = row.get(index)?;
-    Ok(turn.clamp(0, MAX_TURN.into()) as u32)
-}
-
-fn share_from_row(r: &Row) -> rusqlite::Result<ShareEntry> {
-    Ok(ShareEntry {
-        direction: r.get(0)?,
-        path: r.get(1)?,
-        sha256: r.get(2)?,
-        title: r.get(3)?,
-        who: r.get(4)?,
-        at: r.get(5)?,
-        format: r.get(6)?,
-        session_id: r.get(7)?,
-    })
-}
-
 /// The most turns a session holds, so counting one more never overflows.
 pub const MAX_TURN: u32 = 1_000_000;
 
@@ -980,17 +547,6 @@ fn immutable_uri(path: &Path) -> String {
         }
     }
     uri + "?immutable=1"
-}
-
-/// A writer on another host is taken at its word; on this host, its pid must exist.
-fn writer_is_alive(pid: u32, host: &str) -> bool {
-    host != hostname() || Path::new(&format!("/proc/{pid}")).exists()
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
 }
 
 fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
@@ -1018,11 +574,6 @@ fn fts_query(text: &str) -> String {
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// A time as people can read it: from 1970 to a day from now.
-fn within_reason(at_ms: i64) -> i64 {
-    at_ms.clamp(0, now_ms() + 86_400_000)
 }
 
 pub fn now_ms() -> i64 {

@@ -170,7 +170,7 @@ fn a_claimed_session_shows_its_writer_and_a_dead_writer_reads_as_interrupted() {
 
     // A writer that died (no such pid) without releasing.
     store
-        .bulk(|w| {
+        .transaction(|w| {
             w.conn.execute(
                 "UPDATE sessions SET status = 'active', writer_pid = 999999999, writer_host = ?2 WHERE id = ?1",
                 [&s.id, &hostname()],
@@ -228,7 +228,7 @@ fn details_count_memories_cells_and_shares() {
 /// Mark `session` as held by `pid` on this host, as that process's claim would.
 fn held_by(store: &Store, session: &str, pid: u32) {
     store
-        .bulk(|w| {
+        .transaction(|w| {
             w.conn.execute(
                 "UPDATE sessions SET status = 'active', writer_pid = ?2, writer_host = ?3 WHERE id = ?1",
                 params![session, pid, hostname()],
@@ -295,7 +295,7 @@ fn turn_numbers_past_the_bound_are_refused_on_write_and_held_on_read() {
 
     // A database written by someone else may hold any number.
     store
-        .bulk(|w| {
+        .transaction(|w| {
             w.conn
                 .execute("UPDATE sessions SET turns = 4294967295 WHERE id = ?1", [&s.id])?;
             w.conn

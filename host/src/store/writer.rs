@@ -1,0 +1,190 @@
+//! Writes inside one transaction (see [`super::Store::transaction`]).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::lease::{holder, writer_is_alive};
+use super::rows::{SESSION_COLUMNS, session_from_row};
+use super::*;
+
+/// Writes inside one transaction (see [`Store::bulk`]).
+pub struct Writer<'a> {
+    pub(super) conn: &'a Connection,
+    pub(super) workspace: &'a str,
+}
+
+impl Writer<'_> {
+    /// "pid N on HOST" of a live process other than this one that holds the session.
+    pub(super) fn live_holder(&self, session_id: &str) -> rusqlite::Result<Option<String>> {
+        let writer: Option<(Option<u32>, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT writer_pid, writer_host FROM sessions WHERE id = ?1")?
+            .query_row([session_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match writer {
+            Some((Some(pid), Some(host)))
+                if writer_is_alive(pid, &host) && (pid != std::process::id() || host != hostname()) =>
+            {
+                Some(holder(pid, &host))
+            }
+            _ => None,
+        })
+    }
+
+    pub fn create_session(&self, new: &NewSession) -> rusqlite::Result<Session> {
+        let now = new.created_at.unwrap_or_else(now_ms);
+        loop {
+            let id = new_session_id(now);
+            let inserted = self.conn.execute(
+                "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                params![id, new.title, now, new.provider, new.model, self.workspace],
+            )?;
+            // A clash needs two sessions in the same second with the same
+            // random suffix; draw again.
+            if inserted == 1 {
+                return self.conn.query_row(
+                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
+                    [&id],
+                    session_from_row,
+                );
+            }
+        }
+    }
+
+    pub fn append_message(
+        &self,
+        session_id: &str,
+        turn: u32,
+        role: &str,
+        content: &str,
+        meta: &str,
+        at: Option<i64>,
+    ) -> rusqlite::Result<i64> {
+        let at = at.unwrap_or_else(now_ms);
+        let id = self.insert_message(session_id, turn, role, content, meta, at)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
+                     task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
+                 WHERE id = ?1",
+            )?
+            .execute(params![session_id, turn, at, role, content])?;
+        Ok(id)
+    }
+
+    fn insert_message(
+        &self,
+        session_id: &str,
+        turn: u32,
+        role: &str,
+        content: &str,
+        meta: &str,
+        at: i64,
+    ) -> rusqlite::Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![session_id, turn, role, content, meta, at])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Many messages at once; the session's counters are set once at the end.
+    pub fn append_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
+        for m in messages {
+            self.insert_message(session_id, m.turn, &m.role, &m.content, &m.meta, m.created_at)?;
+        }
+        self.conn.execute(
+            "UPDATE sessions SET
+                 messages = (SELECT count(*) FROM messages WHERE session_id = ?1),
+                 turns = max(turns, (SELECT coalesce(max(turn), 0) FROM messages WHERE session_id = ?1)),
+                 updated_at = max(updated_at, (SELECT coalesce(max(created_at), 0) FROM messages WHERE session_id = ?1)),
+                 task = CASE WHEN task = '' THEN coalesce(
+                     (SELECT content FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
+                     ELSE task END
+             WHERE id = ?1",
+            [session_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> rusqlite::Result<()> {
+        // An automatic title never replaces one the user chose.
+        self.conn.execute(
+            "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
+             WHERE id = ?1 AND (?3 OR title_source <> 'user')",
+            params![session_id, title, by_user],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_summary(&self, session_id: &str, summary: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET summary = ?2 WHERE id = ?1",
+            params![session_id, summary],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_status(&self, session_id: &str, status: Status) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE sessions SET status = ?2 WHERE id = ?1",
+            params![session_id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_memory(&self, session_id: &str, memory: &SessionMemory) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO session_memories (session_id, relation, kind, scope, text, topic, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                session_id,
+                if memory.born { "born" } else { "used" },
+                memory.kind,
+                memory.scope,
+                memory.text,
+                memory.topic,
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_share(&self, entry: &ShareEntry) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO share_ledger (session_id, direction, path, sha256, title, who, at, format)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                entry.session_id,
+                entry.direction,
+                entry.path,
+                entry.sha256,
+                entry.title,
+                entry.who,
+                entry.at,
+                entry.format
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn add_cell(&self, session_id: &str, cell: &Cell) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                session_id,
+                cell.pad,
+                cell.code,
+                cell.stdout,
+                cell.stderr,
+                cell.error,
+                cell.description,
+                cell.started_at,
+                cell.finished_at
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+}
