@@ -70,10 +70,12 @@ component = "{artifact}.wasm"
 [capabilities]
 sessions-read = true
 
+# Commands are declared here once; the SDK builds its table from this file.
 [[commands]]
 name = "{name}"
 kind = "both"
 summary = "Say hello from {name}"
+usage = "{name} [words…]"
 "#
             ),
         ),
@@ -83,17 +85,13 @@ summary = "Say hello from {name}"
                 r#"//! The /{name} command.
 
 use anton_plugin_sdk::storage;
-use anton_plugin_sdk::{{CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin}};
+use anton_plugin_sdk::{{Invocation, Outcome, Plugin, chat, register_plugin}};
 
 struct Command;
 
 impl Plugin for Command {{
     fn new() -> Self {{
         Command
-    }}
-
-    fn commands(&self) -> Vec<CommandSpec> {{
-        vec![CommandSpec::new("{name}", CommandKind::Both, "Say hello from {name}", "{name} [words…]")]
     }}
 
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {{

@@ -6,24 +6,18 @@ use crate::plugin_host::Dispatch;
 use crate::terminal;
 
 impl Chat<'_> {
-    pub(super) fn slash_completions(&mut self) -> Vec<(String, Vec<String>)> {
+    /// From the manifests: nothing is instantiated to offer Tab completion.
+    pub(super) fn slash_completions(&self) -> Vec<(String, Vec<String>)> {
         let mut out = vec![
             ("help".to_string(), Vec::new()),
             ("exit".to_string(), Vec::new()),
             ("plugins".to_string(), vec!["list".to_string(), "reload".to_string()]),
             ("done".to_string(), Vec::new()),
         ];
-        let indexes: Vec<usize> = (0..self.app.plugins.catalog.records.len())
-            .filter(|&i| self.app.plugins.catalog.records[i].runnable())
-            .collect();
-        for index in indexes {
-            if let Ok(specs) = self.app.plugins.describe(index) {
-                for spec in specs {
-                    use crate::interfaces::latest::exports::anton::plugin::command::CommandKind;
-                    if !matches!(spec.kind, CommandKind::Cli) {
-                        out.push((spec.name, spec.subcommands.into_iter().map(|s| s.name).collect()));
-                    }
-                }
+        for (command, _) in self.app.plugins.catalog.commands() {
+            if command.kind.is_slash() {
+                let subcommands = command.subcommands.iter().map(|s| s.name.clone()).collect();
+                out.push((command.name.clone(), subcommands));
             }
         }
         out

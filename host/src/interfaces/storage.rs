@@ -74,16 +74,7 @@ impl Host for PluginState {
     fn session_memories(&mut self, session_id: String) -> Result<Vec<MemoryRecord>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         let memories = self.read_store(|s| s.session_memories(&session_id))?;
-        Ok(memories
-            .into_iter()
-            .map(|m| MemoryRecord {
-                born: m.born,
-                kind: m.kind,
-                scope: m.scope,
-                text: m.text,
-                topic: m.topic,
-            })
-            .collect())
+        Ok(memories.into_iter().map(MemoryRecord::from).collect())
     }
 
     fn session_cells(&mut self, session_id: String) -> Result<Vec<Cell>, HostError> {

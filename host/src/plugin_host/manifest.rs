@@ -56,9 +56,22 @@ pub struct ManifestCommand {
     pub summary: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// How it is typed, for `--help` ("share export [--summary] | …").
+    #[serde(default)]
+    pub usage: Option<String>,
+    /// Its first words, for Tab completion.
+    #[serde(default)]
+    pub subcommands: Vec<ManifestSubcommand>,
     /// Flags of `anton` itself that run this command first (`--resume`).
     #[serde(default)]
     pub launch_flags: Vec<ManifestFlag>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSubcommand {
+    pub name: String,
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

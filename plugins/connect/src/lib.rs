@@ -2,12 +2,8 @@
 //! Connections live in the user's vault, shared with the reference Anton.
 
 use anton_plugin_sdk::vault::{self, Connection, Field};
-use anton_plugin_sdk::{
-    Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Subcommand, chat, register_plugin,
-};
+use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, chat, register_plugin};
 use serde_json::json;
-
-const USAGE: &str = "connect [engine] | list [--json] | test <engine-name> | remove <engine-name>";
 
 /// How a field is asked for: its name, a default, whether it is secret.
 type FieldSpec = (&'static str, Option<&'static str>, bool);
@@ -90,28 +86,6 @@ impl Plugin for Connect {
         Connect
     }
 
-    fn commands(&self) -> Vec<CommandSpec> {
-        let mut spec = CommandSpec::new(
-            "connect",
-            CommandKind::Both,
-            "Connect a data source; list, test or remove connections",
-            USAGE,
-        );
-        spec.subcommands = [
-            ("list", "Saved connections, secrets hidden"),
-            ("test", "Check a connection's host and port answer"),
-            ("remove", "Forget a connection"),
-        ]
-        .iter()
-        .chain(ENGINES.iter().map(|e| (e.name, e.label)).collect::<Vec<_>>().iter())
-        .map(|(name, summary)| Subcommand {
-            name: name.to_string(),
-            summary: summary.to_string(),
-        })
-        .collect();
-        vec![spec]
-    }
-
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
         let args = Args::new(invocation.args.get(1..).unwrap_or_default());
         match invocation.args.first().map(String::as_str) {
@@ -125,8 +99,9 @@ impl Plugin for Connect {
             Some(name) => match ENGINES.iter().find(|e| e.name == name) {
                 Some(engine) => connect(engine),
                 None => Err(format!(
-                    "unknown engine '{name}': use {} (or custom); usage: {USAGE}",
-                    ENGINES.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+                    "unknown engine '{name}': use {} (or custom); usage: {}",
+                    ENGINES.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
+                    invocation.usage()
                 )),
             },
         }

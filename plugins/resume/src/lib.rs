@@ -3,9 +3,7 @@
 
 use anton_plugin_sdk::chat::{self, TimeStyle};
 use anton_plugin_sdk::storage::{self, Lookup, SessionQuery};
-use anton_plugin_sdk::{
-    CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Plugin, Session, register_plugin, session,
-};
+use anton_plugin_sdk::{Invocation, Origin, Outcome, Plugin, Session, register_plugin, session};
 
 /// How many recent sessions the picker offers.
 const OFFERED: u32 = 200;
@@ -15,30 +13,6 @@ struct Resume;
 impl Plugin for Resume {
     fn new() -> Self {
         Resume
-    }
-
-    fn commands(&self) -> Vec<CommandSpec> {
-        let mut resume = CommandSpec::new(
-            "resume",
-            CommandKind::Slash,
-            "Continue an earlier session",
-            "/resume [id|prefix]",
-        );
-        resume.launch_flags = vec![
-            LaunchFlag {
-                long: "resume".into(),
-                short: Some('r'),
-                value_name: Some("ID".into()),
-                summary: "Pick a session to continue, or continue session ID".into(),
-            },
-            LaunchFlag {
-                long: "continue".into(),
-                short: Some('c'),
-                value_name: None,
-                summary: "Continue the most recent session".into(),
-            },
-        ];
-        vec![resume]
     }
 
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {

@@ -34,15 +34,17 @@ pub use session::Role;
 /// The WIT package version this SDK builds against.
 pub const WIT_VERSION: &str = "0.1.0";
 
-/// A plugin: one or more commands. One instance lives as long as the host
-/// keeps the plugin loaded, so fields may carry state between runs.
+/// The plugin's command table, from its `anton-plugin.toml` at build time:
+/// commands are declared once, in the manifest. `register_plugin!` uses it.
+pub use anton_plugin_sdk_macros::manifest_commands;
+
+/// A plugin: one or more commands, declared in its `anton-plugin.toml`. One
+/// instance lives as long as the host keeps the plugin loaded, so fields
+/// may carry state between runs.
 pub trait Plugin: 'static {
     fn new() -> Self
     where
         Self: Sized;
-
-    /// The commands this plugin serves. They must match `anton-plugin.toml`.
-    fn commands(&self) -> Vec<CommandSpec>;
 
     /// Run one command. `Err` is a message for the user; the host prints it
     /// naming the plugin and exits 1 on the command line.
@@ -71,6 +73,11 @@ impl Outcome {
 }
 
 impl Invocation {
+    /// This command's usage line, from the manifest ("share export | …").
+    pub fn usage(&self) -> String {
+        runtime::spec_of(&self.command).usage
+    }
+
     /// How the user runs `command` from where this one was typed: `/name`
     /// in the chat, `` `anton name` `` in a shell.
     pub fn how_to_run(&self, command: &str) -> String {
@@ -131,24 +138,28 @@ pub mod runtime {
         })
     }
 
-    pub fn describe<P: Plugin>() -> Vec<CommandSpec> {
-        with_plugin::<P, _>(|p| p.commands())
+    thread_local! {
+        static COMMANDS: RefCell<Vec<CommandSpec>> = const { RefCell::new(Vec::new()) };
     }
 
-    pub fn run<P: Plugin>(invocation: Invocation) -> Result<Outcome, String> {
-        with_plugin::<P, _>(|p| {
-            if invocation.args.iter().any(|a| a == "--help" || a == "-h") {
-                let usage = p
-                    .commands()
-                    .into_iter()
-                    .find(|c| c.name == invocation.command || c.aliases.contains(&invocation.command))
-                    .map(|c| format!("{}\n\nUsage: {}", c.summary, c.usage));
-                if let Some(usage) = usage {
-                    chat::print(&usage);
-                    return Ok(Outcome::ok());
-                }
-            }
-            p.run(&invocation)
+    pub fn run<P: Plugin>(invocation: Invocation, commands: Vec<CommandSpec>) -> Result<Outcome, String> {
+        COMMANDS.with(|c| *c.borrow_mut() = commands);
+        if invocation.args.iter().any(|a| a == "--help" || a == "-h") {
+            let command = spec_of(&invocation.command);
+            chat::print(&format!("{}\n\nUsage: {}", command.summary, command.usage));
+            return Ok(Outcome::ok());
+        }
+        with_plugin::<P, _>(|p| p.run(&invocation))
+    }
+
+    /// The manifest's entry for `command` (a name or an alias).
+    pub fn spec_of(command: &str) -> CommandSpec {
+        COMMANDS.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|s| s.name == command || s.aliases.iter().any(|a| a == command))
+                .cloned()
+                .unwrap_or_else(|| CommandSpec::new(command, CommandKind::Both, "", command))
         })
     }
 }
@@ -160,12 +171,12 @@ macro_rules! register_plugin {
         struct __AntonPluginExport;
         impl $crate::bindings::exports::anton::plugin::command::Guest for __AntonPluginExport {
             fn describe() -> ::std::vec::Vec<$crate::CommandSpec> {
-                $crate::runtime::describe::<$plugin>()
+                $crate::manifest_commands!()
             }
             fn run(
                 invocation: $crate::Invocation,
             ) -> ::std::result::Result<$crate::Outcome, ::std::string::String> {
-                $crate::runtime::run::<$plugin>(invocation)
+                $crate::runtime::run::<$plugin>(invocation, $crate::manifest_commands!())
             }
         }
         $crate::bindings::export_plugin_component!(__AntonPluginExport with_types_in $crate::bindings);

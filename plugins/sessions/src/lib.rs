@@ -2,13 +2,9 @@
 
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::storage::{self, Lookup, SessionDetails, SessionHit, SessionQuery};
-use anton_plugin_sdk::{
-    Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Session, SessionStatus, register_plugin,
-};
+use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, Session, SessionStatus, register_plugin};
 use serde_json::{Value, json};
 
-const LIST_USAGE: &str = "sessions [--limit N] [--all] [--status S] [--search TEXT] [--json]";
-const SHOW_USAGE: &str = "session <id|prefix> [--json]";
 const DEFAULT_LIMIT: u32 = 20;
 
 struct Sessions;
@@ -18,17 +14,10 @@ impl Plugin for Sessions {
         Sessions
     }
 
-    fn commands(&self) -> Vec<CommandSpec> {
-        vec![
-            CommandSpec::new("sessions", CommandKind::Both, "List recent sessions", LIST_USAGE),
-            CommandSpec::new("session", CommandKind::Both, "Show one session in detail", SHOW_USAGE),
-        ]
-    }
-
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
         let args = Args::new(&invocation.args);
         match invocation.command.as_str() {
-            "sessions" => list(&args),
+            "sessions" => list(invocation, &args),
             _ => show(invocation, &args),
         }
     }
@@ -36,9 +25,9 @@ impl Plugin for Sessions {
 
 register_plugin!(Sessions);
 
-fn list(args: &Args) -> Result<Outcome, String> {
+fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--limit", "--all", "--status", "--search", "--json"]) {
-        return Err(format!("unknown option {bad}; usage: anton {LIST_USAGE}"));
+        return Err(format!("unknown option {bad}; usage: anton {}", invocation.usage()));
     }
     let limit = match args.value("--limit")? {
         _ if args.flag("--all") => 0,
@@ -105,10 +94,10 @@ fn list(args: &Args) -> Result<Outcome, String> {
 
 fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--json"]) {
-        return Err(format!("unknown option {bad}; usage: anton {SHOW_USAGE}"));
+        return Err(format!("unknown option {bad}; usage: anton {}", invocation.usage()));
     }
     let Some(id) = args.positionals(&[]).first().copied() else {
-        return Err(format!("which session? usage: anton {SHOW_USAGE}"));
+        return Err(format!("which session? usage: anton {}", invocation.usage()));
     };
     let session = match storage::find_session(id)? {
         Lookup::Found(session) => session,

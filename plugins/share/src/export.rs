@@ -10,11 +10,11 @@ use anton_plugin_sdk::{Args, Invocation, Message, Outcome, Session, session};
 use anton_share_format::{self as format, Bundle, Episode, Format, Memory};
 use serde_json::{Value, json};
 
-use crate::{USAGE, or_none, redact, time};
+use crate::{or_none, redact, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session"]) {
-        return Err(format!("unknown option {bad}; usage: {USAGE}"));
+        return Err(format!("unknown option {bad}; usage: {}", invocation.usage()));
     }
     let format = match args.value("--format")? {
         None | Some("anton") | Some("v1") => Format::V1,

@@ -2,15 +2,16 @@
 
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, NewSession, ShareEntry};
-use anton_plugin_sdk::{Args, Origin, Outcome, Provenance};
+use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance};
 use anton_share_format::{self as format, Bundle, Memory};
 use serde_json::json;
 
-use crate::{USAGE, or_none, redact, time};
+use crate::{or_none, redact, time};
 
-pub fn run(args: &Args, origin: Origin) -> Result<Outcome, String> {
+pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
+    let origin = invocation.origin;
     if let Some(bad) = args.unknown_option(&["--accept-memories"]) {
-        return Err(format!("unknown option {bad}; usage: {USAGE}"));
+        return Err(format!("unknown option {bad}; usage: {}", invocation.usage()));
     }
     let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {
         return Err("which file? usage: share import <file>".into());

@@ -11,23 +11,8 @@ mod time;
 use std::collections::BTreeMap;
 
 use anton_plugin_sdk::storage;
-use anton_plugin_sdk::{Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Subcommand, register_plugin};
+use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, register_plugin};
 use anton_share_format::Bundle;
-
-const USAGE: &str = "share export [--summary] [--format v0.1] [--session ID] | import <file> [--accept-memories] | status [--session ID] | history [--json]";
-
-const SUBCOMMANDS: [(&str, &str); 4] = [
-    (
-        "export",
-        "Pack this session into a .anton file (--summary for the light one)",
-    ),
-    ("import", "Open a .anton file as a new session"),
-    (
-        "status",
-        "Where this session came from and went to, and its data sources",
-    ),
-    ("history", "Every export and import in this workspace"),
-];
 
 struct Share;
 
@@ -36,37 +21,23 @@ impl Plugin for Share {
         Share
     }
 
-    fn commands(&self) -> Vec<CommandSpec> {
-        let mut share = CommandSpec::new(
-            "share",
-            CommandKind::Both,
-            "Export, import and track shared sessions",
-            USAGE,
-        );
-        share.subcommands = SUBCOMMANDS
-            .iter()
-            .map(|(name, summary)| Subcommand {
-                name: name.to_string(),
-                summary: summary.to_string(),
-            })
-            .collect();
-        vec![share]
-    }
-
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
         let (sub, rest) = match invocation.args.split_first() {
             Some((sub, rest)) => (sub.as_str(), Args::new(rest)),
             None => {
-                anton_plugin_sdk::chat::print(&format!("Usage: {USAGE}"));
+                anton_plugin_sdk::chat::print(&format!("Usage: {}", invocation.usage()));
                 return Ok(Outcome::ok());
             }
         };
         match sub {
             "export" => export::run(invocation, &rest),
-            "import" => import::run(&rest, invocation.origin),
+            "import" => import::run(invocation, &rest),
             "status" => status::run(invocation, &rest),
             "history" => history::run(&rest),
-            other => Err(format!("unknown share command '{other}'; usage: {USAGE}")),
+            other => Err(format!(
+                "unknown share command '{other}'; usage: {}",
+                invocation.usage()
+            )),
         }
     }
 }

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use anton_plugin_sdk::{
-    Args, CommandKind, CommandSpec, Invocation, Outcome, Plugin, Role, chat, register_plugin, session, storage,
-};
+use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, Role, chat, register_plugin, session, storage};
 use serde_json::json;
 
 struct Stats;
@@ -14,16 +12,6 @@ struct Stats;
 impl Plugin for Stats {
     fn new() -> Self {
         Stats
-    }
-
-    fn commands(&self) -> Vec<CommandSpec> {
-        let summary = "Counts, tokens and tools of the current session";
-        vec![CommandSpec::new(
-            "stats",
-            CommandKind::Both,
-            summary,
-            "stats [--session ID] [--json]",
-        )]
     }
 
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {

@@ -1,8 +1,9 @@
 //! A plugin that misbehaves on request, so tests can prove the host survives.
 
+use anton_plugin_sdk::bindings::exports::anton::plugin::command::Guest;
 use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
 use anton_plugin_sdk::storage::{self, SessionQuery};
-use anton_plugin_sdk::{CommandKind, CommandSpec, Invocation, Outcome, Plugin, chat, register_plugin};
+use anton_plugin_sdk::{CommandSpec, Invocation, Outcome, Plugin, chat};
 
 struct Faulty {
     runs: u32,
@@ -11,25 +12,6 @@ struct Faulty {
 impl Plugin for Faulty {
     fn new() -> Self {
         Faulty { runs: 0 }
-    }
-
-    /// What `describe` runs: it reaches for everything a plugin may touch,
-    /// as a plugin that acts before anyone agreed to it would.
-    fn commands(&self) -> Vec<CommandSpec> {
-        let out = format!("{}/faulty-out", chat::workspace_dir());
-        // Failures are the point when nothing was granted yet.
-        std::fs::create_dir_all(&out).ok();
-        std::fs::write(format!("{out}/from-describe"), "written by describe").ok();
-        storage::kv_set("described", "yes").ok();
-        println!("faulty describe wrote to stdout");
-        eprintln!("faulty describe wrote to stderr");
-        chat::print("faulty describe printed");
-        vec![CommandSpec::new(
-            "faulty",
-            CommandKind::Both,
-            "faulty <trap|loop|alloc|read-passwd|llm|sessions|env|ask|escape|escape-trap|ok>",
-            "faulty <trap|loop|alloc|read-passwd|llm|sessions|env|ask|escape|escape-trap|ok>",
-        )]
     }
 
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {
@@ -95,4 +77,27 @@ impl Plugin for Faulty {
     }
 }
 
-register_plugin!(Faulty);
+/// Exported by hand instead of with `register_plugin!`: this `describe`
+/// reaches for everything a plugin may touch, as a plugin that acts before
+/// anyone agreed to it would.
+struct Export;
+
+impl Guest for Export {
+    fn describe() -> Vec<CommandSpec> {
+        let out = format!("{}/faulty-out", chat::workspace_dir());
+        // Failures are the point when nothing was granted yet.
+        std::fs::create_dir_all(&out).ok();
+        std::fs::write(format!("{out}/from-describe"), "written by describe").ok();
+        storage::kv_set("described", "yes").ok();
+        println!("faulty describe wrote to stdout");
+        eprintln!("faulty describe wrote to stderr");
+        chat::print("faulty describe printed");
+        anton_plugin_sdk::manifest_commands!()
+    }
+
+    fn run(invocation: Invocation) -> Result<Outcome, String> {
+        anton_plugin_sdk::runtime::run::<Faulty>(invocation, anton_plugin_sdk::manifest_commands!())
+    }
+}
+
+anton_plugin_sdk::bindings::export_plugin_component!(Export with_types_in anton_plugin_sdk::bindings);
