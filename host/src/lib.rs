@@ -13,6 +13,7 @@ pub mod memory;
 pub mod plugin_host;
 pub mod plugins_command;
 pub mod scaffold;
+pub mod scratchpad;
 pub mod scrub;
 pub mod services;
 pub mod settings;

@@ -63,7 +63,7 @@ impl Services {
     pub fn secrets(&self) -> &Secrets {
         self.secrets.get_or_init(|| {
             // Keys an untrusted workspace sets are ignored, yet still never stored.
-            let keys = crate::settings::Layers::read(&self.paths.workspace).key_values();
+            let keys = crate::settings::Layers::read(&self.paths).key_values();
             let (sources, unreadable) = self.paths.vault().list();
             Secrets {
                 scrubber: crate::scrub::Scrubber::new(&keys, &sources),

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::workspace::Paths;
+
 /// A `.env` larger than this is not a settings file.
 const MAX_ENV_FILE: u64 = 1024 * 1024;
 
@@ -126,13 +128,14 @@ pub struct RoutingChange {
 }
 
 impl Layers {
-    pub fn read(workspace: &Path) -> Layers {
+    pub fn read(paths: &Paths) -> Layers {
+        let workspace = &paths.workspace;
         let mut layers = vec![Layer {
             source: Source::Environment,
             vars: std::env::vars().collect(),
         }];
         let mut skipped = Vec::new();
-        let user_file = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".anton/.env"));
+        let user_file = Some(paths.home.join(".anton/.env"));
         let user_file_itself = user_file.as_deref().and_then(|f| f.canonicalize().ok());
         for path in [workspace.join(".env"), workspace.join(".anton/.env")] {
             // The user's own file reached through the workspace (a workspace

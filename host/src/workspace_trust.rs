@@ -146,7 +146,7 @@ fn standing(paths: &Paths, layers: &Layers) -> (Standing, Option<String>) {
 /// The settings every part of anton uses: an untrusted workspace's routing
 /// settings left out, with one warning per process.
 pub fn settings(paths: &Paths) -> Vars {
-    let layers = Layers::read(&paths.workspace);
+    let layers = Layers::read(paths);
     let trusted = allows(paths, &layers);
     layers.vars(trusted)
 }
@@ -282,7 +282,7 @@ pub fn offer(paths: &Paths) {
     if !terminal::stdin_is_terminal() {
         return;
     }
-    let layers = Layers::read(&paths.workspace);
+    let layers = Layers::read(paths);
     let changes = layers.routing_changes();
     if changes.is_empty() {
         return;
@@ -333,7 +333,7 @@ pub fn run(paths: &Paths, matches: &ArgMatches) -> Result<ExitCode, String> {
     if matches.get_flag("revoke") {
         return revoke(paths);
     }
-    let layers = Layers::read(&paths.workspace);
+    let layers = Layers::read(paths);
     for skipped in &layers.skipped {
         eprintln!("warning: {skipped}");
     }

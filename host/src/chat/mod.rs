@@ -5,7 +5,6 @@ mod commands;
 mod context;
 mod input;
 mod journal;
-mod scratchpad;
 mod session;
 mod title;
 mod tools;
@@ -16,12 +15,12 @@ use std::process::ExitCode;
 
 use crate::app::App;
 use crate::llm::Message;
+use crate::scratchpad::Pads;
 use crate::scrub::Scrubber;
 use crate::store::Status;
 use crate::terminal;
 use input::{Input, Read, SlashCompletion};
 use journal::Journal;
-use scratchpad::Pads;
 
 /// Model replies and tool runs in one turn, at most.
 const MAX_ROUNDS: usize = 12;

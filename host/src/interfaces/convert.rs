@@ -1,7 +1,7 @@
 //! Between the store's types and the WIT records plugins see: each pair of
 //! mirror types is named once, with its fields, and converts both ways.
 
-use super::latest::anton::plugin::storage::{Cell, MemoryRecord};
+use super::latest::anton::plugin::storage::{Cell, MemoryRecord, ShareEntry};
 use super::latest::anton::plugin::types::{Provenance, Session, SessionStatus};
 use crate::store;
 
@@ -88,6 +88,23 @@ impl From<store::Session> for Session {
             workspace: s.workspace,
             provenance: s.provenance.into(),
             live_writer: s.live_writer,
+        }
+    }
+}
+
+/// Whether the file is still there is the one thing the store does not know.
+impl From<store::ShareEntry> for ShareEntry {
+    fn from(e: store::ShareEntry) -> ShareEntry {
+        ShareEntry {
+            file_exists: std::path::Path::new(&e.path).exists(),
+            direction: e.direction,
+            path: e.path,
+            sha256: e.sha256,
+            title: e.title,
+            who: e.who,
+            at: e.at,
+            format: e.format,
+            session_id: e.session_id,
         }
     }
 }

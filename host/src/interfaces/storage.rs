@@ -319,20 +319,3 @@ fn consent_to_memories(entries: &[crate::memory::Entry], exporter: &str, args: &
     }
     adopt
 }
-
-/// Whether the file is still there is the one thing the store does not know.
-impl From<store::ShareEntry> for ShareEntry {
-    fn from(e: store::ShareEntry) -> ShareEntry {
-        ShareEntry {
-            file_exists: std::path::Path::new(&e.path).exists(),
-            direction: e.direction,
-            path: e.path,
-            sha256: e.sha256,
-            title: e.title,
-            who: e.who,
-            at: e.at,
-            format: e.format,
-            session_id: e.session_id,
-        }
-    }
-}

@@ -7,14 +7,17 @@
 //! workspace kills any that slipped through.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
 use serde_json::{Value, json};
+
+mod markers;
+use markers::{reap_leftovers, remove_marker};
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 /// Runs each request line in one namespace and answers with one JSON line.
@@ -169,7 +172,7 @@ impl Pads {
                 }
             }
         });
-        let marker = self.record(child.id());
+        let marker = markers::record(&self.markers, child.id());
         Ok(Pad {
             child,
             stdin,
@@ -177,37 +180,6 @@ impl Pads {
             marker,
             stopped: false,
         })
-    }
-
-    /// Leave `.anton/pads/<pid>` for the next anton to reap should this one
-    /// die in a way the kernel does not pass on.
-    fn record(&self, pad: u32) -> Option<PathBuf> {
-        let (Some(pad_started), Some(anton_started)) = (started_at(pad), started_at(std::process::id())) else {
-            return None;
-        };
-        let marker = self.markers.join(pad.to_string());
-        let written = std::fs::create_dir_all(&self.markers).and_then(|()| {
-            // The folder is the workspace's: never follow a link planted there.
-            if std::fs::symlink_metadata(&self.markers)?.file_type().is_symlink() {
-                return Err(std::io::Error::other("it is a symbolic link"));
-            }
-            match std::fs::remove_file(&marker) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&marker)?;
-            writeln!(file, "{pad} {pad_started} {} {anton_started}", std::process::id())
-        });
-        match written {
-            Ok(()) => Some(marker),
-            Err(e) => {
-                eprintln!(
-                    "warning: cannot record the scratchpad in {} ({e}); a pad left by a crash is not cleaned up",
-                    self.markers.display()
-                );
-                None
-            }
-        }
     }
 
     /// Run `code` in pad `name`, starting the pad when needed.
@@ -302,125 +274,6 @@ async fn reply(pad: &mut Pad, timeout: Duration, interactive: bool) -> Reply {
     }
 }
 
-/// A process as `/proc` knows it: its pid and its start time, which tells
-/// it apart from a later process given the same pid.
-fn started_at(pid: u32) -> Option<u64> {
-    stat_fields(pid)?.get(19)?.parse().ok()
-}
-
-/// The fields of `/proc/<pid>/stat` after the command name, from `state` on.
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    Some(rest.split_whitespace().map(str::to_string).collect())
-}
-
-/// A marker's record: the pad and the anton that started it.
-struct Marker {
-    pad: u32,
-    pad_started: u64,
-    anton: u32,
-    anton_started: u64,
-}
-
-impl Marker {
-    /// At most one short line; anything else in the folder is not ours.
-    fn read(path: &Path) -> Option<Marker> {
-        let meta = std::fs::symlink_metadata(path).ok()?;
-        if !meta.file_type().is_file() || meta.len() > 100 {
-            return None;
-        }
-        let mut text = String::new();
-        std::fs::File::open(path)
-            .ok()?
-            .take(100)
-            .read_to_string(&mut text)
-            .ok()?;
-        let fields: Vec<&str> = text.split_whitespace().collect();
-        let [pad, pad_started, anton, anton_started] = fields[..] else {
-            return None;
-        };
-        let marker = Marker {
-            pad: pad.parse().ok()?,
-            pad_started: pad_started.parse().ok()?,
-            anton: anton.parse().ok()?,
-            anton_started: anton_started.parse().ok()?,
-        };
-        (path.file_name()? == marker.pad.to_string().as_str()).then_some(marker)
-    }
-
-    fn anton_runs(&self) -> bool {
-        started_at(self.anton) == Some(self.anton_started)
-    }
-
-    /// Still the very process the marker names, still running the pad driver.
-    fn pad_runs(&self) -> bool {
-        started_at(self.pad) == Some(self.pad_started) && runs_driver(self.pad)
-    }
-}
-
-/// Whether process `pid` runs the pad driver: its arguments after the
-/// interpreter (a `python3` found on PATH may be a shim that execs another).
-fn runs_driver(pid: u32) -> bool {
-    let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let arguments: Vec<u8> = ["-u", "-c", DRIVER]
-        .iter()
-        .flat_map(|arg| std::iter::once(0).chain(arg.bytes()))
-        .chain([0])
-        .collect();
-    command.ends_with(&arguments)
-}
-
-/// Kill the pads whose anton died without taking them along, and forget
-/// their markers. Markers of a live anton stay; files that are not markers
-/// are left alone (the folder is the workspace's, so nothing in it is trusted).
-fn reap_leftovers(markers: &Path) {
-    let is_folder = std::fs::symlink_metadata(markers).is_ok_and(|m| m.file_type().is_dir());
-    let Some(entries) = is_folder.then(|| std::fs::read_dir(markers).ok()).flatten() else {
-        return;
-    };
-    for path in entries.flatten().map(|entry| entry.path()) {
-        let Some(marker) = Marker::read(&path) else {
-            continue;
-        };
-        if marker.anton_runs() {
-            continue;
-        }
-        if marker.pad > 1
-            && marker.pad_runs()
-            && let Some(pid) = Pid::from_raw(marker.pad as i32)
-        {
-            let leads_its_group =
-                stat_fields(marker.pad).and_then(|f| f.get(2).cloned()) == Some(marker.pad.to_string());
-            let killed = if leads_its_group {
-                rustix::process::kill_process_group(pid, Signal::KILL)
-            } else {
-                rustix::process::kill_process(pid, Signal::KILL)
-            };
-            if let Err(e) = killed {
-                eprintln!(
-                    "warning: cannot stop scratchpad pid {} left by an earlier anton: {e}",
-                    marker.pad
-                );
-                continue;
-            }
-        }
-        remove_marker(&path);
-    }
-}
-
-fn remove_marker(marker: &Path) {
-    match std::fs::remove_file(marker) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            eprintln!(
-                "warning: cannot remove the scratchpad marker {} ({e})",
-                marker.display()
-            );
-        }
-        _ => {}
-    }
-}
-
 fn limit(text: &str) -> String {
     if text.len() <= OUTPUT_LIMIT {
         return text.to_string();
@@ -434,6 +287,7 @@ fn limit(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::markers::{Marker, runs_driver, started_at, stat_fields};
     use super::*;
 
     #[test]
