@@ -16,9 +16,9 @@ pub fn record(markers: &Path, pad: u32) -> Option<PathBuf> {
         return None;
     };
     let marker = markers.join(pad.to_string());
-    let written = std::fs::create_dir_all(&markers).and_then(|()| {
+    let written = std::fs::create_dir_all(markers).and_then(|()| {
         // The folder is the workspace's: never follow a link planted there.
-        if std::fs::symlink_metadata(&markers)?.file_type().is_symlink() {
+        if std::fs::symlink_metadata(markers)?.file_type().is_symlink() {
             return Err(std::io::Error::other("it is a symbolic link"));
         }
         match std::fs::remove_file(&marker) {
