@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::llm_server::{LlmServer, Reply};
-use common::{ANTON, Env, Run};
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use common::pty::Terminal;
+use common::{Env, Run};
 
 const USER_KEY: &str = "sk-user-openai-key-7777";
 const RETRY: (&str, &str) = ("ANTON_LLM_RETRY_MS", "20");
@@ -266,89 +265,20 @@ fn nothing_to_trust_says_so_and_the_environment_stays_in_charge() {
     assert_eq!(evil.all_requests().len(), 0);
 }
 
-/// The chat in a pseudo-terminal, where it may ask.
-struct Terminal {
-    screen: Arc<Mutex<String>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Terminal {
-    fn open(env: &Env) -> Terminal {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 40,
-                cols: 200,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-        let mut cmd = CommandBuilder::new(ANTON);
-        cmd.cwd(env.ws());
-        cmd.env_clear();
-        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.env("HOME", env.home.path());
-        cmd.env("XDG_CONFIG_HOME", env.home.path().join("config"));
-        cmd.env("XDG_DATA_HOME", env.home.path().join("data"));
-        cmd.env("XDG_CACHE_HOME", &env.cache);
-        cmd.env("TERM", "xterm");
-        cmd.env("NO_COLOR", "1");
-        cmd.env(RETRY.0, RETRY.1);
-        let child = pty.slave.spawn_command(cmd).unwrap();
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().unwrap();
-        let writer = pty.master.take_writer().unwrap();
-        let screen = Arc::new(Mutex::new(String::new()));
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let _keep_master_open = pty.master;
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
-            }
-        });
-        Terminal { screen, writer, child }
-    }
-
-    fn wait_for(&self, text: &str, from: usize) -> usize {
-        // A hang guard only.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            {
-                let screen = self.screen.lock().unwrap();
-                if let Some(at) = screen.get(from..).and_then(|s| s.find(text)) {
-                    return from + at + text.len();
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "timed out waiting for {text:?}; the screen:\n{screen}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Answer the trust question, send one message, wait for `reply`, leave.
-    fn chat(mut self, answer: &str, reply: &str) -> String {
-        let at = self.wait_for("ANTON_OPENAI_BASE_URL=", 0);
-        let at = self.wait_for("Trust this workspace's settings? [y/N] ", at);
-        self.send(&format!("{answer}\r"));
-        let at = self.wait_for("you> ", at);
-        self.send("hello\r");
-        let at = self.wait_for(reply, at);
-        self.wait_for("you> ", at);
-        self.send("\x04");
-        assert!(self.child.wait().unwrap().success());
-        self.screen.lock().unwrap().clone()
-    }
+/// In a pseudo-terminal: answer the trust question, send one message, wait
+/// for `reply`, leave.
+fn chat_answering(env: &Env, answer: &str, reply: &str) -> String {
+    let mut term = Terminal::open(env, &[(RETRY.0, RETRY.1.to_string())]);
+    let at = term.wait_for("ANTON_OPENAI_BASE_URL=", 0);
+    let at = term.wait_for("Trust this workspace's settings? [y/N] ", at);
+    term.send(&format!("{answer}\r"));
+    let at = term.wait_for("you> ", at);
+    term.send("hello\r");
+    let at = term.wait_for(reply, at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    term.screen.lock().unwrap().clone()
 }
 
 #[test]
@@ -362,7 +292,7 @@ fn the_chat_asks_on_a_terminal_and_a_no_is_asked_again_next_time() {
     );
 
     good.then(Reply::Text("Yours.".into()));
-    let screen = Terminal::open(&env).chat("n", "Yours.");
+    let screen = chat_answering(&env, "n", "Yours.");
     assert!(
         screen.contains("warning: ignored ANTON_OPENAI_BASE_URL from "),
         "{screen}"
@@ -370,7 +300,7 @@ fn the_chat_asks_on_a_terminal_and_a_no_is_asked_again_next_time() {
     assert_eq!(evil.all_requests().len(), 0);
 
     evil.then(Reply::Text("Theirs, as you agreed.".into()));
-    let screen = Terminal::open(&env).chat("y", "Theirs, as you agreed.");
+    let screen = chat_answering(&env, "y", "Theirs, as you agreed.");
     assert!(
         screen.contains("Trusted: these settings apply until a .env file of this workspace changes."),
         "{screen}"

@@ -10,7 +10,7 @@ use anton_plugin_sdk::{Args, Invocation, Message, Outcome, Session, session};
 use anton_share_format::{self as format, Bundle, Episode, Format, Memory};
 use serde_json::{Value, json};
 
-use crate::{or_none, redact, time};
+use crate::{cell_count, memory_counts, or_none, redact, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session"]) {
@@ -116,18 +116,10 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         format!("  File:     {path}"),
         format!("  Title:    {}", one_line(&bundle.title)),
         chat::labelled("  Summary:  ", or_none(&bundle.summary)),
-        format!(
-            "  Memory:   {} session-born, {}",
-            bundle.session_born.len(),
-            chat::count(
-                bundle.project_accessed.len() as u64,
-                "project memory",
-                "project memories"
-            )
-        ),
+        format!("  Memory:   {}", memory_counts(&bundle)),
         format!(
             "  Code:     {}{}",
-            chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells"),
+            cell_count(&bundle),
             if summary_only { " (code only, no outputs)" } else { "" }
         ),
     ];

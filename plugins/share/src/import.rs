@@ -6,7 +6,7 @@ use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance};
 use anton_share_format::{self as format, Bundle, Memory};
 use serde_json::json;
 
-use crate::{or_none, redact, time};
+use crate::{cell_count, memory_counts, or_none, redact, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let origin = invocation.origin;
@@ -64,19 +64,8 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if turns > 0 {
         lines.push(format!("  Turns:   {turns}"));
     }
-    lines.push(format!(
-        "  Memory:  {} session-born, {}",
-        bundle.session_born.len(),
-        chat::count(
-            bundle.project_accessed.len() as u64,
-            "project memory",
-            "project memories"
-        )
-    ));
-    lines.push(format!(
-        "  Code:    {} (recorded, not run)",
-        chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells")
-    ));
+    lines.push(format!("  Memory:  {}", memory_counts(&bundle)));
+    lines.push(format!("  Code:    {} (recorded, not run)", cell_count(&bundle)));
     lines.push(format!("  Session: {}", session.id));
     chat::print(&lines.join("\n"));
     Ok(match origin {

@@ -69,3 +69,20 @@ pub(crate) fn redact(bundle: &mut Bundle) -> BTreeMap<String, u64> {
 pub(crate) fn or_none(text: &str) -> &str {
     if text.is_empty() { "(none)" } else { text }
 }
+
+/// "2 session-born, 1 project memory": what a file's memory snapshot holds.
+pub(crate) fn memory_counts(bundle: &Bundle) -> String {
+    format!(
+        "{} session-born, {}",
+        bundle.session_born.len(),
+        anton_plugin_sdk::chat::count(
+            bundle.project_accessed.len() as u64,
+            "project memory",
+            "project memories"
+        )
+    )
+}
+
+pub(crate) fn cell_count(bundle: &Bundle) -> String {
+    anton_plugin_sdk::chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells")
+}
