@@ -254,7 +254,7 @@ fn a_trusted_plugin_whose_manifest_changes_is_trusted_no_more() {
     let text = std::fs::read_to_string(&manifest).unwrap();
     let grown = text.replace("memory_mb = 16", "memory_mb = 1024").replace(
         "kind = \"both\"",
-        "kind = \"both\"\naliases = [\"sessions\", \"stats2\"]",
+        "kind = \"both\"\naliases = [\"sessions\", \"help\", \"stats2\"]",
     );
     std::fs::write(&manifest, grown).unwrap();
     let run = env.run(&["faulty", "alloc"]);

@@ -166,7 +166,7 @@ fn a_session_another_live_anton_writes_is_continued_in_a_fork() {
     // This test process stands in for the other, live anton.
     store.claim(&id).unwrap().unwrap();
     server.then(Reply::Text("forked reply".into()));
-    let run = env.run_env(&server.openai_env(), &["-r", &id], "y\nnext step\n");
+    let run = env.run_env(&server.openai_env(), &["-r", &id], "next step\n");
     run.ok();
     assert!(
         run.stdout.contains(&format!(
@@ -248,9 +248,9 @@ fn two_anton_c_started_at_once_never_both_write_the_session() {
             })
             .collect();
         let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
-        // "y" answers the fork offer when a process sees the session held.
+        // Without a terminal the one that finds the session held forks at once.
         for (process, child) in children.iter_mut().enumerate() {
-            let input = format!("y\nfrom process {process} of round {round}\n");
+            let input = format!("from process {process} of round {round}\n");
             child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         }
         let runs: Vec<common::Run> = children
@@ -281,5 +281,20 @@ fn two_anton_c_started_at_once_never_both_write_the_session() {
             runs[loser].stdout.contains(&format!("(pid {} on ", pids[winner])),
             "round {round}: the second anton does not say who holds {id}:\n{runs:#?}"
         );
+        // And its message is not lost: it went into the fork.
+        let store = env.store();
+        let kept = store
+            .list_sessions(&Default::default())
+            .unwrap()
+            .into_iter()
+            .any(|(s, _)| {
+                s.provenance.forked_from.as_deref() == Some(id.as_str())
+                    && store
+                        .messages(&s.id, 0)
+                        .unwrap()
+                        .iter()
+                        .any(|m| m.content == format!("from process {loser} of round {round}"))
+            });
+        assert!(kept, "round {round}: the second anton's message is lost:\n{runs:#?}");
     }
 }

@@ -196,21 +196,34 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     resumed.ok();
     assert!(!resumed.stdout.contains("Repaired"), "{resumed:#?}");
     let request = server.chat_requests().pop().unwrap();
-    let system = request.body["messages"][0]["content"].as_str().unwrap().to_string();
+    let messages = request.body["messages"].as_array().unwrap();
+    let system = messages[0]["content"].as_str().unwrap();
+    assert!(
+        !system.contains("revenue by region?"),
+        "nothing imported is a system instruction: {system}"
+    );
+    // The imported turns arrive as one quoted block from the named exporter.
+    assert_eq!(messages[1]["role"], "user");
+    let quoted = messages[1]["content"].as_str().unwrap();
     let exporter = sender_name();
     assert!(
-        system.contains(&format!("imported from a .anton file exported by \"{exporter}\"")),
-        "the exporter is named: {system}"
+        quoted.contains(&format!("imported from a .anton file exported by \"{exporter}\"")),
+        "the exporter is named: {quoted}"
     );
     assert!(
-        system.contains(&format!(
+        quoted.contains(&format!(
             "Summary written by \"{exporter}\", quoted:\n> {}",
             llm_server::SUMMARY
         )),
-        "the summary reaches the model as quoted material: {system}"
+        "{quoted}"
     );
-    assert_eq!(request.body["messages"][1]["content"], "revenue by region?");
-    assert_eq!(request.body["messages"][2]["tool_calls"][0]["id"], "c1");
+    assert!(quoted.contains("> user:\n> revenue by region?"), "{quoted}");
+    assert!(quoted.contains("> tool call:\n> {"), "{quoted}");
+    assert!(
+        messages.iter().all(|m| m["tool_calls"].is_null()),
+        "no imported tool call is replayed as the model's own: {messages:#?}"
+    );
+    assert_eq!(messages.last().unwrap()["content"], "go on");
 }
 
 #[test]
@@ -236,20 +249,19 @@ fn files_from_the_reference_anton_import_and_resume() {
     server.then(Reply::Text("ok".into()));
     env.run_env(&server.openai_env(), &["-r", &session.id], "next\n").ok();
     let messages = server.chat_requests().pop().unwrap().body["messages"].clone();
-    let calls: Vec<String> = messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["tool_calls"][0]["id"].as_str().map(str::to_string))
-        .collect();
-    let results: Vec<String> = messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["tool_call_id"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(calls.len(), 2);
-    assert_eq!(calls, results, "every call is paired with its result");
+    let messages = messages.as_array().unwrap();
+    // The reference Anton's calls and results are there to read, quoted, with
+    // the Python-repr input as the file has it; none is replayed as a call.
+    let quoted = messages[1]["content"].as_str().unwrap();
+    assert_eq!(quoted.matches("> tool call:").count(), 2, "{quoted}");
+    assert_eq!(quoted.matches("> tool result:").count(), 2, "{quoted}");
+    assert!(quoted.contains("> what is revenue by region? check the db"), "{quoted}");
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["tool_calls"].is_null() && m["tool_call_id"].is_null())
+    );
+    assert_eq!(messages.last().unwrap()["content"], "next");
 }
 
 #[test]

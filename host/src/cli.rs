@@ -83,7 +83,8 @@ fn lossy(arg: &OsString) -> String {
     arg.to_string_lossy().into_owned()
 }
 
-const BUILT_IN_COMMANDS: &[&str] = &["plugins", "trust"];
+/// Names anton (and clap, for `help`) keeps for itself.
+const BUILT_IN_COMMANDS: &[&str] = &["plugins", "trust", "help"];
 
 fn command(catalog: &Catalog) -> Command {
     let mut cmd = Command::new("anton")
@@ -114,7 +115,11 @@ fn command(catalog: &Catalog) -> Command {
             taken.extend(aliases.iter().map(|a| a.as_str()));
             cmd = cmd.subcommand(
                 Command::new(spec.name.clone())
-                    .about(format!("{} [{}]", spec.summary, record.id()))
+                    .about(format!(
+                        "{} [{}]",
+                        crate::terminal::sanitize_line(&spec.summary),
+                        record.id()
+                    ))
                     .aliases(aliases)
                     .disable_help_flag(true)
                     .arg(
@@ -130,7 +135,7 @@ fn command(catalog: &Catalog) -> Command {
     for (flag, _, runnable) in catalog.launch_flags() {
         let mut arg = Arg::new(format!("launch:{}", flag.long))
             .long(flag.long.clone())
-            .help(flag.summary.clone())
+            .help(crate::terminal::sanitize_line(&flag.summary))
             .hide(!runnable);
         if let Some(short) = flag.short {
             arg = arg.short(short);

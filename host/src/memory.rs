@@ -97,6 +97,20 @@ impl MemoryDir {
         MemoryDir { dir: dir.to_path_buf() }
     }
 
+    /// Every entry anton can read, and why any file could not be read: a
+    /// bad `rules.md` does not take `lessons.md` with it.
+    pub fn read_each(&self) -> (Vec<Entry>, Vec<String>) {
+        let mut entries = Vec::new();
+        let mut problems = Vec::new();
+        for (file, rules) in [(RULES_FILE, true), (LESSONS_FILE, false)] {
+            match parse_file(&self.dir.join(file), rules) {
+                Ok(found) => entries.extend(found),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        (entries, problems)
+    }
+
     pub fn read(&self) -> Result<Vec<Entry>, String> {
         let mut entries = parse_file(&self.dir.join(RULES_FILE), true)?;
         entries.extend(parse_file(&self.dir.join(LESSONS_FILE), false)?);
@@ -106,7 +120,7 @@ impl MemoryDir {
     /// Add `entry` unless the same text is already there; `Ok(false)` then.
     /// Other lines of the file, whoever wrote them, are kept as they are.
     pub fn add(&self, entry: &Entry) -> Result<bool, String> {
-        fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        real_dir(&self.dir)?;
         let _lock = Lock::take(&self.dir.join(".memory.lock"))?;
         let text = clean_text(&entry.text);
         if text.is_empty() || self.read()?.iter().any(|e| e.text == text) {
@@ -151,7 +165,7 @@ impl MemoryDir {
     /// Add every new entry as one change: both files are written, or neither
     /// is left changed. Returns how many were new, and the files as they were.
     pub fn add_all(&self, entries: &[Entry]) -> Result<(usize, Snapshot), String> {
-        fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        real_dir(&self.dir)?;
         let _lock = Lock::take(&self.dir.join(".memory.lock"))?;
         let mut known: Vec<String> = self.read()?.into_iter().map(|e| e.text).collect();
         let rules = self.dir.join(RULES_FILE);
@@ -304,6 +318,19 @@ fn word(text: &str) -> String {
     if w.is_empty() { "medium".into() } else { w }
 }
 
+/// A memory folder a cloned workspace made a link would send anton's
+/// writes elsewhere.
+fn real_dir(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_dir() => Ok(()),
+        _ => Err(format!(
+            "{} is not a folder of its own (a link?); anton writes memory only there",
+            dir.display()
+        )),
+    }
+}
+
 /// An exclusive advisory lock, released when the file closes on drop.
 struct Lock {
     _held: File,
@@ -311,10 +338,12 @@ struct Lock {
 
 impl Lock {
     fn take(path: &Path) -> Result<Lock, String> {
+        use std::os::unix::fs::OpenOptionsExt;
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)

@@ -59,7 +59,10 @@ fn needs_care(c: char) -> bool {
         || matches!(code, 0x2028 | 0x2029)
         // Invisible characters that hide or split text (zero-width space,
         // word joiners, BOM, interlinear annotations, tag characters).
-        || matches!(code, 0x200b | 0x180e | 0xfeff)
+        || matches!(code, 0x200b | 0x180e | 0xfeff | 0x00ad | 0x034f | 0x115f | 0x1160 | 0x3164 | 0xffa0)
+        || (0x1d173..=0x1d17a).contains(&code)
+        // Noncharacters: U+FFFE, U+FFFF in every plane.
+        || (code & 0xfffe) == 0xfffe
         || (0x2060..=0x2064).contains(&code)
         || (0x206a..=0x206f).contains(&code)
         || (0xfff9..=0xfffb).contains(&code)

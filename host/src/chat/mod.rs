@@ -33,7 +33,6 @@ struct Live {
     history: Vec<Message>,
     /// Project memories already recorded as given to this session.
     memories_given: HashSet<String>,
-    imported_note: Option<String>,
     /// What the session's status becomes when the chat leaves it.
     leaving_status: Status,
 }
@@ -45,6 +44,8 @@ pub struct Chat<'a> {
     pads: Pads,
     live: Option<Live>,
     interactive: bool,
+    /// Whether a memory file that cannot be read was reported already.
+    memory_warned: bool,
 }
 
 /// Open the chat, optionally in session `resume`, and run it until the user leaves.
@@ -75,6 +76,7 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
         scrubber,
         live: None,
         interactive,
+        memory_warned: false,
     };
     chat.banner();
     if let Some(id) = resume {
@@ -118,7 +120,7 @@ impl Chat<'_> {
                 println!(
                     "anton {} · {} · {}/{}",
                     env!("CARGO_PKG_VERSION"),
-                    self.app.paths.workspace.display(),
+                    terminal::sanitize_line(&self.app.paths.workspace.display().to_string()),
                     model.provider.name(),
                     model.model
                 );

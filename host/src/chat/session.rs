@@ -31,7 +31,10 @@ impl Chat<'_> {
                     session.id,
                     terminal::sanitize_line(&writer)
                 );
-                if !terminal::confirm("Continue in a fork (a new session with the same history)?", true) {
+                // Without a person to ask, a line of input is a message, not an answer.
+                if self.interactive
+                    && !terminal::confirm("Continue in a fork (a new session with the same history)?", true)
+                {
                     return;
                 }
                 match self.journal.with_store(|s| s.fork_session(&session.id)) {
@@ -65,7 +68,12 @@ impl Chat<'_> {
             }
         };
         self.leave_session();
-        let (history, repaired) = context::rebuild(&messages);
+        let p = &session.provenance;
+        let imported_note = p
+            .imported_by
+            .as_ref()
+            .map(|importer| context::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
+        let (history, repaired) = context::rebuild(&messages, imported_note.as_deref());
         if repaired {
             println!("Repaired the end of this session's history (a tool call there had no result).");
         }
@@ -83,11 +91,6 @@ impl Chat<'_> {
                 now.model
             );
         }
-        let p = &session.provenance;
-        let imported_note = p
-            .imported_by
-            .as_ref()
-            .map(|importer| context::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
         println!(
             "Resumed session {} ({})",
             session.id,
@@ -107,11 +110,11 @@ impl Chat<'_> {
         if let Some(reply) = last("assistant") {
             println!("  anton: {reply}");
         }
-        self.enter(session.id, session.turns, history, imported_note);
+        self.enter(session.id, session.turns, history);
     }
 
     /// Make `id` the chat's session, for the model and for plugins alike.
-    pub(super) fn enter(&mut self, id: String, turns: u32, history: Vec<Message>, imported_note: Option<String>) {
+    pub(super) fn enter(&mut self, id: String, turns: u32, history: Vec<Message>) {
         *self
             .app
             .services
@@ -123,7 +126,6 @@ impl Chat<'_> {
             turns,
             history,
             memories_given: HashSet::new(),
-            imported_note,
             leaving_status: Status::Idle,
         });
     }
@@ -174,7 +176,7 @@ impl Chat<'_> {
             .with_store(|s| s.claim(&session.id))
             .map_err(|e| e.0)?
             .map_err(|holder| format!("session taken by {holder}"))?;
-        self.enter(session.id, 0, Vec::new(), None);
+        self.enter(session.id, 0, Vec::new());
         Ok(())
     }
 }

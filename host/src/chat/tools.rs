@@ -112,7 +112,9 @@ impl Chat<'_> {
             ))
         );
         let started = store::now_ms();
-        let output = self.pads.run(&cell.pad, &cell.code);
+        let services = self.app.services.clone();
+        let (runtime, _) = services.llm().expect("checked when the chat opened");
+        let output = self.pads.run(runtime, &cell.pad, &cell.code);
         let stdout = self.scrubber.scrub(&output.stdout);
         let stderr = self.scrubber.scrub(&output.stderr);
         let error = output.error.as_deref().map(|e| self.scrubber.scrub(e));
@@ -180,7 +182,10 @@ impl Chat<'_> {
                         entry.text
                     ));
                 }
-                Err(e) => saved.push(format!("not saved ({e}): {}", entry.text)),
+                Err(e) => {
+                    println!("warning: not remembered: {}", terminal::sanitize_line(&e));
+                    saved.push(format!("not saved ({e}): {}", entry.text));
+                }
             }
         }
         format!("Memory updated: {}", saved.join("; "))

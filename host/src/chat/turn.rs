@@ -55,7 +55,7 @@ impl Chat<'_> {
     pub(super) fn model_round(&mut self, model: &ModelConfig, id: &str, turn: u32) -> Option<Vec<ToolCall>> {
         let memories = self.memories_in_force(id, turn);
         let live = self.live.as_ref().expect("in a session");
-        let system = context::system_prompt(&memories, live.imported_note.as_deref());
+        let system = context::system_prompt(&memories);
         let tools = tools::specs();
         let request = Request {
             system: &system,
@@ -139,10 +139,15 @@ impl Chat<'_> {
 
     /// Rules and lessons from both scopes; project ones are recorded as given.
     pub(super) fn memories_in_force(&mut self, id: &str, turn: u32) -> Vec<Entry> {
-        let project = MemoryDir::new(&self.app.paths.project_memory())
-            .read()
-            .unwrap_or_default();
-        let global = MemoryDir::new(&self.app.paths.user_memory()).read().unwrap_or_default();
+        let (project, mut problems) = MemoryDir::new(&self.app.paths.project_memory()).read_each();
+        let (global, more) = MemoryDir::new(&self.app.paths.user_memory()).read_each();
+        problems.extend(more);
+        if !problems.is_empty() && !self.memory_warned {
+            self.memory_warned = true;
+            for problem in problems {
+                println!("warning: memory not used: {}", terminal::sanitize_line(&problem));
+            }
+        }
         for entry in &project {
             self.record_project_memory(id, turn, entry, false);
         }

@@ -152,7 +152,7 @@ impl Host for PluginState {
                 .into_iter()
                 .map(|m| store::NewMessage {
                     created_at: m.created_at.clamp(0, latest),
-                    meta: keep_original_time(&m.meta, m.created_at, latest),
+                    meta: imported_meta(&m.meta, m.created_at, latest),
                     turn: m.turn,
                     role: m.role,
                     content: m.content,
@@ -273,17 +273,19 @@ impl Host for PluginState {
 
 const DAY_MS: i64 = 86_400_000;
 
-/// A time from a file outside [1970, now + 1 day] is clamped (it would pin
-/// the session first in every listing); the original stays in the meta.
-fn keep_original_time(meta: &str, at: i64, latest: i64) -> String {
-    if (0..=latest).contains(&at) {
-        return meta.to_string();
-    }
+/// An imported message's meta: marked imported (the model gets it as quoted
+/// material, never as its own conversation), and a time from the file
+/// outside [1970, now + 1 day] kept here, as the message itself is clamped
+/// (it would pin the session first in every listing).
+fn imported_meta(meta: &str, at: i64, latest: i64) -> String {
     let mut value: serde_json::Value = serde_json::from_str(meta).unwrap_or_else(|_| serde_json::json!({}));
     if !value.is_object() {
         value = serde_json::json!({});
     }
-    value["original_created_at"] = serde_json::json!(at);
+    value["imported"] = serde_json::json!(true);
+    if !(0..=latest).contains(&at) {
+        value["original_created_at"] = serde_json::json!(at);
+    }
     value.to_string()
 }
 

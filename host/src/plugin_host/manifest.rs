@@ -272,6 +272,11 @@ pub fn whole_tree(path: &Path, workspace: &Path, homes: &[PathBuf]) -> Option<&'
     if depth == 1 {
         return Some("a top-level folder");
     }
+    // The kernel's views of processes and devices: anton's own environment
+    // (with its keys) is one path away there.
+    if ["/proc", "/sys", "/dev"].iter().any(|system| path.starts_with(system)) {
+        return Some("a folder of the system's processes or devices");
+    }
     for home in homes.iter().filter(|h| h.is_absolute()) {
         let home = normal(home);
         if home == path {

@@ -99,8 +99,6 @@ pub struct Pads {
     workdir: PathBuf,
     timeout: Duration,
     markers: PathBuf,
-    /// Waits for a cell's reply, its timeout and a Ctrl-C at once.
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Pads {
@@ -120,7 +118,6 @@ impl Pads {
             workdir,
             timeout,
             markers,
-            runtime: None,
         }
     }
 
@@ -183,7 +180,8 @@ impl Pads {
     }
 
     /// Run `code` in pad `name`, starting the pad when needed.
-    pub fn run(&mut self, name: &str, code: &str) -> CellOutput {
+    /// `runtime` waits for the cell's reply, its timeout and a Ctrl-C at once.
+    pub fn run(&mut self, runtime: &tokio::runtime::Runtime, name: &str, code: &str) -> CellOutput {
         if !self.pads.contains_key(name) {
             match self.start() {
                 Ok(pad) => {
@@ -197,18 +195,6 @@ impl Pads {
                 }
             }
         }
-        if self.runtime.is_none() {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(runtime) => self.runtime = Some(runtime),
-                Err(e) => {
-                    return CellOutput {
-                        error: Some(format!("cannot wait for the scratchpad: {e}")),
-                        ..Default::default()
-                    };
-                }
-            }
-        }
-        let runtime = self.runtime.as_ref().expect("built above");
         let pad = self.pads.get_mut(name).expect("started above");
         let request = json!({ "code": code }).to_string() + "\n";
         let sent = pad.stdin.write_all(request.as_bytes()).and_then(|_| pad.stdin.flush());
@@ -290,8 +276,16 @@ mod tests {
     use super::markers::{Marker, runs_driver, started_at, stat_fields};
     use super::*;
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn a_module_in_the_workspace_cannot_shadow_what_the_pad_imports() {
+        let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
         let planted = dir.path().join("planted");
         std::fs::write(
@@ -303,41 +297,54 @@ mod tests {
         )
         .unwrap();
         let mut pads = Pads::new(dir.path().to_path_buf(), vec![]);
-        assert_eq!(pads.run("main", "import json; print(json.dumps([1]))").stdout, "[1]\n");
+        assert_eq!(
+            pads.run(&rt, "main", "import json; print(json.dumps([1]))").stdout,
+            "[1]\n"
+        );
         assert!(!planted.exists(), "the workspace's json.py never ran");
     }
 
     #[test]
     fn variables_persist_between_cells_and_errors_are_captured() {
+        let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
         let mut pads = Pads::new(dir.path().to_path_buf(), vec![("DS_X_Y__HOST".into(), "h".into())]);
-        assert_eq!(pads.run("main", "x = 20 + 1").stdout, "");
-        assert_eq!(pads.run("main", "x * 2").stdout, "42\n");
+        assert_eq!(pads.run(&rt, "main", "x = 20 + 1").stdout, "");
+        assert_eq!(pads.run(&rt, "main", "x * 2").stdout, "42\n");
         assert_eq!(
-            pads.run("main", "import os; print(os.environ['DS_X_Y__HOST'])").stdout,
+            pads.run(&rt, "main", "import os; print(os.environ['DS_X_Y__HOST'])")
+                .stdout,
             "h\n"
         );
-        let failed = pads.run("main", "1/0");
+        let failed = pads.run(&rt, "main", "1/0");
         assert!(failed.error.unwrap().contains("ZeroDivisionError"));
-        assert_eq!(pads.run("other", "'x' in dir()").stdout, "False\n", "pads are separate");
+        assert_eq!(
+            pads.run(&rt, "other", "'x' in dir()").stdout,
+            "False\n",
+            "pads are separate"
+        );
     }
 
     #[test]
     fn a_pad_that_crashes_or_hangs_is_replaced() {
+        let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
         let mut pads = Pads::new(dir.path().to_path_buf(), vec![]);
         pads.timeout = Duration::from_millis(500);
-        pads.run("p", "y = 1");
-        let crash = pads.run("p", "import os; os._exit(7)");
+        pads.run(&rt, "p", "y = 1");
+        let crash = pads.run(&rt, "p", "import os; os._exit(7)");
         assert!(crash.error.unwrap().contains("crashed (python exited with 7)"));
-        assert!(pads.run("p", "y").error.unwrap().contains("NameError"), "a fresh pad");
-        let hang = pads.run("p", "while True: pass");
+        assert!(
+            pads.run(&rt, "p", "y").error.unwrap().contains("NameError"),
+            "a fresh pad"
+        );
+        let hang = pads.run(&rt, "p", "while True: pass");
         assert!(hang.error.unwrap().contains("ran past 0.5 s"));
-        assert_eq!(pads.run("p", "1 + 1").stdout, "2\n");
+        assert_eq!(pads.run(&rt, "p", "1 + 1").stdout, "2\n");
     }
 
     fn pid_of_pad(pads: &mut Pads, name: &str) -> u32 {
-        pads.run(name, "__import__('os').getpid()")
+        pads.run(&runtime(), name, "__import__('os').getpid()")
             .stdout
             .trim()
             .parse()

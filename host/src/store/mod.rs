@@ -50,6 +50,7 @@ impl Store {
             .map_err(|e| StoreError(format!("cannot create {}: {e}", anton_dir.display())))?;
         let path = anton_dir.join(DB_FILE);
         let shown = path.display().to_string();
+        plain_files_only(&path)?;
         let conn =
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
                 .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
@@ -69,6 +70,7 @@ impl Store {
     pub fn open_read_only(anton_dir: &Path, workspace: &Path) -> Result<Store> {
         let path = anton_dir.join(DB_FILE);
         let shown = path.display().to_string();
+        plain_files_only(&path)?;
         let plain = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
             // A WAL database opens lazily: the first read shows whether its
             // -wal and -shm files exist or can be made.
@@ -547,6 +549,26 @@ fn immutable_uri(path: &Path) -> String {
         }
     }
     uri + "?immutable=1"
+}
+
+/// The database and its -wal and -shm files, where they exist, must be
+/// regular files: a cloned workspace could put a FIFO there (SQLite would
+/// hang opening it) or a link that sends anton's writes elsewhere.
+fn plain_files_only(db: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", db.display()));
+        let risky = |kind: std::fs::FileType| {
+            use std::os::unix::fs::FileTypeExt;
+            kind.is_symlink() || kind.is_fifo() || kind.is_char_device() || kind.is_block_device() || kind.is_socket()
+        };
+        if std::fs::symlink_metadata(&file).is_ok_and(|meta| risky(meta.file_type())) {
+            return Err(StoreError(format!(
+                "{} is a link, FIFO or device, not a file; move it aside to start a new store",
+                crate::terminal::sanitize_line(&file.display().to_string())
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {

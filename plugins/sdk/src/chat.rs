@@ -90,7 +90,12 @@ fn escape_for_terminal(json: &str) -> String {
             || (0x202a..=0x202e).contains(&code)
             || (0x2066..=0x2069).contains(&code)
             || matches!(code, 0x200e | 0x200f | 0x061c | 0x2028 | 0x2029)
-            || matches!(code, 0x200b | 0x180e | 0xfeff)
+            || matches!(
+                code,
+                0x200b | 0x180e | 0xfeff | 0x00ad | 0x034f | 0x115f | 0x1160 | 0x3164 | 0xffa0
+            )
+            || (0x1d173..=0x1d17a).contains(&code)
+            || (code & 0xfffe) == 0xfffe
             || (0x2060..=0x2064).contains(&code)
             || (0x206a..=0x206f).contains(&code)
             || (0xfff9..=0xfffb).contains(&code)
