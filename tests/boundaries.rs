@@ -334,7 +334,7 @@ fn a_linked_anton_folder_is_refused() {
     let elsewhere = env.home.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, env.ws().join(".anton")).unwrap();
-    let run = env.run_with_input(&[], "/sessions\n");
+    let run = env.run(&["sessions"]);
     assert!(run.fails().stderr.contains(".anton is a symbolic link"), "{run:#?}");
     assert_eq!(
         std::fs::read_dir(&elsewhere).unwrap().count(),
