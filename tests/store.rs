@@ -256,7 +256,8 @@ fn killing_anton_mid_cell_kills_its_scratchpad() {
         input: serde_json::json!({
             "name": "main",
             "code": format!(
-                "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(600)",
+                "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '600'])\n\
+                 open({:?}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\ntime.sleep(600)",
                 pid_file.display().to_string()
             ),
         }),
@@ -269,18 +270,19 @@ fn killing_anton_mid_cell_kills_its_scratchpad() {
     let mut anton = cmd.spawn().unwrap();
     let mut stdin = anton.stdin.take().unwrap();
     stdin.write_all(b"load everything\n").unwrap();
-    let pad = wait_for(|| {
-        std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|p| p.parse::<u32>().ok())
+    let (pad, started) = wait_for(|| {
+        let text = std::fs::read_to_string(&pid_file).ok()?;
+        let (pad, child) = text.split_once(' ')?;
+        Some((pad.parse::<u32>().ok()?, child.parse::<u32>().ok()?))
     })
     .expect("the scratchpad never started its cell");
-    // A dead pad may linger as a zombie where nothing reaps orphans.
-    let running = || {
-        std::fs::read_to_string(format!("/proc/{pad}/stat"))
+    // A dead process may linger as a zombie where nothing reaps orphans.
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
     };
-    assert!(running());
+    let running = || alive(pad);
+    assert!(running() && alive(started));
     anton.kill().unwrap();
     anton.wait().unwrap();
     drop(stdin);
@@ -289,10 +291,19 @@ fn killing_anton_mid_cell_kills_its_scratchpad() {
         Command::new("kill").args(["-9", &pad.to_string()]).status().unwrap();
         panic!("the scratchpad (pid {pad}) outlived anton");
     }
-    // The next anton in the workspace clears what the killed one left.
+    // The next anton in the workspace clears what the killed one left: the
+    // marker, and what the cell started (it holds the pad's environment).
     env.run(&[]).ok();
     let markers = env.ws().join(".anton/pads");
     assert_eq!(entries(&markers), Vec::<String>::new(), "left in {}", markers.display());
+    let reaped = wait_for(|| (!alive(started)).then_some(()));
+    if reaped.is_none() {
+        Command::new("kill")
+            .args(["-9", &started.to_string()])
+            .status()
+            .unwrap();
+        panic!("the cell's own process (pid {started}) outlived anton and the next start");
+    }
 }
 
 /// Poll `probe` for up to 20 s (a hang guard, not a timing assertion).

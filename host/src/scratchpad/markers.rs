@@ -9,9 +9,20 @@ use rustix::process::{Pid, Signal};
 
 use super::DRIVER;
 
+/// The variable every process of a pad inherits (`ANTON_PAD=<token>`), so
+/// that what a cell started can be found after the pad itself is gone.
+pub const PAD_VARIABLE: &str = "ANTON_PAD";
+
+/// A token no other pad has.
+pub fn new_token() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let value = RandomState::new().hash_one((std::process::id(), std::time::Instant::now()));
+    format!("{value:016x}")
+}
+
 /// Leave `.anton/pads/<pid>` for the next anton to reap should this one
 /// die in a way the kernel does not pass on.
-pub fn record(markers: &Path, pad: u32) -> Option<PathBuf> {
+pub fn record(markers: &Path, pad: u32, token: &str) -> Option<PathBuf> {
     let (Some(pad_started), Some(anton_started)) = (started_at(pad), started_at(std::process::id())) else {
         return None;
     };
@@ -26,7 +37,11 @@ pub fn record(markers: &Path, pad: u32) -> Option<PathBuf> {
             _ => {}
         }
         let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&marker)?;
-        writeln!(file, "{pad} {pad_started} {} {anton_started}", std::process::id())
+        writeln!(
+            file,
+            "{pad} {pad_started} {} {anton_started} {token}",
+            std::process::id()
+        )
     });
     match written {
         Ok(()) => Some(marker),
@@ -58,6 +73,8 @@ pub struct Marker {
     pub pad: u32,
     pub pad_started: u64,
     pub anton: u32,
+    /// What the pad's processes carry in [`PAD_VARIABLE`].
+    pub token: String,
     pub anton_started: u64,
 }
 
@@ -75,7 +92,7 @@ impl Marker {
             .read_to_string(&mut text)
             .ok()?;
         let fields: Vec<&str> = text.split_whitespace().collect();
-        let [pad, pad_started, anton, anton_started] = fields[..] else {
+        let [pad, pad_started, anton, anton_started, token] = fields[..] else {
             return None;
         };
         let marker = Marker {
@@ -83,6 +100,10 @@ impl Marker {
             pad_started: pad_started.parse().ok()?,
             anton: anton.parse().ok()?,
             anton_started: anton_started.parse().ok()?,
+            token: token
+                .chars()
+                .all(|c| c.is_ascii_hexdigit())
+                .then(|| token.to_string())?,
         };
         (path.file_name()? == marker.pad.to_string().as_str()).then_some(marker)
     }
@@ -143,8 +164,33 @@ pub fn reap_leftovers(markers: &Path) {
                 continue;
             }
         }
+        // The pad is gone, but what its cells started may live on, holding
+        // the pad's environment (and its secrets).
+        for pid in processes_carrying(&marker.token) {
+            if let Some(pid) = Pid::from_raw(pid as i32) {
+                rustix::process::kill_process(pid, Signal::KILL).ok();
+            }
+        }
         remove_marker(&path);
     }
+}
+
+/// Processes whose environment holds `ANTON_PAD=<token>`: a pad's and the
+/// processes its cells started, and no other.
+fn processes_carrying(token: &str) -> Vec<u32> {
+    let wanted = format!("{PAD_VARIABLE}={token}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|b| *b == 0).any(|entry| entry == wanted.as_bytes()))
+        })
+        .collect()
 }
 
 pub fn remove_marker(marker: &Path) {

@@ -122,6 +122,7 @@ impl Pads {
     }
 
     fn start(&self) -> Result<Pad, String> {
+        let token = markers::new_token();
         let mut command = Command::new("python3");
         command
             .args(["-u", "-c", DRIVER])
@@ -133,6 +134,7 @@ impl Pads {
                     .filter_map(|k| Some((*k, std::env::var(k).ok()?))),
             )
             .env("PYTHONIOENCODING", "utf-8")
+            .env(markers::PAD_VARIABLE, &token)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -169,7 +171,7 @@ impl Pads {
                 }
             }
         });
-        let marker = markers::record(&self.markers, child.id());
+        let marker = markers::record(&self.markers, child.id(), &token);
         Ok(Pad {
             child,
             stdin,
@@ -388,7 +390,7 @@ mod tests {
         let live_anton = format!("{} {}", std::process::id(), started_at(std::process::id()).unwrap());
         let mark = |child: &Child, owner: &str| {
             let pid = child.id();
-            let line = format!("{pid} {} {owner}\n", started_at(pid).unwrap());
+            let line = format!("{pid} {} {owner} 0123abcd\n", started_at(pid).unwrap());
             std::fs::write(markers.join(pid.to_string()), line).unwrap();
         };
         let mut orphan = orphan_driver();
