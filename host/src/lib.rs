@@ -10,6 +10,7 @@ pub mod files;
 pub mod interfaces;
 pub mod llm;
 pub mod memory;
+pub mod memory_review;
 pub mod plugin_host;
 pub mod plugins_command;
 pub mod scaffold;

@@ -46,6 +46,8 @@ pub struct Chat<'a> {
     interactive: bool,
     /// Whether a memory file that cannot be read was reported already.
     memory_warned: bool,
+    /// Whether unreviewed project memories were asked about in this chat.
+    memory_asked: bool,
 }
 
 /// Open the chat, optionally in session `resume`, and run it until the user leaves.
@@ -77,6 +79,7 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
         live: None,
         interactive,
         memory_warned: false,
+        memory_asked: false,
     };
     chat.banner();
     if let Some(id) = resume {

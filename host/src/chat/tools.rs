@@ -173,6 +173,11 @@ impl Chat<'_> {
                         );
                     }
                     if project {
+                        // Written here by anton: in force without a question.
+                        let mut known = crate::memory_review::Known::load(&self.app.paths);
+                        if let Err(e) = known.accept([&entry]) {
+                            println!("warning: {}", terminal::sanitize_line(&e));
+                        }
                         self.record_project_memory(id, turn, &entry, true);
                     }
                     saved.push(format!(

@@ -148,10 +148,47 @@ impl Chat<'_> {
                 println!("warning: memory not used: {}", terminal::sanitize_line(&problem));
             }
         }
+        let project = self.reviewed(project);
         for entry in &project {
             self.record_project_memory(id, turn, entry, false);
         }
         project.into_iter().chain(global).collect()
+    }
+
+    /// The project memories in force: those anton wrote here or the user
+    /// accepted. Others (a cloned repository's) are shown and asked about
+    /// once per chat on a terminal, and left out without one.
+    fn reviewed(&mut self, project: Vec<Entry>) -> Vec<Entry> {
+        let mut known = crate::memory_review::Known::load(&self.app.paths);
+        let (mut in_force, unknown): (Vec<Entry>, Vec<Entry>) = project.into_iter().partition(|e| known.contains(e));
+        if unknown.is_empty() || self.memory_asked {
+            return in_force;
+        }
+        self.memory_asked = true;
+        let count = match unknown.len() {
+            1 => "1 memory".to_string(),
+            n => format!("{n} memories"),
+        };
+        if !self.interactive {
+            println!(
+                "warning: {count} in .anton/memory that anton did not write here and you have not accepted \
+                 are not used; review them in a chat on a terminal"
+            );
+            return in_force;
+        }
+        println!("This workspace's memory holds {count} that anton did not write here:");
+        for entry in &unknown {
+            println!("  {:<7} {}", entry.kind.as_str(), terminal::sanitize_line(&entry.text));
+        }
+        if terminal::confirm("Use them? They guide every session in this workspace.", false) {
+            if let Err(e) = known.accept(&unknown) {
+                println!("warning: used for this chat only: {}", terminal::sanitize_line(&e));
+            }
+            in_force.extend(unknown);
+        } else {
+            println!("Not used; anton asks again in the next chat.");
+        }
+        in_force
     }
 
     /// Record a project memory the session wrote (`born`) or was given. A

@@ -211,6 +211,13 @@ impl Host for PluginState {
             Ok(created) => {
                 // A snapshot is only needed while the import can still fail.
                 drop(snapshot);
+                if adopt {
+                    // Accepted by the user: in force in this workspace's chats.
+                    let mut known = crate::memory_review::Known::load(&self.services.paths);
+                    if let Err(e) = known.accept(&entries) {
+                        eprintln!("warning: {e}; the chat will ask about these memories again");
+                    }
+                }
                 Ok(Session::from(created))
             }
             Err(error) => {
