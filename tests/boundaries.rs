@@ -440,3 +440,58 @@ fn memories_a_cloned_repository_ships_are_used_only_once_accepted() {
     assert!(!run.ok().stdout.contains("did not write here"), "{run:#?}");
     assert!(system_of_last(&server).contains("evil.example"));
 }
+
+#[test]
+fn a_reply_the_locked_store_refuses_is_kept_not_dropped() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    env.chat_once(&server, "first", "ok");
+    // The reply starts, then stalls while another process locks the store.
+    server.then(Reply::Stall(
+        "The answer ".into(),
+        std::time::Duration::from_millis(800),
+        "is 42.".into(),
+    ));
+    let mut chat = env.command_in(env.ws(), &[]);
+    chat.envs(server.openai_env())
+        .env("ANTON_BUSY_TIMEOUT_MS", "100")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut chat = chat.spawn().unwrap();
+    {
+        use std::io::Write;
+        chat.stdin.take().unwrap().write_all(b"what is it?\n").unwrap();
+    }
+    let asked = || {
+        server
+            .chat_requests()
+            .iter()
+            .any(|r| r.texts().iter().any(|t| t == "what is it?"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !asked() {
+        assert!(std::time::Instant::now() < deadline, "the chat never asked the model");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let locker = rusqlite::Connection::open(env.ws().join(".anton/anton.db")).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let run = Run::from(chat.wait_with_output().unwrap());
+    locker.execute_batch("ROLLBACK").unwrap();
+    assert!(run.ok().stdout.contains("The answer is 42."), "{run:#?}");
+    assert!(
+        run.stdout.contains("warning: could not save to the session store"),
+        "{run:#?}"
+    );
+    let rescue = std::fs::read_dir(env.ws().join(".anton"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("unsaved-"))
+        .unwrap_or_else(|| panic!("no rescue file: {run:#?}"));
+    let saved = std::fs::read_to_string(rescue.path()).unwrap();
+    assert!(saved.contains("The answer is 42."), "the reply is kept: {saved}");
+    assert!(
+        run.stdout.contains(&rescue.path().display().to_string()),
+        "and the user is told where: {run:#?}"
+    );
+}

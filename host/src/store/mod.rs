@@ -21,7 +21,15 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 pub const DB_FILE: &str = "anton.db";
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write waits for another anton's transaction;
+/// `ANTON_BUSY_TIMEOUT_MS` changes it (tests, impatient people).
+fn busy_timeout() -> Duration {
+    std::env::var("ANTON_BUSY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(10))
+}
 
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -54,7 +62,7 @@ impl Store {
         let conn =
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
                 .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(&shown, e))?;
+        conn.busy_timeout(busy_timeout()).map_err(|e| sql_error(&shown, e))?;
         let store = Store {
             conn,
             path,
@@ -96,7 +104,7 @@ impl Store {
             }
             Err(e) => return Err(sql_error(&shown, e)),
         };
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(&shown, e))?;
+        conn.busy_timeout(busy_timeout()).map_err(|e| sql_error(&shown, e))?;
         let store = Store {
             conn,
             path,
@@ -576,8 +584,8 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
     let code = error.sqlite_error_code();
     StoreError(match code {
         Some(DatabaseBusy | DatabaseLocked) => format!(
-            "the session store {path} stayed locked by another anton for {}s; try again when it finishes",
-            BUSY_TIMEOUT.as_secs()
+            "the session store {path} stayed locked by another anton for {} s; try again when it finishes",
+            busy_timeout().as_secs_f64()
         ),
         Some(NotADatabase | DatabaseCorrupt) => {
             format!("the session store {path} is damaged ({error}); move it aside to start a new one")
