@@ -3,6 +3,7 @@
 
 mod commands;
 mod context;
+mod imported;
 mod input;
 mod journal;
 mod session;

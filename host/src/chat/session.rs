@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::journal::Record;
-use super::{Chat, Live, context};
+use super::{Chat, Live, context, imported};
 use crate::llm::Message;
 use crate::settings::ModelConfig;
 use crate::store::{self, Status};
@@ -72,7 +72,7 @@ impl Chat<'_> {
         let imported_note = p
             .imported_by
             .as_ref()
-            .map(|importer| context::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
+            .map(|importer| imported::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
         let (history, repaired) = context::rebuild(&messages, imported_note.as_deref());
         if repaired {
             println!("Repaired the end of this session's history (a tool call there had no result).");
