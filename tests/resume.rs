@@ -233,10 +233,16 @@ fn with_the_resume_plugin_disabled_both_ways_say_so() {
 fn two_anton_c_started_at_once_never_both_write_the_session() {
     use std::io::Write;
     use std::process::Stdio;
+    use std::time::Duration;
     let env = Env::new();
     let server = LlmServer::start();
-    for round in 0..10 {
+    for round in 0..6 {
         let id = env.chat_once(&server, &format!("question of round {round}"), "ok");
+        // Each reply takes a while, so that the two processes surely overlap:
+        // one holds the session while the other starts.
+        for _ in 0..2 {
+            server.then(Reply::Stall("a".into(), Duration::from_millis(1500), "b".into()));
+        }
         let mut children: Vec<_> = (0..2)
             .map(|_| {
                 let mut cmd = env.command_in(env.ws(), &["-c"]);
