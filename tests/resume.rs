@@ -304,3 +304,17 @@ fn two_anton_c_started_at_once_never_both_write_the_session() {
         assert!(kept, "round {round}: the second anton's message is lost:\n{runs:#?}");
     }
 }
+
+#[test]
+fn cancelling_the_launch_picker_leaves_instead_of_opening_a_chat() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    env.chat_once(&server, "an earlier question", "ok");
+    let run = env.run_env(&server.openai_env(), &["-r"], "q\nnot a message\n");
+    assert_eq!(run.code, 130, "{run:#?}");
+    assert!(
+        !run.stdout.contains("Resume this session with"),
+        "no chat was opened: {run:#?}"
+    );
+    assert_eq!(server.chat_requests().len(), 1, "the line after q reached no model");
+}

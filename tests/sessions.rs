@@ -268,3 +268,13 @@ fn a_listing_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+#[test]
+fn the_random_suffix_shown_in_an_id_finds_its_session() {
+    let env = Env::new();
+    let store = env.store();
+    let id = seed(&store, "the only task", "reply", 1);
+    let suffix = id.rsplit('_').next().unwrap().to_string();
+    let run = env.run(&["session", &suffix]);
+    assert!(run.ok().stdout.starts_with(&format!("Session:     {id}\n")), "{run:#?}");
+}

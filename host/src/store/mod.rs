@@ -341,18 +341,29 @@ impl Store {
         }
     }
 
-    /// A full id or a unique prefix.
+    /// A full id, a unique prefix, or a unique ending (the random suffix).
     pub fn find_session(&self, id_or_prefix: &str) -> Result<Lookup> {
         if let Some(session) = self.get_session(id_or_prefix)? {
             return Ok(Lookup::Found(Box::new(session)));
         }
+        let length = id_or_prefix.chars().count() as i64;
         let mut found = self.all(
             &format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions WHERE substr(id, 1, ?2) = ?1 ORDER BY updated_at DESC LIMIT 10"
             ),
-            params![id_or_prefix, id_or_prefix.chars().count() as i64],
+            params![id_or_prefix, length],
             session_from_row,
         )?;
+        // The random suffix is what sets ids apart on screen (`fc58`): it finds one too.
+        if found.is_empty() && length >= 3 {
+            found = self.all(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE substr(id, -?2) = ?1 ORDER BY updated_at DESC LIMIT 10"
+                ),
+                params![id_or_prefix, length],
+                session_from_row,
+            )?;
+        }
         Ok(match found.len() {
             0 => Lookup::Missing,
             1 => Lookup::Found(Box::new(found.remove(0))),

@@ -46,7 +46,7 @@ impl Plugin for Resume {
                     Ok(failed())
                 }
             },
-            None => pick(),
+            None => pick(invocation.origin),
         }
     }
 }
@@ -60,7 +60,7 @@ fn recent(limit: u32) -> Result<Vec<Session>, String> {
         .collect())
 }
 
-fn pick() -> Result<Outcome, String> {
+fn pick(origin: Origin) -> Result<Outcome, String> {
     let current = chat::current_session();
     let sessions: Vec<Session> = recent(OFFERED)?
         .into_iter()
@@ -87,6 +87,9 @@ fn pick() -> Result<Outcome, String> {
         .collect();
     Ok(match chat::pick("Resume which session?", &items)? {
         Some(index) => Outcome::switch_session(sessions[index as usize].id.clone()),
+        // Cancelled at launch (`anton -r`, Esc or Ctrl-C): leave, as the
+        // user asked, rather than open a chat nobody wanted.
+        None if origin == Origin::Launch => Outcome::exit(130),
         None => Outcome::ok(),
     })
 }
