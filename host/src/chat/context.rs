@@ -127,10 +127,11 @@ pub fn rebuild(messages: &[store::Message], imported_note: Option<&str>) -> (Vec
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn row(role: &str, content: &str, meta: &str) -> store::Message {
+    /// A stored message of turn 1, for tests of what the model is given.
+    pub(in crate::chat) fn row(role: &str, content: &str, meta: &str) -> store::Message {
         store::Message {
             id: 0,
             turn: 1,

@@ -74,18 +74,8 @@ pub fn is_imported(message: &store::Message) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::context::rebuild;
+    use super::super::context::tests::row;
     use super::*;
-
-    fn row(role: &str, content: &str, meta: &str) -> store::Message {
-        store::Message {
-            id: 0,
-            turn: 1,
-            role: role.into(),
-            content: content.into(),
-            meta: meta.into(),
-            created_at: 0,
-        }
-    }
 
     #[test]
     fn imported_turns_reach_the_model_quoted_never_as_its_own() {
