@@ -359,46 +359,66 @@ fn hostile_files_are_refused_in_one_line_and_nothing_is_written() {
 }
 
 #[test]
-fn secrets_never_reach_an_exported_file() {
+fn secrets_a_store_still_holds_never_reach_an_exported_file() {
     let env = Env::new();
     env.save_data_source("postgres", "prod-db", "pa55-w0rd-xyz");
     let store = env.store();
     let s = store.create_session(&NewSession::default()).unwrap();
-    store
-        .append_message(
-            &s.id,
-            1,
-            "user",
-            "use key sk-live-ABCDEFGHIJKLMNOPQRSTUV please",
-            "{}",
-            None,
-        )
-        .unwrap();
-    store
-        .append_message(
-            &s.id,
-            1,
+    drop(store);
+    // Rows another program (or an older anton) wrote, secrets and all.
+    let db = rusqlite::Connection::open(env.ws().join(".anton/anton.db")).unwrap();
+    for (role, content) in [
+        ("user", "use key sk-live-ABCDEFGHIJKLMNOPQRSTUV please"),
+        (
             "assistant",
             "password is pa55-w0rd-xyz and token eyJhbGciOiJI.eyJzdWIiOiIx.SflKxwRJSMeKKF2Q",
-            "{}",
-            None,
+        ),
+    ] {
+        db.execute(
+            "INSERT INTO messages (session_id, turn, role, content, meta, created_at) VALUES (?1, 1, ?2, ?3, ?4, 1)",
+            rusqlite::params![s.id, role, content, r#"{"note": "pa55-w0rd-xyz"}"#],
         )
         .unwrap();
+    }
+    db.execute(
+        "UPDATE sessions SET task = 'use key sk-live-ABCDEFGHIJKLMNOPQRSTUV please', messages = 2, turns = 1",
+        [],
+    )
+    .unwrap();
+    drop(db);
+
+    let dry = env.run(&["share", "export", "--dry-run"]);
+    dry.ok();
+    assert!(dry.stdout.contains("Dry run: nothing written."), "{dry:#?}");
+    assert!(
+        dry.stdout
+            .contains("message 2 (assistant): password is [DS_POSTGRES_PROD_DB__PASSWORD] and token"),
+        "{dry:#?}"
+    );
+    let output = env.ws().join(".anton/output");
+    assert!(!output.exists() || std::fs::read_dir(&output).unwrap().next().is_none());
+    assert!(
+        env.store().share_history(0).unwrap().is_empty(),
+        "a dry run is not in the ledger"
+    );
+
     let run = env.run(&["share", "export"]);
     run.ok();
-    // The key is in the task, and so in the title made from it: two finds.
+    // The key is in the task, and so in the title made from it: two finds;
+    // the password in the text and in both metas: three.
     assert!(
-        run.stdout.contains("Redacted: 2 api keys, 1 data-source secret, 1 jwt"),
+        run.stdout
+            .contains("Redacted: 3 data-source secrets, 1 jwt, 2 openai api keys"),
         "{run:#?}"
     );
-    let bytes = std::fs::read(exported_file(&run.stdout)).unwrap();
-    let (bundle, _) = read(&bytes).unwrap();
-    let text: String = bundle.conversation.iter().map(|e| e.content.clone()).collect();
+    let file = exported_file(&run.stdout);
+    let bytes = std::fs::read(&file).unwrap();
     for secret in ["sk-live-ABCDEFGHIJKLMNOPQRSTUV", "pa55-w0rd-xyz", "SflKxwRJSMeKKF2Q"] {
-        assert!(!text.contains(secret), "{secret} leaked: {text}");
+        assert!(!common::unpacked(&bytes).contains(secret), "{secret} leaked");
     }
-    assert_eq!(bundle.title, "use key [REDACTED_API_KEY] please");
-    assert_eq!(bundle.redactions.values().sum::<u64>(), 4);
+    let (bundle, _) = read(&bytes).unwrap();
+    assert_eq!(bundle.title, "use key [REDACTED_OPENAI_API_KEY] please");
+    assert_eq!(bundle.redactions.values().sum::<u64>(), 6);
 }
 
 #[test]

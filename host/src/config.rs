@@ -3,6 +3,9 @@
 //! ```toml
 //! [plugins.share]
 //! enabled = false
+//!
+//! [redact]
+//! patterns = ["ACME-[0-9]{6}"]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -75,6 +78,30 @@ impl Config {
         let text = toml::to_string(table).map_err(|e| e.to_string())?;
         files::write_atomic(file, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         Ok(file.clone())
+    }
+
+    /// The user's own secret shapes, from both files: more redaction never
+    /// acts for anyone, so a workspace's count before it is trusted. A
+    /// value that is not a list of strings is named, not fatal.
+    pub fn redact_patterns(&self) -> (Vec<String>, Vec<String>) {
+        let mut patterns = Vec::new();
+        let mut problems = Vec::new();
+        for (table, file) in [(&self.user, &self.user_file), (&self.workspace, &self.workspace_file)] {
+            let Some(value) = table.get("redact").and_then(|r| r.get("patterns")) else {
+                continue;
+            };
+            match value
+                .as_array()
+                .map(|a| a.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
+            {
+                Some(Some(list)) => patterns.extend(list.into_iter().map(String::from)),
+                _ => problems.push(format!(
+                    "{}: `redact.patterns` must be a list of strings; ignored",
+                    file.display()
+                )),
+            }
+        }
+        (patterns, problems)
     }
 }
 

@@ -73,6 +73,16 @@ impl Entry {
         }
     }
 
+    /// This entry with its texts scrubbed: what may be written to a memory
+    /// file and recognised there later.
+    pub fn scrubbed(&self, scrubber: &crate::scrub::Scrubber) -> Entry {
+        Entry {
+            text: clean_text(&scrubber.scrub(&self.text)),
+            topic: scrubber.scrub(&self.topic),
+            ..self.clone()
+        }
+    }
+
     fn line(&self) -> String {
         let text = clean_text(&self.text);
         match self.kind {

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::scrub::{Known, Scrubber};
 use crate::settings::LlmSettings;
 use crate::store::{Store, StoreError};
 use crate::workspace::Paths;
@@ -14,18 +15,26 @@ pub struct Services {
     pub paths: Paths,
     store: Mutex<Option<Store>>,
     pub current_session: Mutex<Option<String>>,
-    secrets: std::sync::OnceLock<Secrets>,
+    secrets: Mutex<Option<Arc<Secrets>>>,
     llm: std::sync::OnceLock<Option<(tokio::runtime::Runtime, crate::llm::Client)>>,
     settings: std::sync::OnceLock<LlmSettings>,
 }
 
-/// What the host knows is secret, learned on first need.
+/// What the host knows is secret, learned on first need and again whenever
+/// the vault changes ([`Services::vault_changed`]).
 pub struct Secrets {
-    pub scrubber: crate::scrub::Scrubber,
+    pub scrubber: Arc<Scrubber>,
     /// The connected data sources.
     pub data_sources: Vec<crate::vault::DataSource>,
     /// Vault files that could not be read.
     pub unreadable: Vec<crate::vault::Unreadable>,
+}
+
+impl Secrets {
+    /// What scratchpad code sees: the data sources' `DS_*` variables.
+    pub fn pad_env(&self) -> Vec<(String, String)> {
+        self.data_sources.iter().flat_map(|s| s.env_vars()).collect()
+    }
 }
 
 impl Services {
@@ -34,7 +43,7 @@ impl Services {
             paths,
             store: Mutex::new(None),
             current_session: Mutex::new(None),
-            secrets: std::sync::OnceLock::new(),
+            secrets: Mutex::new(None),
             llm: std::sync::OnceLock::new(),
             settings: std::sync::OnceLock::new(),
         })
@@ -60,19 +69,58 @@ impl Services {
             .as_ref()
     }
 
-    pub fn secrets(&self) -> &Secrets {
-        self.secrets.get_or_init(|| {
-            // Keys an untrusted workspace sets are ignored, yet still never stored.
-            let keys = crate::settings::Layers::read(&self.paths).key_values();
-            let (sources, unreadable) = self.paths.vault().list();
-            Secrets {
-                scrubber: crate::scrub::Scrubber::new(&keys, &sources),
-                data_sources: sources,
-                unreadable,
+    pub fn secrets(&self) -> Arc<Secrets> {
+        let mut slot = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert_with(|| {
+            let (secrets, problems) = self.learn_secrets();
+            for problem in problems {
+                eprintln!("warning: {}", crate::terminal::sanitize_line(&problem));
             }
+            Arc::new(secrets)
         })
+        .clone()
     }
 
+    /// A connection was saved or removed: what is secret is learned anew,
+    /// and the store scrubs with it from the next write.
+    pub fn vault_changed(&self) {
+        let secrets = Arc::new(self.learn_secrets().0);
+        let scrubber = secrets.scrubber.clone();
+        *self.secrets.lock().unwrap_or_else(|p| p.into_inner()) = Some(secrets);
+        if let Some(store) = self.store.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            store.scrub_with(scrubber);
+        }
+    }
+
+    /// The secrets, and what of the `[redact]` settings could not be used.
+    fn learn_secrets(&self) -> (Secrets, Vec<String>) {
+        // Keys an untrusted workspace sets are ignored, yet still never stored.
+        let mut known: Vec<Known> = crate::settings::Layers::read(&self.paths)
+            .secret_values()
+            .iter()
+            .filter_map(|(model_key, value)| {
+                if *model_key {
+                    Known::model_key(value)
+                } else {
+                    Known::env_secret(value)
+                }
+            })
+            .collect();
+        let (sources, unreadable) = self.paths.vault().list();
+        known.extend(sources.iter().flat_map(Known::data_source));
+        let (patterns, mut pattern_problems) = match crate::config::Config::load(&self.paths) {
+            Ok(config) => config.redact_patterns(),
+            Err(e) => (Vec::new(), vec![e]),
+        };
+        let (custom, problems) = crate::scrub::custom_patterns(&patterns);
+        pattern_problems.extend(problems);
+        let secrets = Secrets {
+            scrubber: Arc::new(Scrubber::new(known, custom)),
+            data_sources: sources,
+            unreadable,
+        };
+        (secrets, pattern_problems)
+    }
     /// Run `f` on the workspace store, opening it read-only on first use. A
     /// workspace with no store yet reads as empty: a query never creates
     /// `.anton/`, migrates or writes, so a read-only workspace still lists.
@@ -93,7 +141,9 @@ impl Services {
     pub fn write_store<R>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.as_ref().is_none_or(Store::is_read_only) {
-            *slot = Some(Store::open(&self.paths.anton_dir, &self.paths.workspace)?);
+            let store = Store::open(&self.paths.anton_dir, &self.paths.workspace)?;
+            store.scrub_with(self.secrets().scrubber.clone());
+            *slot = Some(store);
         }
         f(slot.as_ref().expect("opened above"))
     }

@@ -221,17 +221,20 @@ impl Layers {
 
     /// Every model key any source sets, used or ignored, so none is ever
     /// stored or shown.
-    pub fn key_values(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
+    /// The values anton must never store or show: model keys, and every
+    /// variable whose name says it is secret, from every layer (an ignored
+    /// one too). Each as (is a model key, value).
+    pub fn secret_values(&self) -> Vec<(bool, String)> {
+        let mut secrets: Vec<(bool, String)> = self
             .layers
             .iter()
             .flat_map(|layer| &layer.vars)
-            .filter(|(name, value)| is_key(name) && !value.trim().is_empty())
-            .map(|(_, value)| value.clone())
+            .filter(|(name, value)| (is_key(name) || crate::scrub::secret_name(name)) && !value.trim().is_empty())
+            .map(|(name, value)| (is_key(name), value.clone()))
             .collect();
-        keys.sort();
-        keys.dedup();
-        keys
+        secrets.sort();
+        secrets.dedup();
+        secrets
     }
 }
 
@@ -497,9 +500,22 @@ mod tests {
             &[("ANTHROPIC_API_KEY", "sk-env")],
             &[("ANTON_OPENAI_API_KEY", "sk-workspace")],
             &[("OPENAI_API_KEY", " ")],
-            &[("ANTON_ANTHROPIC_API_KEY", "sk-user"), (URL, "http://not-a-key")],
+            &[
+                ("ANTON_ANTHROPIC_API_KEY", "sk-user"),
+                (URL, "http://not-a-key"),
+                ("GITHUB_TOKEN", "ghtoken"),
+                ("KEYBOARD", "us"),
+            ],
         );
-        assert_eq!(l.key_values(), ["sk-env", "sk-user", "sk-workspace"]);
+        assert_eq!(
+            l.secret_values(),
+            [
+                (false, "ghtoken".to_string()),
+                (true, "sk-env".to_string()),
+                (true, "sk-user".to_string()),
+                (true, "sk-workspace".to_string())
+            ]
+        );
         assert!(
             is_routing("ANTON_CODING_PROVIDER") && is_routing("ANTHROPIC_BASE_URL") && is_routing("ANTON_MINDS_URL")
         );

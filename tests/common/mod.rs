@@ -221,3 +221,21 @@ pub fn staged_plugin(crate_name: &str, under: &Path) -> PathBuf {
     std::fs::copy(&wasm, dir.join(format!("{crate_name}.wasm"))).unwrap();
     dir
 }
+
+/// Every byte a `.anton` file holds, as text: a v1 zip's entries
+/// decompressed one after another, a v0.1 file as it is.
+pub fn unpacked(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        return String::from_utf8_lossy(bytes).into_owned();
+    };
+    let mut text = String::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        text.push_str(&entry.name().unwrap());
+        text.push('\n');
+        entry.read_to_string(&mut text).unwrap();
+        text.push('\n');
+    }
+    text
+}

@@ -66,43 +66,107 @@ impl Highlighter for SlashCompletion {}
 impl Validator for SlashCompletion {}
 impl Helper for SlashCompletion {}
 
+/// What a line becomes before it is kept in the history file.
+pub type Scrub = Box<dyn Fn(&str) -> String>;
+
 pub enum Input {
-    Terminal(Box<Editor<SlashCompletion, DefaultHistory>>, std::path::PathBuf),
+    Terminal(Box<LineEditor>),
     Piped,
 }
 
+pub struct LineEditor {
+    editor: Editor<SlashCompletion, DefaultHistory>,
+    file: std::path::PathBuf,
+    scrub: Scrub,
+    /// Whether the user was told the history cannot be saved.
+    warned: bool,
+}
+
 impl Input {
-    pub fn new(interactive: bool, completion: SlashCompletion, history_file: &Path) -> Input {
+    pub fn new(interactive: bool, completion: SlashCompletion, history_file: &Path, scrub: Scrub) -> Input {
         if !interactive {
             return Input::Piped;
         }
-        match Editor::<SlashCompletion, DefaultHistory>::new() {
-            Ok(mut editor) => {
-                editor.set_helper(Some(completion));
-                let _ = editor.load_history(history_file);
-                Input::Terminal(Box::new(editor), history_file.to_path_buf())
-            }
-            Err(_) => Input::Piped,
-        }
+        let Ok(mut editor) = Editor::<SlashCompletion, DefaultHistory>::new() else {
+            return Input::Piped;
+        };
+        editor.set_helper(Some(completion));
+        let mut line_editor = LineEditor {
+            editor,
+            file: history_file.to_path_buf(),
+            scrub,
+            warned: false,
+        };
+        line_editor.load();
+        Input::Terminal(Box::new(line_editor))
     }
 
     pub fn read(&mut self) -> Read {
         match self {
             Input::Piped => crate::terminal::read_line().map_or(Read::Eof, Read::Line),
-            Input::Terminal(editor, file) => match editor.readline("you> ") {
+            Input::Terminal(line_editor) => match line_editor.editor.readline("you> ") {
                 Ok(line) => {
                     if !line.trim().is_empty() {
-                        let _ = editor.add_history_entry(line.as_str());
-                        if let Some(dir) = file.parent() {
-                            let _ = std::fs::create_dir_all(dir);
-                        }
-                        let _ = editor.save_history(file);
+                        let kept = (line_editor.scrub)(&line);
+                        line_editor.editor.add_history_entry(kept.as_str()).ok();
+                        line_editor.save();
                     }
                     Read::Line(line)
                 }
                 Err(rustyline::error::ReadlineError::Interrupted) => Read::Interrupted,
                 Err(_) => Read::Eof,
             },
+        }
+    }
+}
+
+impl LineEditor {
+    /// The history as saved; a line an older anton kept with a secret in it
+    /// is scrubbed and the file rewritten.
+    fn load(&mut self) {
+        if !self.file.exists() {
+            return;
+        }
+        if let Err(e) = self.editor.load_history(&self.file) {
+            return self.warn(&format!(
+                "the line history in {} cannot be read ({e})",
+                self.file.display()
+            ));
+        }
+        let lines: Vec<String> = self.editor.history().iter().cloned().collect();
+        let scrubbed: Vec<String> = lines.iter().map(|l| (self.scrub)(l)).collect();
+        if scrubbed != lines {
+            self.editor.clear_history().ok();
+            for line in &scrubbed {
+                self.editor.add_history_entry(line.as_str()).ok();
+            }
+            self.save();
+        }
+    }
+
+    fn save(&mut self) {
+        let saved = self
+            .file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.editor.save_history(&self.file).map_err(|e| e.to_string()))
+            .and_then(|()| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&self.file, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())
+            });
+        if let Err(e) = saved {
+            self.warn(&format!(
+                "the line history cannot be saved to {} ({e})",
+                self.file.display()
+            ));
+        }
+    }
+
+    fn warn(&mut self, what: &str) {
+        if !self.warned {
+            self.warned = true;
+            println!("warning: {}", crate::terminal::sanitize_line(what));
         }
     }
 }

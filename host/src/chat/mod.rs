@@ -13,6 +13,7 @@ mod turn;
 
 use std::collections::HashSet;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::app::App;
 use crate::llm::Message;
@@ -41,7 +42,6 @@ struct Live {
 pub struct Chat<'a> {
     app: &'a mut App,
     journal: Journal,
-    scrubber: Scrubber,
     pads: Pads,
     live: Option<Live>,
     interactive: bool,
@@ -69,14 +69,12 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
             terminal::sanitize_line(&bad.error)
         );
     }
-    let scrubber = secrets.scrubber.clone();
-    let pad_env = secrets.data_sources.iter().flat_map(|s| s.env_vars()).collect();
+    let pad_env = secrets.pad_env();
     let interactive = terminal::stdin_is_terminal();
     let mut chat = Chat {
         pads: Pads::new(paths.workspace.clone(), pad_env),
         app,
         journal: Journal::new(services.clone()),
-        scrubber,
         live: None,
         interactive,
         memory_warned: false,
@@ -89,7 +87,14 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
     let completion = SlashCompletion {
         commands: chat.slash_completions(),
     };
-    let mut input = Input::new(interactive, completion, &paths.user_data.join("history.txt"));
+    let history_services = services.clone();
+    let scrub_line = Box::new(move |line: &str| history_services.secrets().scrubber.scrub(line));
+    let mut input = Input::new(
+        interactive,
+        completion,
+        &paths.user_data.join("history.txt"),
+        scrub_line,
+    );
     let mut interrupted_once = false;
     loop {
         let line = match input.read() {
@@ -118,6 +123,11 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
 }
 
 impl Chat<'_> {
+    /// The scrubber as it is now: a connection saved mid-chat is in it.
+    pub(super) fn scrubber(&self) -> Arc<Scrubber> {
+        self.app.services.secrets().scrubber.clone()
+    }
+
     pub(super) fn banner(&self) {
         match &self.app.services.settings().planning {
             Ok(model) if self.interactive => {

@@ -73,6 +73,15 @@ impl Chat<'_> {
             .imported_by
             .as_ref()
             .map(|importer| imported::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
+        // Rows another process wrote may hold what this one knows is secret.
+        let scrubber = self.scrubber();
+        let messages: Vec<_> = messages
+            .into_iter()
+            .map(|mut m| {
+                (m.content, m.meta) = scrubber.scrub_message(&m.role, &m.content, &m.meta);
+                m
+            })
+            .collect();
         let (history, repaired) = context::rebuild(&messages, imported_note.as_deref());
         if repaired {
             println!("Repaired the end of this session's history (a tool call there had no result).");

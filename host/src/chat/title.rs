@@ -74,11 +74,11 @@ impl Chat<'_> {
         if let Some((title, summary)) = generated {
             self.journal.write(Record::Title {
                 session: id.to_string(),
-                title: self.scrubber.scrub(&title),
+                title: self.scrubber().scrub(&title),
             });
             self.journal.write(Record::Summary {
                 session: id.to_string(),
-                summary: self.scrubber.scrub(&summary),
+                summary: self.scrubber().scrub(&summary),
             });
         }
     }

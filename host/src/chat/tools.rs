@@ -99,6 +99,10 @@ impl Chat<'_> {
             Ok(cell) => cell,
             Err(e) => return format!("error: {e}"),
         };
+        let secrets = self.app.services.secrets();
+        let scrubber = &secrets.scrubber;
+        // A connection saved mid-chat reaches the pads started after it.
+        self.pads.set_env(secrets.pad_env());
         println!(
             "{}",
             terminal::bold(&format!(
@@ -115,9 +119,9 @@ impl Chat<'_> {
         let services = self.app.services.clone();
         let (runtime, _) = services.llm().expect("checked when the chat opened");
         let output = self.pads.run(runtime, &cell.pad, &cell.code);
-        let stdout = self.scrubber.scrub(&output.stdout);
-        let stderr = self.scrubber.scrub(&output.stderr);
-        let error = output.error.as_deref().map(|e| self.scrubber.scrub(e));
+        let stdout = scrubber.scrub(&output.stdout);
+        let stderr = scrubber.scrub(&output.stderr);
+        let error = output.error.as_deref().map(|e| scrubber.scrub(e));
         for line in stdout.lines().take(12) {
             println!("  {}", terminal::sanitize(line));
         }
@@ -154,7 +158,9 @@ impl Chat<'_> {
             Err(e) => return format!("error: {e}"),
         };
         let mut saved = Vec::new();
+        let scrubber = self.scrubber();
         for (entry, project) in entries {
+            let entry = entry.scrubbed(&scrubber);
             let dir = if project {
                 self.app.paths.project_memory()
             } else {

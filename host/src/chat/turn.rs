@@ -21,7 +21,7 @@ impl Chat<'_> {
         if let Err(e) = self.ensure_session(&model) {
             return println!("error: {e}");
         }
-        let text = self.scrubber.scrub(text);
+        let text = self.scrubber().scrub(text);
         let live = self.live.as_mut().expect("ensured");
         let Some(next) = live.turns.checked_add(1) else {
             return println!("This session has as many turns as anton can count; /done starts a new one.");
@@ -67,10 +67,12 @@ impl Chat<'_> {
         let interactive = self.interactive;
         let services = self.app.services.clone();
         let (runtime, client) = services.llm().expect("checked when the chat opened");
+        let scrubber = self.scrubber();
+        let mut screen = scrubber.screen();
         let result = {
             let mut on_text = |piece: &str| {
                 partial.push_str(piece);
-                print!("{}", terminal::sanitize(piece));
+                print!("{}", terminal::sanitize(&screen.push(piece)));
                 let _ = std::io::stdout().flush();
             };
             runtime.block_on(async {
@@ -92,6 +94,7 @@ impl Chat<'_> {
             }
             meta.to_string()
         };
+        print!("{}", terminal::sanitize(&screen.finish()));
         let streamed = !partial.is_empty();
         let (text, tool_calls, extra, status, notice) = match result {
             None => (
@@ -113,9 +116,18 @@ impl Chat<'_> {
                 (reply.text, reply.tool_calls, tokens, Status::Idle, None)
             }
         };
+        // What the model asks for is run, stored and sent back scrubbed:
+        // secrets reach a pad through its DS_* variables only.
+        let tool_calls: Vec<ToolCall> = tool_calls
+            .into_iter()
+            .map(|mut call| {
+                scrubber.scrub_json(&mut call.input, &mut Default::default());
+                call
+            })
+            .collect();
         // A reply cut short is kept as far as it went; a failure before any
         // text leaves nothing to keep. Stored before the reply is shown as done.
-        let kept = (status != Status::Failed || !text.is_empty()).then(|| self.scrubber.scrub(&text));
+        let kept = (status != Status::Failed || !text.is_empty()).then(|| scrubber.scrub(&text));
         if let Some(text) = &kept {
             self.journal
                 .write(Record::message(id, turn, "assistant", text, &meta(extra)));
@@ -152,7 +164,9 @@ impl Chat<'_> {
         for entry in &project {
             self.record_project_memory(id, turn, entry, false);
         }
-        project.into_iter().chain(global).collect()
+        // A memory file anton did not write can hold anything.
+        let scrubber = self.scrubber();
+        project.iter().chain(&global).map(|e| e.scrubbed(&scrubber)).collect()
     }
 
     /// The project memories in force: those anton wrote here or the user
@@ -234,7 +248,7 @@ impl Chat<'_> {
             "memorize" => self.memorize(id, turn, call),
             other => format!("unknown tool '{other}'; the tools are scratchpad and memorize"),
         };
-        let result = self.scrubber.scrub(&result);
+        let result = self.scrubber().scrub(&result);
         let result_meta = json!({"tool": call.name, "id": call.id}).to_string();
         self.journal
             .write(Record::message(id, turn, "tool_result", &result, &result_meta));

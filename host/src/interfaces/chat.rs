@@ -22,21 +22,21 @@ impl Host for PluginState {
         if self.sealed {
             return;
         }
-        println!("{}", terminal::sanitize(&text));
+        println!("{}", self.shown(&text));
     }
 
     fn print_error(&mut self, text: String) {
         if self.sealed {
             return;
         }
-        eprintln!("{}", terminal::sanitize(&text));
+        eprintln!("{}", self.shown(&text));
     }
 
     fn print_markdown(&mut self, text: String) {
         if self.sealed {
             return;
         }
-        println!("{}", terminal::render_markdown(&terminal::sanitize(&text)));
+        println!("{}", terminal::render_markdown(&self.shown(&text)));
     }
 
     fn print_table(&mut self, table: Table) {
@@ -47,14 +47,14 @@ impl Host for PluginState {
             .columns
             .into_iter()
             .map(|c| terminal::Column {
-                header: terminal::sanitize_line(&c.header),
+                header: self.shown_line(&c.header),
                 shrinkable: c.shrinkable,
             })
             .collect();
         let rows: Vec<Vec<String>> = table
             .rows
             .iter()
-            .map(|row| row.iter().map(|cell| terminal::sanitize_line(cell)).collect())
+            .map(|row| row.iter().map(|cell| self.shown_line(cell)).collect())
             .collect();
         print!("{}", terminal::render_table(&columns, &rows, terminal::width()));
     }
@@ -83,7 +83,7 @@ impl Host for PluginState {
             return Ok(None);
         }
         let prompt = terminal::sanitize_line(&prompt);
-        let items: Vec<String> = items.iter().map(|i| terminal::sanitize_line(i)).collect();
+        let items: Vec<String> = items.iter().map(|i| self.shown_line(i)).collect();
         Ok(self
             .waiting_on_user(|| terminal::pick(&prompt, &items))
             .map(|i| i as u32))

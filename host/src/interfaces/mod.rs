@@ -70,6 +70,16 @@ pub struct PluginState {
 }
 
 impl PluginState {
+    /// A plugin's text as the screen may show it: no escape sequences, no
+    /// known secret (a store another process wrote may still hold one).
+    fn shown(&self, text: &str) -> String {
+        crate::terminal::sanitize(&self.services.secrets().scrubber.scrub_known(text))
+    }
+
+    fn shown_line(&self, text: &str) -> String {
+        crate::terminal::sanitize_line(&self.services.secrets().scrubber.scrub_known(text))
+    }
+
     /// The workspace store for reading; no store yet reads as empty.
     fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, HostError> {
         self.services.read_store(f).map_err(|e| HostError::Failed(e.0))

@@ -101,7 +101,8 @@ impl Host for PluginState {
             };
         }
         let mut report = crate::scrub::Report::new();
-        let scrubber = &self.services.secrets().scrubber;
+        let secrets = self.services.secrets();
+        let scrubber = &secrets.scrubber;
         let texts = texts.iter().map(|t| scrubber.scrub_counting(t, &mut report)).collect();
         let counts = report
             .into_iter()

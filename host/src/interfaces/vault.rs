@@ -37,11 +37,15 @@ impl Host for PluginState {
         let source = vault
             .save_fields(connection.engine, connection.name, fields)
             .map_err(HostError::Failed)?;
+        self.services.vault_changed();
         Ok(source.env_prefix())
     }
 
     fn remove(&mut self, handle: String) -> Result<bool, HostError> {
-        self.vault()?.remove(&handle).map_err(HostError::Invalid)
+        let removed = self.vault()?.remove(&handle).map_err(HostError::Invalid)?;
+        // A removed password can still sit in the scrollback and the
+        // store's older rows: it stays known until anton exits.
+        Ok(removed)
     }
 
     fn reach(&mut self, handle: String, timeout_ms: u32) -> Result<ReachResult, HostError> {

@@ -183,6 +183,11 @@ impl Pads {
 
     /// Run `code` in pad `name`, starting the pad when needed.
     /// `runtime` waits for the cell's reply, its timeout and a Ctrl-C at once.
+    /// What pads started from now on see (see [`Pads::new`]).
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
+    }
+
     pub fn run(&mut self, runtime: &tokio::runtime::Runtime, name: &str, code: &str) -> CellOutput {
         if !self.pads.contains_key(name) {
             match self.start() {

@@ -15,6 +15,8 @@ pub use types::*;
 pub use writer::Writer;
 
 use std::fmt;
+
+use crate::scrub::Scrubber;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,6 +51,9 @@ pub struct Store {
     path: PathBuf,
     workspace: String,
     read_only: bool,
+    /// What every written text goes through: token shapes alone until the
+    /// owner says which values are secret ([`Store::scrub_with`]).
+    scrubber: std::sync::RwLock<std::sync::Arc<Scrubber>>,
 }
 
 impl Store {
@@ -68,6 +73,7 @@ impl Store {
             path,
             workspace: workspace.display().to_string(),
             read_only: false,
+            scrubber: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -110,6 +116,7 @@ impl Store {
             path,
             workspace: workspace.display().to_string(),
             read_only: true,
+            scrubber: Default::default(),
         };
         let version = store.schema_version()?;
         let known = schema::MIGRATIONS.len() as i64;
@@ -198,12 +205,19 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// Scrub what is written from now on with `scrubber`.
+    pub fn scrub_with(&self, scrubber: std::sync::Arc<Scrubber>) {
+        *self.scrubber.write().unwrap_or_else(|p| p.into_inner()) = scrubber;
+    }
+
     /// Run `f` in one immediate transaction: all of its writes land, or none.
     pub fn transaction<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
         let tx = self.immediate()?;
+        let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner()).clone();
         let result = f(&Writer {
             conn: &tx,
             workspace: &self.workspace,
+            scrubber: &scrubber,
         })
         .map_err(|e| self.fail(e))?;
         tx.commit().map_err(|e| self.fail(e))?;
@@ -487,13 +501,13 @@ impl Store {
                  WHERE id = ?1",
                 params![
                     session.id,
-                    import.summary,
-                    p.imported_by,
+                    w.clean(&import.summary),
+                    p.imported_by.as_deref().map(|t| w.clean(t)),
                     p.imported_at,
-                    p.exported_by,
+                    p.exported_by.as_deref().map(|t| w.clean(t)),
                     p.exported_at,
-                    p.original_id,
-                    p.source_file,
+                    p.original_id.as_deref().map(|t| w.clean(t)),
+                    p.source_file.as_deref().map(|t| w.clean(t)),
                     p.file_sha256
                 ],
             )?;
@@ -527,6 +541,8 @@ impl Store {
     }
 
     pub fn kv_set(&self, plugin: &str, key: &str, value: &str) -> Result<()> {
+        let value = self.scrubber.read().unwrap_or_else(|p| p.into_inner()).scrub(value);
+        let value = value.as_str();
         self.conn
             .execute(
                 "INSERT INTO plugin_kv (plugin, key, value) VALUES (?1, ?2, ?3)

@@ -10,9 +10,19 @@ use super::*;
 pub struct Writer<'a> {
     pub(super) conn: &'a Connection,
     pub(super) workspace: &'a str,
+    pub(super) scrubber: &'a Scrubber,
 }
 
 impl Writer<'_> {
+    /// Every text goes to disk through here: no secret is kept at rest.
+    pub(super) fn clean(&self, text: &str) -> String {
+        self.scrubber.scrub(text)
+    }
+
+    fn clean_message(&self, role: &str, content: &str, meta: &str) -> (String, String) {
+        self.scrubber.scrub_message(role, content, meta)
+    }
+
     /// "pid N on HOST" of a live process other than this one that holds the session.
     pub(super) fn live_holder(&self, session_id: &str) -> rusqlite::Result<Option<String>> {
         let writer: Option<(Option<u32>, Option<String>)> = self
@@ -37,7 +47,7 @@ impl Writer<'_> {
             let inserted = self.conn.execute(
                 "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
                  VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                params![id, new.title, now, new.provider, new.model, self.workspace],
+                params![id, self.clean(&new.title), now, new.provider, new.model, self.workspace],
             )?;
             // A clash needs two sessions in the same second with the same
             // random suffix; draw again.
@@ -61,7 +71,8 @@ impl Writer<'_> {
         at: Option<i64>,
     ) -> rusqlite::Result<i64> {
         let at = at.unwrap_or_else(now_ms);
-        let id = self.insert_message(session_id, turn, role, content, meta, at)?;
+        let (content, meta) = self.clean_message(role, content, meta);
+        let id = self.insert_message(session_id, turn, role, &content, &meta, at)?;
         self.conn
             .prepare_cached(
                 "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
@@ -92,7 +103,8 @@ impl Writer<'_> {
     /// Many messages at once; the session's counters are set once at the end.
     pub fn append_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
         for m in messages {
-            self.insert_message(session_id, m.turn, &m.role, &m.content, &m.meta, m.created_at)?;
+            let (content, meta) = self.clean_message(&m.role, &m.content, &m.meta);
+            self.insert_message(session_id, m.turn, &m.role, &content, &meta, m.created_at)?;
         }
         self.conn.execute(
             "UPDATE sessions SET
@@ -113,7 +125,7 @@ impl Writer<'_> {
         self.conn.execute(
             "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
              WHERE id = ?1 AND (?3 OR title_source <> 'user')",
-            params![session_id, title, by_user],
+            params![session_id, self.clean(title), by_user],
         )?;
         Ok(())
     }
@@ -121,7 +133,7 @@ impl Writer<'_> {
     pub fn set_summary(&self, session_id: &str, summary: &str) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE sessions SET summary = ?2 WHERE id = ?1",
-            params![session_id, summary],
+            params![session_id, self.clean(summary)],
         )?;
         Ok(())
     }
@@ -143,8 +155,8 @@ impl Writer<'_> {
                 if memory.born { "born" } else { "used" },
                 memory.kind,
                 memory.scope,
-                memory.text,
-                memory.topic,
+                self.clean(&memory.text),
+                self.clean(&memory.topic),
                 now_ms()
             ],
         )?;
@@ -158,10 +170,10 @@ impl Writer<'_> {
             params![
                 entry.session_id,
                 entry.direction,
-                entry.path,
+                self.clean(&entry.path),
                 entry.sha256,
-                entry.title,
-                entry.who,
+                self.clean(&entry.title),
+                self.clean(&entry.who),
                 entry.at,
                 entry.format
             ],
@@ -175,12 +187,12 @@ impl Writer<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 session_id,
-                cell.pad,
-                cell.code,
-                cell.stdout,
-                cell.stderr,
-                cell.error,
-                cell.description,
+                self.clean(&cell.pad),
+                self.clean(&cell.code),
+                self.clean(&cell.stdout),
+                self.clean(&cell.stderr),
+                cell.error.as_deref().map(|e| self.clean(e)),
+                self.clean(&cell.description),
                 cell.started_at,
                 cell.finished_at
             ],

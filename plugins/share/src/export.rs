@@ -10,10 +10,11 @@ use anton_plugin_sdk::{Args, Invocation, Message, Outcome, Session, session};
 use anton_share_format::{self as format, Bundle, Episode, Format, Memory};
 use serde_json::{Value, json};
 
-use crate::{cell_count, memory_counts, or_none, redact, time};
+use crate::redaction::{Redaction, redact};
+use crate::{cell_count, memory_counts, or_none, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
-    if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session"]) {
+    if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session", "--dry-run"]) {
         return Err(format!("unknown option {bad}; usage: {}", invocation.usage()));
     }
     let format = match args.value("--format")? {
@@ -22,6 +23,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         Some(other) => return Err(format!("unknown format '{other}': use v1 (default) or v0.1")),
     };
     let summary_only = args.flag("--summary");
+    let dry_run = args.flag("--dry-run");
     let session = session::about(invocation, args)?;
     let messages = storage::messages(&session.id, 0)?;
     if messages.is_empty() {
@@ -93,7 +95,11 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         redactions: BTreeMap::new(),
         imported: None,
     };
-    bundle.redactions = redact(&mut bundle);
+    let redaction = redact(&mut bundle);
+    if dry_run {
+        chat::print(&dry_run_report(&bundle, &redaction, format));
+        return Ok(Outcome::ok());
+    }
     let bytes = match format {
         Format::V1 => format::write_v1(&bundle),
         Format::V01 => format::write_v01(&bundle),
@@ -189,6 +195,35 @@ fn title_and_summary(session: &Session, messages: &[Message]) -> (String, String
             session.summary.clone(),
         ),
     }
+}
+
+/// What `--dry-run` shows: what the file would hide and where, nothing
+/// written.
+fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: Format) -> String {
+    const SHOWN: usize = 20;
+    let mut lines = vec![
+        format!(
+            "Dry run: nothing written. Would export \"{}\" ({}).",
+            one_line(&bundle.title),
+            format.name()
+        ),
+        format!("  Redacted: {}", describe_redactions(&redaction.in_file)),
+    ];
+    let now: u64 = redaction.found_now.values().sum();
+    let stored: u64 = redaction.in_file.values().sum::<u64>().saturating_sub(now);
+    if stored + now > 0 {
+        lines.push(format!(
+            "  {stored} were taken out when the session was stored; {now} are found only now: {}",
+            describe_redactions(&redaction.found_now)
+        ));
+    }
+    for (place, snippet) in redaction.places.iter().take(SHOWN) {
+        lines.push(format!("  {place}: {snippet}"));
+    }
+    if redaction.places.len() > SHOWN {
+        lines.push(format!("  … and {} more places", redaction.places.len() - SHOWN));
+    }
+    lines.join("\n")
 }
 
 fn describe_redactions(counts: &BTreeMap<String, u64>) -> String {

@@ -6,7 +6,8 @@ use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance};
 use anton_share_format::{self as format, Bundle, Memory};
 use serde_json::json;
 
-use crate::{cell_count, memory_counts, or_none, redact, time};
+use crate::redaction::redact;
+use crate::{cell_count, memory_counts, or_none, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let origin = invocation.origin;

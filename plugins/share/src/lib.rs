@@ -5,12 +5,10 @@
 mod export;
 mod history;
 mod import;
+mod redaction;
 mod status;
 mod time;
 
-use std::collections::BTreeMap;
-
-use anton_plugin_sdk::storage;
 use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, register_plugin};
 use anton_share_format::Bundle;
 
@@ -43,28 +41,6 @@ impl Plugin for Share {
 }
 
 register_plugin!(Share);
-
-/// Every text of the bundle through the host's redaction; counts by kind.
-pub(crate) fn redact(bundle: &mut Bundle) -> BTreeMap<String, u64> {
-    let mut slots: Vec<&mut String> = vec![&mut bundle.title, &mut bundle.summary];
-    for e in &mut bundle.conversation {
-        slots.push(&mut e.content);
-    }
-    for m in bundle.session_born.iter_mut().chain(bundle.project_accessed.iter_mut()) {
-        slots.push(&mut m.content);
-    }
-    for c in &mut bundle.cells {
-        slots.extend([&mut c.code, &mut c.stdout, &mut c.stderr, &mut c.description]);
-        if let Some(error) = c.error.as_mut() {
-            slots.push(error);
-        }
-    }
-    let redacted = storage::redact(&slots.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    for (slot, text) in slots.into_iter().zip(redacted.texts) {
-        *slot = text;
-    }
-    redacted.counts.into_iter().map(|c| (c.kind, c.count as u64)).collect()
-}
 
 pub(crate) fn or_none(text: &str) -> &str {
     if text.is_empty() { "(none)" } else { text }
