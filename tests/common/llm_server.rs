@@ -74,6 +74,8 @@ pub struct LlmServer {
     pub url: String,
     script: Arc<Mutex<VecDeque<Reply>>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    /// What a title request is answered with.
+    title: Arc<Mutex<(String, String)>>,
 }
 
 pub const TITLE: &str = "Revenue by region";
@@ -85,14 +87,25 @@ impl LlmServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let script: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
-        let (s, r) = (script.clone(), requests.clone());
+        let title = Arc::new(Mutex::new((TITLE.to_string(), SUMMARY.to_string())));
+        let (s, r, t) = (script.clone(), requests.clone(), title.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (s, r) = (s.clone(), r.clone());
-                std::thread::spawn(move || serve(stream, &s, &r));
+                let (s, r, t) = (s.clone(), r.clone(), t.clone());
+                std::thread::spawn(move || serve(stream, &s, &r, &t));
             }
         });
-        LlmServer { url, script, requests }
+        LlmServer {
+            url,
+            script,
+            requests,
+            title,
+        }
+    }
+
+    /// Name every session `title` from now on.
+    pub fn titles(&self, title: &str, summary: &str) {
+        *self.title.lock().unwrap() = (title.to_string(), summary.to_string());
     }
 
     pub fn then(&self, reply: Reply) -> &LlmServer {
@@ -139,7 +152,12 @@ impl LlmServer {
     }
 }
 
-fn serve(stream: TcpStream, script: &Mutex<VecDeque<Reply>>, requests: &Mutex<Vec<Recorded>>) {
+fn serve(
+    stream: TcpStream,
+    script: &Mutex<VecDeque<Reply>>,
+    requests: &Mutex<Vec<Recorded>>,
+    naming: &Mutex<(String, String)>,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -172,7 +190,8 @@ fn serve(stream: TcpStream, script: &Mutex<VecDeque<Reply>>, requests: &Mutex<Ve
     requests.lock().unwrap().push(recorded);
     let anthropic = path.ends_with("/v1/messages");
     let reply = if title {
-        Reply::Text(json!({"title": TITLE, "summary": SUMMARY}).to_string())
+        let (title, summary) = naming.lock().unwrap().clone();
+        Reply::Text(json!({"title": title, "summary": summary}).to_string())
     } else {
         script
             .lock()
