@@ -215,3 +215,48 @@ fn the_line_history_keeps_no_secret_and_an_old_one_is_cleaned() {
     );
     assert!(kept.contains("[REDACTED_ENV_SECRET]"), "{kept}");
 }
+
+#[test]
+fn the_users_own_patterns_are_redacted_and_a_bad_one_is_named_once() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let config = env.home.path().join("config/anton/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[redact]\npatterns = [\"ACME-[0-9]{6}\", \"(unclosed\"]\n").unwrap();
+    let id = env.chat_once(&server, "ship order ACME-123456 today", "Shipping ACME-123456.");
+    let stored: Vec<String> = env
+        .store()
+        .messages(&id, 0)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            "ship order [REDACTED_CUSTOM_SECRET] today",
+            "Shipping [REDACTED_CUSTOM_SECRET]."
+        ]
+    );
+    assert!(
+        !server
+            .all_requests()
+            .iter()
+            .any(|r| r.body.to_string().contains("ACME-123456"))
+    );
+    let run = env.run(&["sessions"]);
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.contains("(unclosed")).collect();
+    assert!(warnings.len() <= 1, "{run:#?}");
+    let chat = env.run_env(&server.openai_env(), &[], "/help\n");
+    let warning = chat
+        .stderr
+        .lines()
+        .find(|l| l.contains("(unclosed"))
+        .unwrap_or_default();
+    assert!(
+        warning.starts_with("warning: ")
+            && warning.contains(&config.display().to_string())
+            && warning.ends_with("skipped"),
+        "{chat:#?}"
+    );
+}

@@ -83,7 +83,8 @@ impl Config {
     /// The user's own secret shapes, from both files: more redaction never
     /// acts for anyone, so a workspace's count before it is trusted. A
     /// value that is not a list of strings is named, not fatal.
-    pub fn redact_patterns(&self) -> (Vec<String>, Vec<String>) {
+    /// Each pattern with the file it came from.
+    pub fn redact_patterns(&self) -> (Vec<(String, String)>, Vec<String>) {
         let mut patterns = Vec::new();
         let mut problems = Vec::new();
         for (table, file) in [(&self.user, &self.user_file), (&self.workspace, &self.workspace_file)] {
@@ -94,7 +95,9 @@ impl Config {
                 .as_array()
                 .map(|a| a.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
             {
-                Some(Some(list)) => patterns.extend(list.into_iter().map(String::from)),
+                Some(Some(list)) => {
+                    patterns.extend(list.into_iter().map(|p| (file.display().to_string(), p.to_string())))
+                }
                 _ => problems.push(format!(
                     "{}: `redact.patterns` must be a list of strings; ignored",
                     file.display()

@@ -78,7 +78,9 @@ impl Entry {
     pub fn scrubbed(&self, scrubber: &crate::scrub::Scrubber) -> Entry {
         Entry {
             text: clean_text(&scrubber.scrub(&self.text)),
-            topic: scrubber.scrub(&self.topic),
+            // The file holds the topic as a slug, which can join what
+            // scrubbing saw apart.
+            topic: scrubber.scrub(&slug(&scrubber.scrub(&self.topic))),
             ..self.clone()
         }
     }

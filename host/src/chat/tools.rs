@@ -61,18 +61,21 @@ pub struct ScratchpadCall {
 
 pub fn scratchpad_call(input: &Value) -> Result<ScratchpadCall, String> {
     let code = input["code"].as_str().ok_or("scratchpad needs `code`")?;
-    let pad: String = input["name"]
-        .as_str()
-        .unwrap_or("main")
+    Ok(ScratchpadCall {
+        pad: pad_name(input["name"].as_str().unwrap_or("main")),
+        code: code.to_string(),
+        description: input["one_line_description"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+/// Letters, digits, `-` and `_`, at most 40; `main` when none is left.
+pub fn pad_name(name: &str) -> String {
+    let pad: String = name
         .chars()
         .filter(|c| c.is_alphanumeric() || "-_".contains(*c))
         .take(40)
         .collect();
-    Ok(ScratchpadCall {
-        pad: if pad.is_empty() { "main".into() } else { pad },
-        code: code.to_string(),
-        description: input["one_line_description"].as_str().unwrap_or_default().to_string(),
-    })
+    if pad.is_empty() { "main".into() } else { pad }
 }
 
 /// A memorize call's entries, with their scope (`true`: project).
@@ -95,12 +98,14 @@ pub fn memorize_entries(input: &Value) -> Result<Vec<(Entry, bool)>, String> {
 
 impl Chat<'_> {
     pub(super) fn scratchpad(&mut self, id: &str, turn: u32, call: &ToolCall) -> String {
-        let cell = match scratchpad_call(&call.input) {
+        let mut cell = match scratchpad_call(&call.input) {
             Ok(cell) => cell,
             Err(e) => return format!("error: {e}"),
         };
         let secrets = self.app.services.secrets();
         let scrubber = &secrets.scrubber;
+        // Filtering can join what scrubbing saw apart: scrub the result too.
+        cell.pad = pad_name(&scrubber.scrub(&cell.pad));
         // A connection saved mid-chat reaches the pads started after it.
         self.pads.set_env(secrets.pad_env());
         println!(

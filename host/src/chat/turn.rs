@@ -109,7 +109,10 @@ impl Chat<'_> {
                 Vec::new(),
                 json!({"failed": true}),
                 Status::Failed,
-                Some(format!("error: {}", terminal::sanitize(&error.to_string()))),
+                Some(format!(
+                    "error: {}",
+                    terminal::sanitize(&scrubber.scrub(&error.to_string()))
+                )),
             ),
             Some(Ok(reply)) => {
                 let tokens = json!({"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens});
@@ -122,6 +125,8 @@ impl Chat<'_> {
             .into_iter()
             .map(|mut call| {
                 scrubber.scrub_json(&mut call.input, &mut Default::default());
+                call.id = scrubber.scrub(&call.id);
+                call.name = scrubber.scrub(&call.name);
                 call
             })
             .collect();

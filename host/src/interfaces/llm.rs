@@ -15,7 +15,10 @@ impl Host for PluginState {
         .map_err(LlmError::NotConfigured)?;
         let mut system = String::new();
         let mut messages = Vec::new();
-        for m in request.messages {
+        // A plugin may send what the store held before a secret was known.
+        let secrets = self.services.secrets();
+        for mut m in request.messages {
+            m.content = secrets.scrubber.scrub(&m.content);
             match m.role.as_str() {
                 "system" => system.push_str(&m.content),
                 "assistant" => messages.push(Message::Assistant {

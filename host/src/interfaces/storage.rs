@@ -182,6 +182,8 @@ impl Host for PluginState {
                 forked_from: None,
             },
         };
+        // Whatever plugin sends them, memory files get them scrubbed.
+        let secrets = self.services.secrets();
         let entries: Vec<crate::memory::Entry> = session
             .memories
             .iter()
@@ -190,7 +192,7 @@ impl Host for PluginState {
                 entry.topic = m.topic.clone();
                 entry.source = "import".into();
                 entry.confidence = "medium".into();
-                Some(entry)
+                Some(entry.scrubbed(&secrets.scrubber))
             })
             .collect();
         let exporter = p.exported_by.unwrap_or_else(|| "an unknown person".into());

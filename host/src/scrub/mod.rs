@@ -34,9 +34,40 @@ impl Known {
         Known::at_least(8, value, "[REDACTED_API_KEY]".into(), "api key")
     }
 
-    /// The value of an environment variable whose name says it is secret.
+    /// The value of an environment variable whose name says it is secret;
+    /// a plain word (`password`, `localhost`) is taken for a placeholder
+    /// someone left there, not a secret.
     pub fn env_secret(value: &str) -> Option<Known> {
+        if value.chars().all(char::is_alphabetic) {
+            return None;
+        }
         Known::at_least(8, value, placeholder("env secret"), "env secret")
+    }
+
+    /// The forms a value takes when code prints it inside a string: JSON
+    /// (`"` and `\` escaped, and non-ASCII as `\uXXXX`) and Python's repr.
+    fn escaped_forms(&self) -> Vec<Known> {
+        let json = serde_json::to_string(&self.value).unwrap_or_default();
+        let json = json[1..json.len() - 1].to_string();
+        let ascii: String = json
+            .chars()
+            .flat_map(|c| {
+                if c.is_ascii() {
+                    vec![c.to_string()]
+                } else {
+                    c.encode_utf16(&mut [0; 2])
+                        .iter()
+                        .map(|u| format!("\\u{u:04x}"))
+                        .collect()
+                }
+            })
+            .collect();
+        let repr = self.value.replace('\\', "\\\\").replace('\'', "\\'");
+        [json, ascii, repr]
+            .into_iter()
+            .filter(|form| *form != self.value)
+            .map(|value| Known { value, ..self.clone() })
+            .collect()
     }
 
     /// A data source's secret fields, as `[DS_<ENGINE>_<NAME>__<FIELD>]`:
@@ -56,6 +87,17 @@ impl Known {
                 )
             })
             .collect()
+    }
+
+    /// A short value that is part of a longer word (`postgres` in
+    /// `postgresql`) is that word, not the secret; a long one is the secret
+    /// wherever it is.
+    fn inside_a_word(&self, text: &str, start: usize, end: usize) -> bool {
+        const LONG: usize = 12;
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        self.value.chars().count() < LONG
+            && (word(text[..start].chars().next_back()) && word(self.value.chars().next())
+                || word(text[end..].chars().next()) && word(self.value.chars().next_back()))
     }
 
     /// Short values are left alone: replacing every `1234` would garble
@@ -97,7 +139,12 @@ impl Default for Scrubber {
 }
 
 impl Scrubber {
-    pub fn new(mut known: Vec<Known>, custom: Vec<Regex>) -> Scrubber {
+    pub fn new(known: Vec<Known>, custom: Vec<Regex>) -> Scrubber {
+        let mut known: Vec<Known> = known
+            .iter()
+            .flat_map(|k| k.escaped_forms())
+            .chain(known.iter().cloned())
+            .collect();
         known.sort_by(|a, b| b.value.len().cmp(&a.value.len()).then(a.value.cmp(&b.value)));
         known.dedup_by(|a, b| a.value == b.value);
         let finder = (!known.is_empty()).then(|| {
@@ -182,18 +229,26 @@ impl Scrubber {
         }
     }
 
-    fn replace_known(&self, text: &str, report: &mut Report) -> String {
+    /// Where known values occur in `text`, in order: (start, end, the value's record).
+    fn known_spans(&self, text: &str) -> Vec<(usize, usize, &Known)> {
         let Some(finder) = &self.finder else {
-            return text.to_string();
+            return Vec::new();
         };
+        finder
+            .find_iter(text)
+            .map(|found| (found.start(), found.end(), &self.known[found.pattern().as_usize()]))
+            .filter(|(start, end, known)| !known.inside_a_word(text, *start, *end))
+            .collect()
+    }
+
+    fn replace_known(&self, text: &str, report: &mut Report) -> String {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for found in finder.find_iter(text) {
-            let known = &self.known[found.pattern().as_usize()];
-            out.push_str(&text[last..found.start()]);
+        for (start, end, known) in self.known_spans(text) {
+            out.push_str(&text[last..start]);
             out.push_str(&known.replacement);
             *report.entry(known.kind).or_default() += 1;
-            last = found.end();
+            last = end;
         }
         out.push_str(&text[last..]);
         out
@@ -230,19 +285,19 @@ fn replace_matches(
     out
 }
 
-/// The user's `[redact] patterns`, each a regular expression; one that does
-/// not compile is named, not fatal.
-pub fn custom_patterns(patterns: &[String]) -> (Vec<Regex>, Vec<String>) {
+/// The user's `[redact] patterns` as (file, pattern), each a regular
+/// expression; one that does not compile is named with its file, not fatal.
+pub fn custom_patterns(patterns: &[(String, String)]) -> (Vec<Regex>, Vec<String>) {
     let mut compiled = Vec::new();
     let mut problems = Vec::new();
-    for pattern in patterns {
+    for (file, pattern) in patterns {
         match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
-            Ok(regex) if regex.is_match("") => {
-                problems.push(format!("redact pattern {pattern:?} matches empty text; skipped"))
-            }
+            Ok(regex) if regex.is_match("") => problems.push(format!(
+                "{file}: redact pattern {pattern:?} matches empty text; skipped"
+            )),
             Ok(regex) => compiled.push(regex),
             Err(e) => problems.push(format!(
-                "redact pattern {pattern:?} is not a valid regular expression ({}); skipped",
+                "{file}: redact pattern {pattern:?} is not a valid regular expression ({}); skipped",
                 e.to_string().lines().last().unwrap_or_default().trim()
             )),
         }

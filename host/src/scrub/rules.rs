@@ -50,19 +50,19 @@ type Spec = (&'static str, &'static str, usize, Option<fn(&regex::Captures) -> b
 const SPECS: &[Spec] = &[
     (
         "private key",
-        r"-----BEGIN[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:.,-]*)",
+        r"-----BEGIN[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END[A-Z0-9 _-]{0,40}PRIVATE KEY(?: BLOCK)?-----|(?:(?:\s|\\n)*[A-Za-z0-9+/=]{20,})*)",
         0,
         None,
     ),
     (
         "password",
-        r"(?i)(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[^\s:/@'`<>\x22]{1,100}:([^\s@/'`<>\x22]{1,200})@",
+        r"(?i)(?-u:\b)[a-z][a-z0-9+.-]{1,20}://[^\s:/@'`<>\x22]{0,100}:([^\s/`<>\x22]{1,200})@",
         1,
         Some(not_a_template),
     ),
     (
         "aws access key id",
-        r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?-u:\b)",
+        r"(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",
         0,
         None,
     ),
@@ -95,7 +95,7 @@ const SPECS: &[Spec] = &[
     ),
     (
         "stripe key",
-        r"(?-u:\b)(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}(?-u:\b)",
+        r"(?-u:\b)(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,}",
         0,
         None,
     ),
@@ -145,7 +145,12 @@ const SPECS: &[Spec] = &[
         0,
         None,
     ),
-    ("token", r"(?i)(?-u:\b)bearer\s+([A-Za-z0-9._~+/=-]{8,})", 1, None),
+    (
+        "token",
+        r"(?i)(?-u:\b)bearer\s+([A-Za-z0-9._~+/=-]{8,})",
+        1,
+        Some(has_digit),
+    ),
     (
         "token",
         r"(?i)(?-u:\b)authorization:\s*basic\s+([A-Za-z0-9+/=]{8,})",
@@ -154,23 +159,36 @@ const SPECS: &[Spec] = &[
     ),
     (
         "secret",
-        r"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[a-z0-9_.-]*)[\x22']?\s*(?::=|=>|:|=)\s*([\x22']?)([^\s\x22'`,;()\[\]{}<>]{6,})",
+        r"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|pwd|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|auth[_.-]?key|credentials?)[a-z0-9_.-]*)[\x22']?[ \t]*(?::=|=>|:|=)[ \t]*([\x22']?)([^\s\x22'`,;()\[\]{}<>]{6,})(\()?",
         3,
         Some(assigned_secret),
     ),
 ];
+
+/// A vendor prefix must start a token, yet `call_ghp_…` still holds one:
+/// `\b` would not fire after `_`, so the rule asks for no letter or digit
+/// before the prefix, and replaces only what follows.
+fn pattern(spec: &Spec) -> (String, usize) {
+    match spec.1.strip_prefix(r"(?-u:\b)") {
+        Some(rest) if spec.2 == 0 => (format!("(?:^|[^A-Za-z0-9])({rest})"), 1),
+        _ => (spec.1.to_string(), spec.2),
+    }
+}
 
 pub fn all() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
         SPECS
             .iter()
-            .map(|&(kind, pattern, group, keep)| Rule {
-                kind,
-                placeholder: placeholder(kind),
-                regex: Regex::new(pattern).expect("valid rule"),
-                group,
-                keep,
+            .map(|spec| {
+                let (pattern, group) = pattern(spec);
+                Rule {
+                    kind: spec.0,
+                    placeholder: placeholder(spec.0),
+                    regex: Regex::new(&pattern).expect("valid rule"),
+                    group,
+                    keep: spec.3,
+                }
             })
             .collect()
     })
@@ -179,13 +197,40 @@ pub fn all() -> &'static [Rule] {
 /// One pass that says which rules can match at all (most texts: none).
 pub fn any() -> &'static RegexSet {
     static SET: OnceLock<RegexSet> = OnceLock::new();
-    SET.get_or_init(|| RegexSet::new(SPECS.iter().map(|s| s.1)).expect("valid rules"))
+    SET.get_or_init(|| RegexSet::new(SPECS.iter().map(|s| pattern(s).0)).expect("valid rules"))
 }
 
-/// `${DB_PASSWORD}`, `%(pw)s`, `{password}`: a value yet to be filled in;
-/// `[REDACTED_PASSWORD]`: one already taken out.
+/// `${DB_PASSWORD}`, `$DB_PASSWORD`, `%(pw)s`, `{password}`: a value yet to
+/// be filled in; `[REDACTED_PASSWORD]`: one already taken out. A `$` or `%`
+/// inside a value (`S3cr%40t`, `Xk9$mLp2`) is just a character.
 fn is_template(value: &str) -> bool {
-    value.contains('$') || value.contains('%') || value.starts_with(['{', '<', '['])
+    ["${", "$(", "%(", "{{"].iter().any(|t| value.contains(t)) || value.starts_with(['$', '{', '<', '['])
+}
+
+fn has_digit(captures: &regex::Captures) -> bool {
+    captures[1].chars().any(|c| c.is_ascii_digit())
+}
+
+/// Whether a name says its value is secret: it ends in one of these
+/// (`db_password`, `clientSecret`, `GITHUB_TOKENS`), so `secretary`,
+/// `passwordless` and `tokenizer` do not.
+fn secret_sounding(name: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "authkey",
+        "secretkey",
+        "credential",
+    ];
+    let flat: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    let flat = flat.strip_suffix('s').unwrap_or(&flat);
+    ENDINGS.iter().any(|e| flat.ends_with(e))
 }
 
 fn not_a_template(captures: &regex::Captures) -> bool {
@@ -199,9 +244,17 @@ fn not_a_template(captures: &regex::Captures) -> bool {
 /// `password = os.environ` and `api_key=args.key` stay as they are.
 fn assigned_secret(captures: &regex::Captures) -> bool {
     let name = captures[1].to_ascii_lowercase();
+    if !secret_sounding(&name) {
+        return false;
+    }
     let quoted = !captures[2].is_empty();
     let value = &captures[3];
-    if is_template(value) || (name == "pwd" && value.starts_with('/')) {
+    let called = captures.get(4).is_some();
+    // `Mutex::new(None)`, `self.vault()`, `os.environ`: code, not a value.
+    let code = called
+        || value.contains("::")
+        || (!quoted && value.contains('.') && value.chars().all(|c| c.is_alphanumeric() || "._".contains(c)));
+    if code || is_template(value) || (name == "pwd" && value.starts_with('/')) {
         return false;
     }
     let password_like = ["pass", "pwd", "secret"].iter().any(|w| name.contains(w));

@@ -90,6 +90,9 @@ fn code_and_prose_that_only_sound_secret_stay_as_they_are() {
         "token_type = \"bearer\"",
         "see https://example.com/a:b@c is not a login",
         "sort_key = created_at",
+        "secrets: Mutex::new(None),",
+        "let secret = confirm(&question)?;",
+        "password = self.vault.password",
         "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "[REDACTED_PASSWORD] and password = [DS_POSTGRES_PROD_DB__PASSWORD]",
     ] {
@@ -116,10 +119,12 @@ fn json_stays_json_with_every_string_scrubbed() {
 
 #[test]
 fn users_add_their_own_shapes_and_a_bad_one_is_named() {
-    let (custom, problems) = custom_patterns(&["ACME-[0-9]{6}".into(), "(unclosed".into(), "x*".into()]);
+    let from = |p: &str| ("config.toml".to_string(), p.to_string());
+    let (custom, problems) = custom_patterns(&[from("ACME-[0-9]{6}"), from("(unclosed"), from("x*")]);
     assert_eq!(custom.len(), 1);
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].contains("(unclosed") && problems[1].contains("matches empty text"));
+    assert!(problems[0].starts_with("config.toml: ") && problems[0].contains("(unclosed"));
+    assert!(problems[1].contains("matches empty text"));
     let scrubber = Scrubber::new(Vec::new(), custom);
     let mut report = Report::new();
     assert_eq!(
@@ -189,4 +194,55 @@ proptest! {
         shown.push_str(&screen.finish());
         prop_assert_eq!(shown, scrubber.scrub_known(&whole));
     }
+}
+
+#[test]
+fn what_the_first_attack_got_through_is_caught_and_what_it_mangled_is_kept() {
+    let scrubber = Scrubber::default();
+    let ghp = format!("ghp_{}", "Ab1".repeat(12));
+    for (text, secret) in [
+        ("postgres://admin:S3cr%40t2024@db/app", "S3cr%40t2024"),
+        ("redis://:Sup3rS3cret99@cache:6379", "Sup3rS3cret99"),
+        ("mongodb://u:p@ssw0rd@host/db", "p@ssw0rd"),
+        ("DB_PASSWORD=Xk9$mLp2qR", "Xk9$mLp2qR"),
+        ("password = \"100%Secure!\"", "100%Secure!"),
+        (&format!("id call_{ghp} here"), &ghp),
+    ] {
+        let clean = scrubber.scrub(text);
+        assert!(!clean.contains(secret), "{text} → {clean}");
+    }
+    for text in [
+        "Bearer authentication is described below.",
+        "\"secretary\": \"Jennifer Smith\"",
+        "\"passwordless\": \"enabled\"",
+        "\"tokenizer_name\": \"gpt2-tokenizer-v3\"",
+        "token_uri = https://oauth2.googleapis.com/token",
+        "-----BEGIN RSA PRIVATE KEY-----\nand then the prose goes on, untouched by any of it.",
+        "password:\n  username: bob",
+    ] {
+        let clean = scrubber.scrub(text);
+        match text.strip_prefix("-----BEGIN RSA PRIVATE KEY-----") {
+            Some(prose) => assert!(clean.ends_with(prose), "{clean}"),
+            None => assert_eq!(clean, text),
+        }
+    }
+}
+
+#[test]
+fn a_known_value_is_caught_however_code_prints_it_and_a_short_one_only_as_a_word() {
+    let quoted = knowing(&["Pa\"s\\w0rd9"]);
+    for text in [r#"{"pw": "Pa\"s\\w0rd9"}"#, r#"{'pw': 'Pa"s\\w0rd9'}"#] {
+        assert!(quoted.scrub(text).contains("[DS_POSTGRES_PROD_DB__PASSWORD]"), "{text}");
+    }
+    let accented = knowing(&["pässwörd77"]);
+    assert_eq!(
+        accented.scrub(r#"{"pw": "p\u00e4ssw\u00f6rd77"}"#),
+        r#"{"pw": "[DS_POSTGRES_PROD_DB__PASSWORD]"}"#
+    );
+    let short = knowing(&["postgres"]);
+    assert_eq!(
+        short.scrub("user=postgres on postgresql"),
+        "user=[DS_POSTGRES_PROD_DB__PASSWORD] on postgresql"
+    );
+    assert!(Known::env_secret("localhost").is_none() && Known::env_secret("localhost1").is_some());
 }

@@ -104,7 +104,9 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         Format::V1 => format::write_v1(&bundle),
         Format::V01 => format::write_v01(&bundle),
     };
-    let path = write_unique(&slug(&bundle.title), &time::file_stamp(now), &bytes)?;
+    // A slug can join what redacting the title saw apart: redact it too.
+    let name = storage::redact(&[slug(&bundle.title)]).texts.concat();
+    let path = write_unique(&slug(&name), &time::file_stamp(now), &bytes)?;
     let sha256 = format::sha256_hex(&bytes);
     storage::record_share(&ShareEntry {
         direction: "export".into(),
