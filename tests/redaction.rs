@@ -46,14 +46,6 @@ fn every_file(dir: &Path, skip: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn exported_file(stdout: &str) -> PathBuf {
-    let line = stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("File:"))
-        .unwrap_or_else(|| panic!("no File: line in {stdout}"));
-    PathBuf::from(line.trim())
-}
-
 #[test]
 fn no_planted_secret_reaches_the_model_an_export_or_the_disk() {
     let env = Env::new();
@@ -124,7 +116,7 @@ fn no_planted_secret_reaches_the_model_an_export_or_the_disk() {
         let run = env.run_env(&vars, &[&["share", "export"][..], &args].concat(), "");
         run.ok();
         assert!(run.stdout.contains("Redacted: "), "{run:#?}");
-        exports.push((exported_file(&run.stdout), run.stdout.clone()));
+        exports.push((common::exported_file(&run.stdout), run.stdout.clone()));
     }
 
     let known = [PASSWORD, ENV_TOKEN, model_key.as_str()];

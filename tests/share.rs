@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anton::store::{NewSession, Store};
 use anton_share_format::{Format, read};
-use common::Env;
 use common::llm_server::{self, LlmServer, Reply};
+use common::{Env, exported_file};
 use serde_json::json;
 
 /// A session with a scratchpad cell, a memory and a final answer, made by the chat.
@@ -38,14 +38,6 @@ fn sender_name() -> String {
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "unknown".into())
-}
-
-fn exported_file(stdout: &str) -> PathBuf {
-    let line = stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("File:"))
-        .unwrap_or_else(|| panic!("no File: line in {stdout}"));
-    PathBuf::from(line.trim())
 }
 
 #[test]

@@ -239,3 +239,12 @@ pub fn unpacked(bytes: &[u8]) -> String {
     }
     text
 }
+
+/// The file a `share export` run printed on its `File:` line.
+pub fn exported_file(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("File:"))
+        .unwrap_or_else(|| panic!("no File: line in {stdout}"));
+    PathBuf::from(line.trim())
+}

@@ -44,8 +44,9 @@ impl Known {
         Known::at_least(8, value, placeholder("env secret"), "env secret")
     }
 
-    /// The forms a value takes when code prints it inside a string: JSON
-    /// (`"` and `\` escaped, and non-ASCII as `\uXXXX`) and Python's repr.
+    /// The forms a value takes when code prints it inside a string or a
+    /// URL: JSON (`"` and `\` escaped, and non-ASCII as `\uXXXX`),
+    /// Python's repr, and percent-encoding.
     fn escaped_forms(&self) -> Vec<Known> {
         let json = serde_json::to_string(&self.value).unwrap_or_default();
         let json = json[1..json.len() - 1].to_string();
@@ -63,7 +64,15 @@ impl Known {
             })
             .collect();
         let repr = self.value.replace('\\', "\\\\").replace('\'', "\\'");
-        [json, ascii, repr]
+        let url: String = self
+            .value
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        [json, ascii, repr, url]
             .into_iter()
             .filter(|form| *form != self.value)
             .map(|value| Known { value, ..self.clone() })
@@ -89,15 +98,14 @@ impl Known {
             .collect()
     }
 
-    /// A short value that is part of a longer word (`postgres` in
-    /// `postgresql`) is that word, not the secret; a long one is the secret
-    /// wherever it is.
+    /// A value that is a plain word (`postgres`) inside a longer word
+    /// (`postgresql`) is that word, not the secret. Anything else, letters
+    /// mixed with digits or signs, is the secret wherever it is: code can
+    /// glue it to anything.
     fn inside_a_word(&self, text: &str, start: usize, end: usize) -> bool {
-        const LONG: usize = 12;
+        let plain_word = self.value.chars().all(char::is_alphabetic) || self.value.chars().all(|c| c.is_ascii_digit());
         let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-        self.value.chars().count() < LONG
-            && (word(text[..start].chars().next_back()) && word(self.value.chars().next())
-                || word(text[end..].chars().next()) && word(self.value.chars().next_back()))
+        plain_word && (word(text[..start].chars().next_back()) || word(text[end..].chars().next()))
     }
 
     /// Short values are left alone: replacing every `1234` would garble

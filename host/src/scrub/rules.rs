@@ -204,7 +204,7 @@ pub fn any() -> &'static RegexSet {
 /// be filled in; `[REDACTED_PASSWORD]`: one already taken out. A `$` or `%`
 /// inside a value (`S3cr%40t`, `Xk9$mLp2`) is just a character.
 fn is_template(value: &str) -> bool {
-    ["${", "$(", "%(", "{{"].iter().any(|t| value.contains(t)) || value.starts_with(['$', '{', '<', '['])
+    ["${", "$(", "%(", "{{"].iter().any(|t| value.contains(t)) || value.starts_with(['$', '%', '{', '<', '['])
 }
 
 fn has_digit(captures: &regex::Captures) -> bool {

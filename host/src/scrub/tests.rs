@@ -219,6 +219,7 @@ fn what_the_first_attack_got_through_is_caught_and_what_it_mangled_is_kept() {
         "token_uri = https://oauth2.googleapis.com/token",
         "-----BEGIN RSA PRIVATE KEY-----\nand then the prose goes on, untouched by any of it.",
         "password:\n  username: bob",
+        "'postgresql://bob:%s@dbhost/appdb' % password",
     ] {
         let clean = scrubber.scrub(text);
         match text.strip_prefix("-----BEGIN RSA PRIVATE KEY-----") {
@@ -239,10 +240,19 @@ fn a_known_value_is_caught_however_code_prints_it_and_a_short_one_only_as_a_word
         accented.scrub(r#"{"pw": "p\u00e4ssw\u00f6rd77"}"#),
         r#"{"pw": "[DS_POSTGRES_PROD_DB__PASSWORD]"}"#
     );
-    let short = knowing(&["postgres"]);
+    let word = knowing(&["postgres"]);
     assert_eq!(
-        short.scrub("user=postgres on postgresql"),
+        word.scrub("user=postgres on postgresql"),
         "user=[DS_POSTGRES_PROD_DB__PASSWORD] on postgresql"
+    );
+    let mixed = knowing(&["Zq9kLm2x"]);
+    assert_eq!(
+        mixed.scrub("xZq9kLm2xWv7 and Zq9kLm2x%22"),
+        "x[DS_POSTGRES_PROD_DB__PASSWORD]Wv7 and [DS_POSTGRES_PROD_DB__PASSWORD]%22"
+    );
+    assert_eq!(
+        quoted.scrub("postgresql://bob:Pa%22s%5Cw0rd9@db"),
+        "postgresql://bob:[DS_POSTGRES_PROD_DB__PASSWORD]@db"
     );
     assert!(Known::env_secret("localhost").is_none() && Known::env_secret("localhost1").is_some());
 }
