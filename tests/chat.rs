@@ -80,12 +80,7 @@ fn anthropic_tool_calls_run_python_and_send_the_result_back() {
             name: "scratchpad".into(),
             input: json!({"name": "main", "code": "x = 6 * 7\nprint(x)", "one_line_description": "multiply"}),
         })
-        .then(Reply::Tool {
-            text: String::new(),
-            id: "toolu_02".into(),
-            name: "scratchpad".into(),
-            input: json!({"name": "main", "code": "x + 1"}),
-        })
+        .then(Reply::scratchpad("", "toolu_02", "x + 1"))
         .then(Reply::Text("The answer is 42.".into()));
     let run = env.run_env(&server.anthropic_env(), &[], "compute 6*7\n");
     run.ok();

@@ -109,18 +109,12 @@ fn tmp_ctrl_c_interrupts_a_running_cell_and_the_pad_lives_on() {
     let env = Env::new();
     let server = LlmServer::start();
     server
-        .then(Reply::Tool {
-            text: "Working.".into(),
-            id: "call_1".into(),
-            name: "scratchpad".into(),
-            input: serde_json::json!({"name": "main", "code": "x = 41\nimport time\ntime.sleep(60)"}),
-        })
-        .then(Reply::Tool {
-            text: String::new(),
-            id: "call_2".into(),
-            name: "scratchpad".into(),
-            input: serde_json::json!({"name": "main", "code": "x + 1"}),
-        })
+        .then(Reply::scratchpad(
+            "Working.",
+            "call_1",
+            "x = 41\nimport time\ntime.sleep(60)",
+        ))
+        .then(Reply::scratchpad("", "call_2", "x + 1"))
         .then(Reply::Text("All done.".into()));
     let mut term = Terminal::open(&env, &server.openai_env());
     let at = term.wait_for("you> ", 0);
@@ -143,23 +137,13 @@ fn tmp_ctrl_c_during_a_reply_leaves_the_idle_pad_alive() {
     let env = Env::new();
     let server = LlmServer::start();
     server
-        .then(Reply::Tool {
-            text: "Working.".into(),
-            id: "call_1".into(),
-            name: "scratchpad".into(),
-            input: serde_json::json!({"name": "main", "code": "x = 41"}),
-        })
+        .then(Reply::scratchpad("Working.", "call_1", "x = 41"))
         .then(Reply::Stall(
             "Thinking ".into(),
             Duration::from_secs(30),
             "more.".into(),
         ))
-        .then(Reply::Tool {
-            text: String::new(),
-            id: "call_2".into(),
-            name: "scratchpad".into(),
-            input: serde_json::json!({"name": "main", "code": "x + 1"}),
-        })
+        .then(Reply::scratchpad("", "call_2", "x + 1"))
         .then(Reply::Text("All done.".into()));
     let mut term = Terminal::open(&env, &server.openai_env());
     let at = term.wait_for("you> ", 0);

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::scrub::{Known, Scrubber};
-use crate::settings::LlmSettings;
+use crate::settings::{Layers, LlmSettings};
 use crate::store::{Store, StoreError};
 use crate::workspace::Paths;
 
@@ -18,6 +18,9 @@ pub struct Services {
     secrets: Mutex<Option<Arc<Secrets>>>,
     llm: std::sync::OnceLock<Option<(tokio::runtime::Runtime, crate::llm::Client)>>,
     settings: std::sync::OnceLock<LlmSettings>,
+    /// The settings files and environment, read once for the model
+    /// settings and the known secrets alike.
+    layers: std::sync::OnceLock<Layers>,
 }
 
 /// What the host knows is secret, learned on first need and again whenever
@@ -46,13 +49,14 @@ impl Services {
             secrets: Mutex::new(None),
             llm: std::sync::OnceLock::new(),
             settings: std::sync::OnceLock::new(),
+            layers: std::sync::OnceLock::new(),
         })
     }
 
     /// The model settings, as this workspace's trust allows them; read once.
     pub fn settings(&self) -> &LlmSettings {
         self.settings
-            .get_or_init(|| crate::workspace_trust::settings(&self.paths).llm())
+            .get_or_init(|| crate::workspace_trust::settings(&self.paths, self.layers()).llm())
     }
 
     /// One model client, and the runtime its connections live on, for every
@@ -67,6 +71,10 @@ impl Services {
                 Some((runtime, crate::llm::Client::new()))
             })
             .as_ref()
+    }
+
+    fn layers(&self) -> &Layers {
+        self.layers.get_or_init(|| Layers::read(&self.paths))
     }
 
     pub fn secrets(&self) -> Arc<Secrets> {
@@ -95,7 +103,8 @@ impl Services {
     /// The secrets, and what of the `[redact]` settings could not be used.
     fn learn_secrets(&self) -> (Secrets, Vec<String>) {
         // Keys an untrusted workspace sets are ignored, yet still never stored.
-        let mut known: Vec<Known> = crate::settings::Layers::read(&self.paths)
+        let mut known: Vec<Known> = self
+            .layers()
             .secret_values()
             .iter()
             .filter_map(|(model_key, value)| {

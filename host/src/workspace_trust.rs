@@ -145,10 +145,8 @@ fn standing(paths: &Paths, layers: &Layers) -> (Standing, Option<String>) {
 
 /// The settings every part of anton uses: an untrusted workspace's routing
 /// settings left out, with one warning per process.
-pub fn settings(paths: &Paths) -> Vars {
-    let layers = Layers::read(paths);
-    let trusted = allows(paths, &layers);
-    layers.vars(trusted)
+pub fn settings(paths: &Paths, layers: &Layers) -> Vars {
+    layers.vars(allows(paths, layers))
 }
 
 /// Whether this workspace's routing settings count. When they do not, one

@@ -27,6 +27,18 @@ pub enum Reply {
     Stall(String, Duration, String),
 }
 
+impl Reply {
+    /// `text`, then a call to run `code` in the `main` pad.
+    pub fn scratchpad(text: &str, id: &str, code: &str) -> Reply {
+        Reply::Tool {
+            text: text.into(),
+            id: id.into(),
+            name: "scratchpad".into(),
+            input: json!({"name": "main", "code": code}),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub path: String,

@@ -127,7 +127,9 @@ impl LineEditor {
         if !self.file.exists() {
             return;
         }
-        if let Err(e) = self.editor.load_history(&self.file) {
+        // Checked first: a FIFO or a huge file there would hang or flood the chat.
+        let checked = crate::files::check_regular(&self.file, crate::files::MAX_TEXT_FILE).map_err(|e| e.to_string());
+        if let Err(e) = checked.and_then(|()| self.editor.load_history(&self.file).map_err(|e| e.to_string())) {
             return self.warn(&format!(
                 "the line history in {} cannot be read ({e})",
                 self.file.display()

@@ -42,10 +42,9 @@ impl Host for PluginState {
     }
 
     fn remove(&mut self, handle: String) -> Result<bool, HostError> {
-        let removed = self.vault()?.remove(&handle).map_err(HostError::Invalid)?;
         // A removed password can still sit in the scrollback and the
         // store's older rows: it stays known until anton exits.
-        Ok(removed)
+        self.vault()?.remove(&handle).map_err(HostError::Invalid)
     }
 
     fn reach(&mut self, handle: String, timeout_ms: u32) -> Result<ReachResult, HostError> {

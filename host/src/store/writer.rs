@@ -19,10 +19,6 @@ impl Writer<'_> {
         self.scrubber.scrub(text)
     }
 
-    fn clean_message(&self, role: &str, content: &str, meta: &str) -> (String, String) {
-        self.scrubber.scrub_message(role, content, meta)
-    }
-
     /// "pid N on HOST" of a live process other than this one that holds the session.
     pub(super) fn live_holder(&self, session_id: &str) -> rusqlite::Result<Option<String>> {
         let writer: Option<(Option<u32>, Option<String>)> = self
@@ -71,7 +67,7 @@ impl Writer<'_> {
         at: Option<i64>,
     ) -> rusqlite::Result<i64> {
         let at = at.unwrap_or_else(now_ms);
-        let (content, meta) = self.clean_message(role, content, meta);
+        let (content, meta) = self.scrubber.scrub_message(role, content, meta);
         let id = self.insert_message(session_id, turn, role, &content, &meta, at)?;
         self.conn
             .prepare_cached(
@@ -103,7 +99,7 @@ impl Writer<'_> {
     /// Many messages at once; the session's counters are set once at the end.
     pub fn append_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
         for m in messages {
-            let (content, meta) = self.clean_message(&m.role, &m.content, &m.meta);
+            let (content, meta) = self.scrubber.scrub_message(&m.role, &m.content, &m.meta);
             self.insert_message(session_id, m.turn, &m.role, &content, &meta, m.created_at)?;
         }
         self.conn.execute(
