@@ -97,14 +97,72 @@ fn search_shows_the_matching_snippet_or_says_nothing_matched() {
     let out = env.run(&["sessions", "--search", "churn"]).ok().stdout.clone();
     assert_eq!(out.lines().count(), 2, "{out}");
     assert!(out.lines().next().unwrap().contains("Match"), "{out}");
-    assert!(
-        out.contains(&hit) && out.contains("plot quarterly [churn] for the EU"),
-        "{out}"
-    );
+    assert!(out.contains(&hit) && out.contains("…[churn] for the EU"), "{out}");
     let json = env.run(&["sessions", "--search", "churn", "--json"]).ok().json();
-    assert_eq!(json[0]["snippet"], "plot quarterly [churn] for the EU");
+    assert_eq!(json[0]["snippet"], "…[churn] for the EU");
     let miss = env.run(&["sessions", "--search", "kubernetes"]).ok().stdout.clone();
     assert_eq!(miss, "No sessions match \"kubernetes\".\n");
+}
+
+#[test]
+fn the_hit_shows_in_the_match_column_at_every_width() {
+    let env = Env::new();
+    let store = env.store();
+    let lead = "we looked at the quarterly numbers for every region and every product line, then ";
+    for i in 0..3 {
+        seed(
+            &store,
+            &format!("{} task number {i}", "a long task title ".repeat(5)),
+            &format!(
+                "{lead}{}and found the churn was rising in region {i}",
+                "more words ".repeat(i * 7)
+            ),
+            i as i64 + 1,
+        );
+    }
+    for columns in [64, 80, 120, 200] {
+        let out = env
+            .command_in(env.ws(), &["sessions", "--search", "churn"])
+            .env("COLUMNS", columns.to_string())
+            .output()
+            .unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        let rows: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3, "{out}");
+        for row in rows {
+            assert!(row.chars().count() <= columns, "wider than {columns}: {row:?}");
+            assert!(
+                row.contains("[churn]"),
+                "at {columns} columns the hit is cut off: {row:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dates_are_shown_in_the_zone_tz_names_with_its_abbreviation() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store
+        .create_session(&NewSession {
+            created_at: Some(1_700_000_000_000),
+            ..Default::default()
+        })
+        .unwrap();
+    for (tz, shown) in [
+        ("UTC", "2023-11-14 22:13 UTC"),
+        ("Asia/Tokyo", "2023-11-15 07:13 JST"),
+        (":Europe/Berlin", "2023-11-14 23:13 CET"),
+        ("<+0330>-3:30", "2023-11-15 01:43 +0330"),
+    ] {
+        let out = env
+            .command_in(env.ws(), &["session", &s.id])
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        assert!(out.contains(&format!("Created:     {shown}")), "TZ={tz}: {out}");
+    }
 }
 
 #[test]

@@ -16,6 +16,10 @@ use anton::store::{NewSession, SessionQuery, Store};
 const ANTON: &str = env!("CARGO_BIN_EXE_anton");
 
 fn main() {
+    if std::env::var_os(SPAWNER_MODE).is_some() {
+        return spawner();
+    }
+    start_spawner();
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     let scratch = tempfile::tempdir().unwrap();
@@ -30,6 +34,7 @@ fn main() {
         sessions_command(scratch.path());
     }
     if want("chat") {
+        first_chat(scratch.path());
         sse_to_screen();
         long_session_memory(scratch.path());
     }
@@ -64,22 +69,7 @@ fn show(d: Duration) -> String {
 }
 
 fn anton(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> Duration {
-    let started = Instant::now();
-    let status = Command::new(ANTON)
-        .args(args)
-        .current_dir(workspace)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CACHE_HOME", cache)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let took = started.elapsed();
-    assert!(status.success(), "anton {args:?} failed");
-    took
+    measured(home, workspace, cache, args).0
 }
 
 fn plugins_list_cold_and_warm(scratch: &Path) {
@@ -264,27 +254,211 @@ fn store_figures(scratch: &Path) {
     }
 }
 
+/// Everyday commands at 10,000 sessions (60,000 messages) and 100,000
+/// (600,000): one word in a single message, one in every 97th session, one
+/// in every message.
 fn sessions_command(scratch: &Path) {
     let home: PathBuf = scratch.join("home-sessions");
     let cache = scratch.join("sessions-cache");
     for count in [10_000usize, 100_000] {
         let ws = scratch.join(format!("ws-sessions-{count}"));
         std::fs::create_dir_all(&ws).unwrap();
-        drop(seeded_store(&ws, count, 2));
-        anton(&home, &ws, &cache, &["sessions"]);
-        let samples = (0..30).map(|_| anton(&home, &ws, &cache, &["sessions"])).collect();
-        report(
-            &format!("anton sessions with {count} sessions, warm cache (process)"),
-            samples,
+        let store = seeded_store(&ws, count, 6);
+        let middle = store
+            .list_sessions(&SessionQuery {
+                limit: count as u32 / 2,
+                include_empty: true,
+                ..Default::default()
+            })
+            .unwrap()
+            .pop()
+            .unwrap()
+            .0;
+        store
+            .append_message(&middle.id, 4, "user", "and the zebra?", "{}", Some(middle.updated_at))
+            .unwrap();
+        drop(store);
+        let run = |args: &[&str]| measured(&home, &ws, &cache, args);
+        if count == 10_000 {
+            report_with_peak(
+                "anton sessions, 10000 sessions, first run after install",
+                (0..5).map(|i| measured(&home, &ws, &scratch.join(format!("cold-sessions-{i}")), &["sessions"])),
+            );
+        }
+        run(&["sessions"]);
+        report_with_peak(
+            &format!("anton sessions, {count} sessions"),
+            (0..30).map(|_| run(&["sessions"])),
         );
-        let samples = (0..10)
-            .map(|_| anton(&home, &ws, &cache, &["sessions", "--search", "region 42"]))
-            .collect();
-        report(
-            &format!("anton sessions --search with {count} sessions (process)"),
-            samples,
+        for (what, word) in [
+            ("in one message", "zebra"),
+            ("in every 97th session", "region 42"),
+            ("in every message", "churn"),
+        ] {
+            report_with_peak(
+                &format!("anton sessions --search, word {what}, {count}"),
+                (0..15).map(|_| run(&["sessions", "--search", word])),
+            );
+        }
+        report_with_peak(
+            &format!("anton session <id>, {count} sessions"),
+            (0..30).map(|_| run(&["session", &middle.id])),
         );
     }
+}
+
+/// Time and peak resident memory of one `anton` run, started by the
+/// spawner: Linux counts into a child's peak the memory of the process that
+/// started it, and this one holds large seeded stores.
+fn measured(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Duration, u64) {
+    use std::io::{BufRead as _, Write as _};
+    let mut spawner = SPAWNER.get().expect("started first thing").lock().unwrap();
+    let mut request = vec![workspace, home, cache]
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>();
+    request.extend(args.iter().map(|a| a.to_string()));
+    writeln!(spawner.0, "{}", serde_json::to_string(&request).unwrap()).unwrap();
+    let mut answer = String::new();
+    spawner.1.read_line(&mut answer).unwrap();
+    let (nanos, peak) = answer
+        .trim()
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("anton {args:?} failed"));
+    (Duration::from_nanos(nanos.parse().unwrap()), peak.parse().unwrap())
+}
+
+type Spawner = (std::process::ChildStdin, std::io::BufReader<std::process::ChildStdout>);
+static SPAWNER: std::sync::OnceLock<std::sync::Mutex<Spawner>> = std::sync::OnceLock::new();
+const SPAWNER_MODE: &str = "ANTON_FIGURES_SPAWNER";
+
+/// A small copy of this program that runs what is measured; it ends when
+/// this one does and closes its input.
+#[expect(clippy::zombie_processes, reason = "the spawner outlives every measurement")]
+fn start_spawner() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(SPAWNER_MODE, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipes = (
+        child.stdin.take().unwrap(),
+        std::io::BufReader::new(child.stdout.take().unwrap()),
+    );
+    assert!(SPAWNER.set(std::sync::Mutex::new(pipes)).is_ok());
+}
+
+/// Each request line: workspace, home, cache, then the arguments; each
+/// answer: nanoseconds and peak bytes, or `failed`.
+#[expect(clippy::zombie_processes, reason = "wait4 reaps the child, for its rusage")]
+fn spawner() {
+    for line in std::io::stdin().lines() {
+        let request: Vec<String> = serde_json::from_str(&line.unwrap()).unwrap();
+        let (workspace, home, cache) = (Path::new(&request[0]), Path::new(&request[1]), Path::new(&request[2]));
+        let started = Instant::now();
+        let child = Command::new(ANTON)
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", cache)
+            .args(&request[3..])
+            .current_dir(workspace)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is valid, and wait4 only writes into it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: the pid is this process's own child, not yet reaped.
+        let reaped = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+        let took = started.elapsed();
+        if reaped > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            // Linux reports ru_maxrss in KiB.
+            println!("{} {}", took.as_nanos(), usage.ru_maxrss as u64 * 1024);
+        } else {
+            println!("failed");
+        }
+    }
+}
+
+fn report_with_peak(what: &str, runs: impl Iterator<Item = (Duration, u64)>) {
+    let (samples, peaks): (Vec<Duration>, Vec<u64>) = runs.unzip();
+    let peak = peaks.into_iter().max().unwrap_or(0);
+    let mut samples = samples;
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    println!(
+        "{what:<58} median {:>10}  (min {}, max {}, n={}), peak {:.1} MiB",
+        show(median),
+        show(samples[0]),
+        show(samples[samples.len() - 1]),
+        samples.len(),
+        peak as f64 / (1024.0 * 1024.0)
+    );
+}
+
+/// From starting `anton` in a terminal to its prompt: right after install
+/// (no compiled plugins cached) and on later runs.
+fn first_chat(scratch: &Path) {
+    let to_prompt = |home: &Path, cache: &Path| -> Duration {
+        let ws = home.join("project");
+        std::fs::create_dir_all(&ws).unwrap();
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        use std::io::{Read as _, Write as _};
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(ANTON);
+        cmd.cwd(&ws);
+        cmd.env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("TERM", "xterm");
+        cmd.env("HOME", home);
+        cmd.env("XDG_CONFIG_HOME", home.join("config"));
+        cmd.env("XDG_DATA_HOME", home.join("data"));
+        cmd.env("XDG_CACHE_HOME", cache);
+        cmd.env("ANTON_PLANNING_PROVIDER", "openai");
+        cmd.env("ANTON_OPENAI_API_KEY", "sk-bench-not-a-key");
+        cmd.env("ANTON_OPENAI_BASE_URL", "http://127.0.0.1:9/v1");
+        let started = Instant::now();
+        let mut child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let mut screen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !String::from_utf8_lossy(&screen).contains("you> ") {
+            let n = reader.read(&mut buffer).unwrap();
+            assert!(
+                n > 0,
+                "anton ended before its prompt: {}",
+                String::from_utf8_lossy(&screen)
+            );
+            screen.extend_from_slice(&buffer[..n]);
+        }
+        let took = started.elapsed();
+        pty.master.take_writer().unwrap().write_all(b"\x04").unwrap();
+        std::thread::spawn(move || while reader.read(&mut buffer).is_ok_and(|n| n > 0) {});
+        child.wait().unwrap();
+        took
+    };
+    let cold = (0..5)
+        .map(|i| {
+            let home = scratch.join(format!("home-first-chat-{i}"));
+            to_prompt(&home, &home.join("cache"))
+        })
+        .collect();
+    report("first chat after install, to the prompt (pty)", cold);
+    let home = scratch.join("home-first-chat-0");
+    let warm = (0..10).map(|_| to_prompt(&home, &home.join("cache"))).collect();
+    report("later chats, to the prompt (pty)", warm);
 }
 
 /// From the server writing the last SSE event to the chat's text callback

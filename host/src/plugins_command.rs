@@ -150,7 +150,9 @@ pub fn list(app: &mut App, json: bool) -> Result<ExitCode, String> {
     let mut objects = Vec::new();
     for index in 0..host.catalog.records.len() {
         let record = host.catalog.records[index].clone();
-        let load_error = if record.runnable() {
+        // Built-ins are part of this binary; the others are loaded, so a
+        // broken component shows here rather than at its first use.
+        let load_error = if record.runnable() && record.source != Source::Builtin {
             host.prepare(index).err().map(|e| e.0)
         } else {
             None

@@ -151,17 +151,25 @@ pub struct Column {
 /// first, widest first; cut text ends with `…`.
 pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> String {
     const GAP: usize = 2;
-    let cell = |row: &Vec<String>, i: usize| -> String {
-        row.get(i)
-            .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
-            .unwrap_or_default()
-    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            (0..columns.len())
+                .map(|i| {
+                    row.get(i)
+                        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = columns
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            rows.iter()
-                .map(|r| cell(r, i).chars().count())
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
                 .max()
                 .unwrap_or(0)
                 .max(c.header.chars().count())
@@ -205,8 +213,8 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
         out.push('\n');
     };
     line(columns.iter().map(|c| c.header.clone()).collect(), &mut out, true);
-    for row in rows {
-        line((0..columns.len()).map(|i| cell(row, i)).collect(), &mut out, false);
+    for row in cells {
+        line(row, &mut out, false);
     }
     out
 }
@@ -498,9 +506,42 @@ pub fn format_time(at_ms: i64, relative: bool) -> String {
             _ => {}
         }
     }
-    at.to_zoned(jiff::tz::TimeZone::system())
+    at.to_zoned(local_zone().clone())
         .strftime("%Y-%m-%d %H:%M %Z")
         .to_string()
+}
+
+/// The system's zone, read from its zone file. jiff's own lookup lists the
+/// whole zoneinfo tree to name it first, a third of what `anton sessions`
+/// did; what the file does not settle (a POSIX `TZ` rule) goes to jiff.
+fn local_zone() -> &'static jiff::tz::TimeZone {
+    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| {
+        const ZONEINFO: &str = "/usr/share/zoneinfo";
+        let file = match std::env::var("TZ") {
+            Err(_) => std::path::PathBuf::from("/etc/localtime"),
+            Ok(tz) => {
+                let name = tz.strip_prefix(':').unwrap_or(&tz);
+                if name.starts_with('/') {
+                    name.into()
+                } else if !name.is_empty() && !name.split('/').any(|part| part.is_empty() || part == "..") {
+                    std::path::Path::new(ZONEINFO).join(name)
+                } else {
+                    return jiff::tz::TimeZone::system();
+                }
+            }
+        };
+        let from_file = std::fs::canonicalize(&file).ok().and_then(|real| {
+            let bytes = crate::files::read_regular(&real, 1 << 20).ok()?;
+            let name = real
+                .strip_prefix(ZONEINFO)
+                .ok()
+                .and_then(|n| n.to_str())
+                .unwrap_or("Local");
+            jiff::tz::TimeZone::tzif(name, &bytes).ok()
+        });
+        from_file.unwrap_or_else(jiff::tz::TimeZone::system)
+    })
 }
 
 pub fn format_iso(at_ms: i64) -> String {

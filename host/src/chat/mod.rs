@@ -95,6 +95,9 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
         &paths.user_data.join("history.txt"),
         scrub_line,
     );
+    if interactive {
+        chat.app.plugins.warm_up();
+    }
     let mut interrupted_once = false;
     loop {
         let line = match input.read() {

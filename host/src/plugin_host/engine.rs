@@ -1,9 +1,11 @@
 //! One wasmtime engine per process, its epoch ticker, and the on-disk cache of
 //! compiled components.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::Component;
@@ -43,29 +45,26 @@ pub use crate::files::sha256_hex;
 /// Compiled components keyed by the engine's compatibility hash and the
 /// sha256 of the wasm, so an upgrade or a changed plugin never loads a stale
 /// artifact.
+#[derive(Clone)]
 pub struct ComponentCache {
     dir: Option<PathBuf>,
+    /// What this process loaded, by wasm sha256: the chat's background
+    /// warm-up and a command that wants the same plugin meanwhile compile it
+    /// once, not twice.
+    loaded: Arc<Mutex<HashMap<String, Slot>>>,
 }
 
-/// Whether `load` had to compile (the slow, first-run path).
-pub enum Loaded {
-    Cached(Component),
-    Compiled(Component),
-}
-
-impl Loaded {
-    pub fn component(self) -> Component {
-        match self {
-            Loaded::Cached(c) | Loaded::Compiled(c) => c,
-        }
-    }
-}
+/// One plugin's component, filled by whoever loads it first.
+type Slot = Arc<Mutex<Option<Component>>>;
 
 impl ComponentCache {
     /// `None` disables the cache (ANTON_NO_PLUGIN_CACHE=1).
     pub fn new(dir: Option<&Path>) -> Self {
         let dir = dir.map(|d| d.join("components").join(engine_key()));
-        ComponentCache { dir }
+        ComponentCache {
+            dir,
+            loaded: Arc::default(),
+        }
     }
 
     fn entry(&self, wasm_sha256: &str) -> Option<PathBuf> {
@@ -76,7 +75,24 @@ impl ComponentCache {
         self.entry(wasm_sha256).is_some_and(|p| p.exists())
     }
 
-    pub fn load(&self, wasm: &[u8], wasm_sha256: &str) -> wasmtime::Result<Loaded> {
+    pub fn load(&self, wasm: &[u8], wasm_sha256: &str) -> wasmtime::Result<Component> {
+        let slot = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(wasm_sha256.to_string())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(component) = slot.as_ref() {
+            return Ok(component.clone());
+        }
+        let component = self.load_from_disk_or_compile(wasm, wasm_sha256)?;
+        *slot = Some(component.clone());
+        Ok(component)
+    }
+
+    fn load_from_disk_or_compile(&self, wasm: &[u8], wasm_sha256: &str) -> wasmtime::Result<Component> {
         let engine = engine();
         let entry = self.entry(wasm_sha256);
         if let Some(path) = entry.as_ref().filter(|p| p.exists()) {
@@ -84,18 +100,32 @@ impl ComponentCache {
             // and wasmtime checks the artifact's engine compatibility itself.
             // A corrupt or foreign entry fails here and is recompiled below.
             if let Ok(component) = unsafe { Component::deserialize_file(engine, path) } {
-                return Ok(Loaded::Cached(component));
+                return Ok(component);
             }
         }
         let component = Component::new(engine, wasm)?;
         if let Some(path) = entry {
-            // A cache that cannot be written only costs speed.
-            let _ = component
+            let written = component
                 .serialize()
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| files::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
+            if let Err(error) = written {
+                warn_once_uncached(&path, &error);
+            }
         }
-        Ok(Loaded::Compiled(component))
+        Ok(component)
+    }
+}
+
+/// A cache that cannot be written only costs speed: said once per process.
+fn warn_once_uncached(path: &Path, error: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "warning: cannot cache a compiled plugin in {} ({}); plugins compile again at each start",
+            crate::terminal::sanitize_line(&path.parent().unwrap_or(path).display().to_string()),
+            crate::terminal::sanitize_line(error)
+        );
     }
 }
 

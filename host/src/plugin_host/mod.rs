@@ -16,7 +16,7 @@ use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
 
 use catalog::{Catalog, PluginRecord, Resolution};
-use engine::{ComponentCache, Loaded, engine};
+use engine::{ComponentCache, engine};
 pub use instance::PluginFailure;
 use instance::PluginInstance;
 
@@ -60,19 +60,12 @@ impl PluginHost {
         }
     }
 
-    fn linker(&mut self) -> Result<&Linker<PluginState>, PluginFailure> {
-        if self.linker.is_none() {
-            self.linker = Some(new_linker()?);
-        }
-        Ok(self.linker.as_ref().expect("set above"))
-    }
-
     /// Compile (or load from cache) and link the plugin at `index`.
     pub fn prepare(&mut self, index: usize) -> Result<(), PluginFailure> {
         if self.instances.contains_key(&index) {
             return Ok(());
         }
-        let record = self.catalog.records[index].clone();
+        let record = &self.catalog.records[index];
         if !self.cache.is_warm(&record.sha256) && !self.announced_compile {
             // Only the first run after an install or upgrade compiles.
             self.announced_compile = true;
@@ -80,11 +73,36 @@ impl PluginHost {
                 eprintln!("Preparing plugins… (compiled once, then cached)");
             }
         }
-        let component = load_component(&self.cache, &record)?;
-        let linker = self.linker()?.clone();
-        let instance = PluginInstance::new(&record, &component, &linker, self.services.clone())?;
+        let component = load_component(&self.cache, record)?;
+        if self.linker.is_none() {
+            self.linker = Some(new_linker()?);
+        }
+        let linker = self.linker.as_ref().expect("set above");
+        let instance = PluginInstance::new(record, &component, linker, self.services.clone())?;
         self.instances.insert(index, instance);
         Ok(())
+    }
+
+    /// Compile, off the critical path, the runnable plugins the disk cache
+    /// lacks, so the chat's first slash command does not wait for them.
+    pub fn warm_up(&self) {
+        let cold: Vec<PluginRecord> = (self.catalog.records.iter())
+            .filter(|r| r.runnable() && !self.cache.is_warm(&r.sha256))
+            .cloned()
+            .collect();
+        if cold.is_empty() {
+            return;
+        }
+        let cache = self.cache.clone();
+        let compile = move || {
+            for record in &cold {
+                // A plugin that fails here fails again, with its message,
+                // when it is used.
+                drop(load_component(&cache, record));
+            }
+        };
+        // A warm-up that cannot start only costs the first command its wait.
+        drop(std::thread::Builder::new().name("anton-warm-up".into()).spawn(compile));
     }
 
     pub fn describe(&mut self, index: usize) -> Result<Vec<CommandSpec>, PluginFailure> {
@@ -156,15 +174,12 @@ pub fn new_linker() -> Result<Linker<PluginState>, PluginFailure> {
 pub fn load_component(cache: &ComponentCache, record: &PluginRecord) -> Result<Component, PluginFailure> {
     let id = record.id();
     check_component_bytes(&record.wasm).map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
-    let component = cache
-        .load(&record.wasm, &record.sha256)
-        .map(Loaded::component)
-        .map_err(|e| {
-            PluginFailure(format!(
-                "plugin '{id}' is not a valid component: {}",
-                e.to_string().lines().next().unwrap_or("")
-            ))
-        })?;
+    let component = cache.load(&record.wasm, &record.sha256).map_err(|e| {
+        PluginFailure(format!(
+            "plugin '{id}' is not a valid component: {}",
+            e.to_string().lines().next().unwrap_or("")
+        ))
+    })?;
     check_world(&component, &record.manifest.api).map_err(|e| PluginFailure(format!("plugin '{id}': {e}")))?;
     Ok(component)
 }

@@ -51,6 +51,8 @@ pub struct Store {
     path: PathBuf,
     workspace: String,
     read_only: bool,
+    /// The schema the database has: a read-only open may find an older one.
+    schema: i64,
     /// What every written text goes through: token shapes alone until the
     /// owner says which values are secret ([`Store::scrub_with`]).
     scrubber: std::sync::RwLock<std::sync::Arc<Scrubber>>,
@@ -73,6 +75,7 @@ impl Store {
             path,
             workspace: workspace.display().to_string(),
             read_only: false,
+            schema: schema::MIGRATIONS.len() as i64,
             scrubber: Default::default(),
         };
         store.migrate()?;
@@ -111,14 +114,16 @@ impl Store {
             Err(e) => return Err(sql_error(&shown, e)),
         };
         conn.busy_timeout(busy_timeout()).map_err(|e| sql_error(&shown, e))?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path,
             workspace: workspace.display().to_string(),
             read_only: true,
+            schema: 0,
             scrubber: Default::default(),
         };
         let version = store.schema_version()?;
+        store.schema = version;
         let known = schema::MIGRATIONS.len() as i64;
         if version > known {
             return Err(store.newer_schema(version));
@@ -308,10 +313,12 @@ impl Store {
     }
 
     pub fn count_sessions(&self) -> Result<u64> {
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
-            .map_err(|e| self.fail(e))?;
+        let sql = if self.schema >= schema::SESSION_COUNT {
+            "SELECT total FROM session_count"
+        } else {
+            "SELECT count(*) FROM sessions"
+        };
+        let count: i64 = self.conn.query_row(sql, [], |r| r.get(0)).map_err(|e| self.fail(e))?;
         Ok(count as u64)
     }
 
@@ -330,29 +337,62 @@ impl Store {
                     Ok((session_from_row(row)?, None))
                 })
             }
-            Some(fts) => {
-                let columns = SESSION_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("s.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "WITH hits AS (
-                         SELECT m.session_id AS sid, min(m.id) AS first_hit
-                         FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-                         WHERE messages_fts MATCH ?4 GROUP BY m.session_id)
-                     SELECT {columns},
-                         (SELECT snippet(messages_fts, 0, '[', ']', '…', 10) FROM messages_fts
-                          WHERE messages_fts MATCH ?4 AND rowid = hits.first_hit)
-                     FROM hits JOIN sessions s ON s.id = hits.sid
-                     WHERE {filter}
-                     ORDER BY s.updated_at DESC, s.id DESC LIMIT ?3"
-                );
-                self.all(&sql, params![status, query.include_empty, limit, fts], |row| {
-                    Ok((session_from_row(row)?, row.get::<_, Option<String>>(22)?))
-                })
+            Some(fts) => self.search_sessions(&fts, query, limit),
+        }
+    }
+
+    /// Sessions by their newest hit, straight from the index's rowid order:
+    /// the walk stops once `limit` sessions are found, and only those get a
+    /// snippet, so a word in every message costs no more than a rare one.
+    fn search_sessions(&self, fts: &str, query: &SessionQuery, limit: i64) -> Result<Vec<(Session, Option<String>)>> {
+        let mut newest_hits = self
+            .conn
+            .prepare_cached(
+                "SELECT messages_fts.rowid, m.session_id FROM messages_fts
+                 JOIN messages m ON m.id = messages_fts.rowid
+                 WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rowid DESC",
+            )
+            .map_err(|e| self.fail(e))?;
+        let mut rows = newest_hits.query([fts]).map_err(|e| self.fail(e))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        while (limit < 0 || (found.len() as i64) < limit)
+            && let Some(row) = rows.next().map_err(|e| self.fail(e))?
+        {
+            let hit: i64 = row.get(0).map_err(|e| self.fail(e))?;
+            let session_id: String = row.get(1).map_err(|e| self.fail(e))?;
+            if !seen.insert(session_id.clone()) {
+                continue;
+            }
+            let Some(session) = self.get_session(&session_id)? else {
+                continue;
+            };
+            let wanted = query.status.is_none_or(|s| session.status == s) && (query.include_empty || session.turns > 0);
+            if wanted {
+                found.push((session, hit));
             }
         }
+        drop(rows);
+        found
+            .into_iter()
+            .map(|(session, hit)| Ok((session, self.snippet(fts, hit)?)))
+            .collect()
+    }
+
+    /// The hit first, with what follows it: a table cut to any width still
+    /// shows it.
+    fn snippet(&self, fts: &str, message_id: i64) -> Result<Option<String>> {
+        let marked: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT snippet(messages_fts, 0, char(1), char(2), '…', 16) FROM messages_fts
+                 WHERE messages_fts MATCH ?1 AND rowid = ?2",
+                params![fts, message_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.fail(e))?;
+        Ok(marked.map(|text| hit_first(&text)))
     }
 
     /// A full id, a unique prefix, or a unique ending (the random suffix).
@@ -623,6 +663,14 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
         Some(DiskFull) => format!("the disk holding {path} is full"),
         _ => format!("session store {path}: {error}"),
     })
+}
+
+/// `snippet()` marks hits with \x01…\x02: what stands before the first hit
+/// becomes an ellipsis, the marks become brackets.
+fn hit_first(marked: &str) -> String {
+    let (before, from_hit) = marked.split_at(marked.find('\u{1}').unwrap_or(0));
+    let lead = if before.is_empty() { "" } else { "…" };
+    format!("{lead}{}", from_hit.replace('\u{1}', "[").replace('\u{2}', "]"))
 }
 
 /// Each word becomes a quoted FTS5 phrase, so user text is never FTS syntax.

@@ -36,6 +36,42 @@ fn a_session_counts_its_turns_and_keeps_its_first_user_message_as_task() {
 }
 
 #[test]
+fn a_search_lists_sessions_by_their_newest_hit_and_stops_at_the_limit() {
+    let (_dir, store) = open();
+    let long_lead = "word ".repeat(40);
+    let sessions: Vec<Session> = (0..30)
+        .map(|i| session_with(&store, 1_000_000 + i * 10, &format!("{long_lead} churn in region {i}")))
+        .collect();
+    // An old session that speaks of churn again now comes first.
+    store
+        .append_message(&sessions[3].id, 2, "user", "churn again, [brackets] kept", "{}", None)
+        .unwrap();
+    store.set_status(&sessions[29].id, Status::Completed).unwrap();
+    let search = |limit: u32, status: Option<Status>| {
+        store
+            .list_sessions(&SessionQuery {
+                limit,
+                status,
+                search: Some("churn".into()),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let hits = search(5, None);
+    let ids: Vec<&str> = hits.iter().map(|(s, _)| s.id.as_str()).collect();
+    let expected: Vec<&str> = [3, 29, 28, 27, 26].iter().map(|&i| sessions[i].id.as_str()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(hits[0].1.as_deref(), Some("[churn] again, [brackets] kept"));
+    // The hit leads even when forty words stand before it.
+    assert_eq!(hits[1].1.as_deref(), Some("…[churn] in region 29"));
+    assert_eq!(search(0, None).len(), 30);
+    // A filtered-out session does not use up the limit.
+    let idle = search(3, Some(Status::Idle));
+    assert_eq!(idle.len(), 3);
+    assert!(idle.iter().all(|(s, _)| s.id != sessions[29].id));
+}
+
+#[test]
 fn lists_newest_first_filters_and_searches_with_snippets() {
     let (_dir, store) = open();
     let old = session_with(&store, 1_000_000, "plot the quarterly churn");
@@ -58,7 +94,7 @@ fn lists_newest_first_filters_and_searches_with_snippets() {
         .unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].0.id, old.id);
-    assert_eq!(hits[0].1.as_deref(), Some("plot the quarterly [churn]"));
+    assert_eq!(hits[0].1.as_deref(), Some("…[churn]"));
     // FTS syntax in user text is just text.
     let none = store
         .list_sessions(&SessionQuery {
@@ -126,11 +162,40 @@ fn migrates_from_every_older_version() {
             conn.execute_batch(m).unwrap();
             conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
         }
+        if start > 0 {
+            conn.execute(
+                "INSERT INTO sessions (id, created_at, updated_at, workspace) VALUES ('old', 1, 1, '/w')",
+                [],
+            )
+            .unwrap();
+        }
         drop(conn);
         let store = Store::open(&anton, dir.path()).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
+        let before = store.count_sessions().unwrap();
+        assert_eq!(before, u64::from(start > 0), "from version {start}");
         session_with(&store, 5, "works");
+        assert_eq!(store.count_sessions().unwrap(), before + 1);
     }
+}
+
+#[test]
+fn a_read_only_store_of_the_first_schema_still_counts_its_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    std::fs::create_dir_all(&anton).unwrap();
+    let conn = Connection::open(anton.join(DB_FILE)).unwrap();
+    conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO sessions (id, created_at, updated_at, workspace) VALUES ('old', 1, 1, '/w')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open_read_only(&anton, dir.path()).unwrap();
+    assert_eq!(store.count_sessions().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 1, "reading migrated nothing");
 }
 
 #[test]

@@ -82,12 +82,15 @@ fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         })
         .collect();
     chat::print_table(&headers, &["Task", "Summary", "Match"], rows);
-    let total = storage::count_sessions()?;
-    if limit != 0 && search.is_none() && status.is_none() && total > hits.len() as u64 {
-        chat::print(&format!(
-            "{} of {total} sessions shown; --all lists every one.",
-            hits.len()
-        ));
+    let maybe_more = limit != 0 && search.is_none() && status.is_none() && hits.len() as u32 == limit;
+    if maybe_more {
+        let total = storage::count_sessions()?;
+        if total > hits.len() as u64 {
+            chat::print(&format!(
+                "{} of {total} sessions shown; --all lists every one.",
+                hits.len()
+            ));
+        }
     }
     Ok(Outcome::ok())
 }
