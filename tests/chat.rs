@@ -392,3 +392,30 @@ fn a_server_that_goes_silent_times_out_and_the_part_already_said_is_kept() {
     assert_eq!(kept.content, "The first half ");
     assert!(kept.meta.contains("\"failed\":true"), "{}", kept.meta);
 }
+
+#[test]
+fn a_reply_cut_off_mid_stream_says_so_on_screen_and_in_the_store() {
+    for anthropic in [false, true] {
+        let env = Env::new();
+        let server = LlmServer::start();
+        server.then(Reply::CutOff("The answer is forty".into()));
+        let vars = if anthropic {
+            server.anthropic_env()
+        } else {
+            server.openai_env()
+        };
+        let run = env.run_env(&vars, &[], "what is the answer?\n");
+        run.ok();
+        assert!(run.stdout.contains("The answer is forty"), "{run:#?}");
+        assert!(
+            run.stdout.contains("error: the reply from ") && run.stdout.contains("broke off before its end"),
+            "anthropic: {anthropic}: {run:#?}"
+        );
+        let (session, messages) = session_messages(&env);
+        assert_eq!(session.status, anton::store::Status::Failed, "anthropic: {anthropic}");
+        let kept = messages.iter().find(|m| m.role == "assistant").unwrap();
+        assert_eq!(kept.content, "The answer is forty");
+        let meta: serde_json::Value = serde_json::from_str(&kept.meta).unwrap();
+        assert_eq!(meta["cut_off"], true, "{meta}");
+    }
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::Env;
 
@@ -19,19 +19,6 @@ fn connect_postgres(env: &Env, host: &str, port: &str, name: &str) -> common::Ru
         &["connect", "postgres"],
         &format!("{host}\n{port}\nsales\nbob\n{SECRET}\n{name}\n"),
     )
-}
-
-fn every_file(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(every_file(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]
@@ -78,7 +65,10 @@ fn connecting_saves_an_anton_compatible_private_file_and_never_shows_the_secret(
         assert!(!output.contains(SECRET), "the secret showed: {output}");
     }
     // Nothing but the vault file holds the secret.
-    for path in every_file(env.home.path()).into_iter().chain(every_file(env.ws())) {
+    for path in common::every_file(env.home.path())
+        .into_iter()
+        .chain(common::every_file(env.ws()))
+    {
         if path != file && std::fs::read(&path).is_ok_and(|b| String::from_utf8_lossy(&b).contains(SECRET)) {
             panic!("{} holds the secret", path.display());
         }
@@ -132,7 +122,7 @@ fn a_cancelled_prompt_writes_nothing_and_an_existing_connection_is_replaced_only
     let run = env.run_with_input(&["connect", "postgres"], "db.internal\n5432\n");
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("Cancelled; nothing saved."), "{run:#?}");
-    assert!(!vault(&env).join("postgres-postgres").exists() && every_file(&vault(&env)).is_empty());
+    assert!(!vault(&env).join("postgres-postgres").exists() && common::every_file(&vault(&env)).is_empty());
 
     connect_postgres(&env, "first.host", "", "main").ok();
     let run = env.run_with_input(

@@ -352,12 +352,7 @@ fn remove_takes_an_installed_plugin_away_but_never_a_built_in() {
 #[test]
 fn a_cold_cache_compiles_a_plugin_once_and_a_corrupt_entry_is_recompiled() {
     let env = Env::with_cold_cache();
-    let cached = || -> Vec<_> {
-        walk(&env.cache)
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-            .collect()
-    };
+    let cached = || env.compiled_plugins();
     env.run(&["plugins", "list"]).ok();
     assert_eq!(cached().len(), 0, "listing built-ins compiles nothing");
     env.run(&["sessions"]).ok();
@@ -378,19 +373,6 @@ fn a_cold_cache_compiles_a_plugin_once_and_a_corrupt_entry_is_recompiled() {
         "{} was rewritten",
         entries[0].display()
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

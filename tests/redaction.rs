@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use common::Env;
 use common::llm_server::{LlmServer, Reply};
 use serde_json::json;
@@ -28,22 +26,6 @@ fn planted() -> Vec<(String, String, String)> {
             (parts[0].to_string(), parts[1].to_string(), text)
         })
         .collect()
-}
-
-fn every_file(dir: &Path, skip: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.starts_with(skip) {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            out.extend(every_file(&path, skip));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]
@@ -159,7 +141,7 @@ fn no_planted_secret_reaches_the_model_an_export_or_the_disk() {
             .contains(PASSWORD)
     );
     for root in [env.ws(), env.home.path()] {
-        for file in every_file(root, &vault) {
+        for file in common::every_file(root).into_iter().filter(|f| !f.starts_with(&vault)) {
             let bytes = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
             found.extend(leaks(&file.display().to_string(), &bytes));
         }

@@ -166,12 +166,7 @@ fn a_chat_on_a_terminal_prepares_its_plugins_behind_the_prompt() {
     let env = Env::with_cold_cache();
     let mut term = Terminal::open(&env, &[]);
     let at = term.wait_for("you> ", 0);
-    let compiled = || {
-        walk(&env.cache)
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-            .count()
-    };
+    let compiled = || env.compiled_plugins().len();
     let deadline = Instant::now() + Duration::from_secs(60);
     while compiled() < anton::plugin_host::BUILTIN_PLUGINS.len() {
         assert!(
@@ -189,17 +184,4 @@ fn a_chat_on_a_terminal_prepares_its_plugins_behind_the_prompt() {
     );
     term.send("\x04");
     assert!(term.child.wait().unwrap().success());
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }

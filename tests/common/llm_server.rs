@@ -25,6 +25,8 @@ pub enum Reply {
     Status(u16, String),
     /// One chunk of text, then silence for this long, then the rest.
     Stall(String, Duration, String),
+    /// Streamed text, then the connection closes before the end of the reply.
+    CutOff(String),
 }
 
 impl Reply {
@@ -226,11 +228,15 @@ fn serve(
                 out,
                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
             );
-            let events = if anthropic {
+            let mut events = if anthropic {
                 anthropic_events(&reply)
             } else {
                 openai_events(&reply)
             };
+            if matches!(reply, Reply::CutOff(_)) {
+                // Both formats end a plain reply with three events that say it is done.
+                events.truncate(events.len() - 3);
+            }
             for event in events {
                 match event {
                     Event::Data(text) => {
@@ -262,7 +268,7 @@ type ToolUse<'a> = (&'a str, &'a str, &'a Value);
 /// What a reply streams: pauses, an optional tool call, the text chunks.
 fn pieces(reply: &Reply) -> (Vec<Event>, Option<ToolUse<'_>>, Vec<String>) {
     match reply {
-        Reply::Text(text) => (vec![], None, chunks(text)),
+        Reply::Text(text) | Reply::CutOff(text) => (vec![], None, chunks(text)),
         Reply::Tool { text, id, name, input } => (vec![], Some((id.as_str(), name.as_str(), input)), chunks(text)),
         Reply::Stall(first, pause, rest) => (
             vec![Event::Pause(*pause)],

@@ -23,6 +23,20 @@ pub struct Env {
     pub cache: PathBuf,
 }
 
+/// Every file under `dir`, however deep; none for a missing folder.
+pub fn every_file(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(every_file(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 impl Env {
     pub fn new() -> Env {
         Env {
@@ -38,6 +52,14 @@ impl Env {
             cache: env.home.path().join("cache"),
             ..env
         }
+    }
+
+    /// The plugins compiled into this environment's cache.
+    pub fn compiled_plugins(&self) -> Vec<PathBuf> {
+        every_file(&self.cache)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect()
     }
 
     pub fn ws(&self) -> &Path {

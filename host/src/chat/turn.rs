@@ -107,7 +107,11 @@ impl Chat<'_> {
             Some(Err(error)) => (
                 partial,
                 Vec::new(),
-                json!({"failed": true}),
+                if matches!(error, crate::llm::Error::CutOff(_)) {
+                    json!({"failed": true, "cut_off": true})
+                } else {
+                    json!({"failed": true})
+                },
                 Status::Failed,
                 Some(format!(
                     "error: {}",

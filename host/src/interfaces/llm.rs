@@ -59,7 +59,7 @@ fn to_wit(error: llm::Error) -> LlmError {
         llm::Error::Auth(m) => LlmError::Auth(m),
         llm::Error::ModelNotFound(m) | llm::Error::Invalid(m) => LlmError::InvalidRequest(m),
         llm::Error::RateLimited(m) => LlmError::RateLimited(m),
-        llm::Error::Unavailable(m) => LlmError::Unavailable(m),
+        llm::Error::Unavailable(m) | llm::Error::CutOff(m) => LlmError::Unavailable(m),
         llm::Error::Timeout(m) => LlmError::Timeout(m),
     }
 }

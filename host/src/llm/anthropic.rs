@@ -66,6 +66,8 @@ pub struct Decoder {
     reply: Reply,
     /// The open tool_use block: id, name, partial JSON.
     open_call: Option<(String, String, String)>,
+    /// `message_delta` carries why the reply stopped, just before `message_stop`.
+    pub stop_reason_seen: bool,
 }
 
 impl Decoder {
@@ -108,6 +110,7 @@ impl Decoder {
                 }
             }
             "message_delta" => {
+                self.stop_reason_seen |= data.pointer("/delta/stop_reason").is_some_and(Value::is_string);
                 if let Some(n) = data.pointer("/usage/output_tokens").and_then(Value::as_u64) {
                     self.reply.output_tokens = n as u32;
                 }

@@ -62,6 +62,8 @@ pub enum Error {
     Unavailable(String),
     Timeout(String),
     Invalid(String),
+    /// The stream stopped before the provider said the reply was complete.
+    CutOff(String),
 }
 
 impl std::fmt::Display for Error {
@@ -72,7 +74,8 @@ impl std::fmt::Display for Error {
             | Error::RateLimited(m)
             | Error::Unavailable(m)
             | Error::Timeout(m)
-            | Error::Invalid(m) => f.write_str(m),
+            | Error::Invalid(m)
+            | Error::CutOff(m) => f.write_str(m),
         }
     }
 }
@@ -184,7 +187,15 @@ impl Client {
                 }
             }
         }
-        Ok(state.finish())
+        // A server that dies mid-reply closes the connection like one that
+        // finished; only the provider's end-of-reply marks tell them apart.
+        if state.ended() {
+            return Ok(state.finish());
+        }
+        Err(Error::CutOff(format!(
+            "the reply from {} broke off before its end (the connection closed); what arrived is kept",
+            model.base_url
+        )))
     }
 }
 
@@ -194,6 +205,14 @@ enum Decoder {
 }
 
 impl Decoder {
+    /// Whether the provider said why the reply stopped.
+    fn ended(&self) -> bool {
+        match self {
+            Decoder::Anthropic(d) => d.stop_reason_seen,
+            Decoder::OpenAi(d) => d.finish_reason_seen,
+        }
+    }
+
     fn finish(self) -> Reply {
         match self {
             Decoder::Anthropic(d) => d.finish(),

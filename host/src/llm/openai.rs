@@ -53,6 +53,8 @@ pub struct Decoder {
     reply: Reply,
     /// Tool calls by their stream index: id, name, argument text.
     calls: Vec<(String, String, String)>,
+    /// Some compatible servers end with a finish reason and no `[DONE]`.
+    pub finish_reason_seen: bool,
 }
 
 impl Decoder {
@@ -73,6 +75,7 @@ impl Decoder {
             self.reply.output_tokens = usage["completion_tokens"].as_u64().unwrap_or(0) as u32;
         }
         for choice in chunk["choices"].as_array().into_iter().flatten() {
+            self.finish_reason_seen |= choice["finish_reason"].is_string();
             let delta = &choice["delta"];
             if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
                 self.reply.text.push_str(text);
