@@ -102,6 +102,15 @@ fn search_shows_the_matching_snippet_or_says_nothing_matched() {
     assert_eq!(json[0]["snippet"], "…[churn] for the EU");
     let miss = env.run(&["sessions", "--search", "kubernetes"]).ok().stdout.clone();
     assert_eq!(miss, "No sessions match \"kubernetes\".\n");
+    let miss = env
+        .run(&["sessions", "--search", "churn", "--status", "failed"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(miss, "No failed sessions match \"churn\".\n");
+    let blank = env.run(&["sessions", "--search", "  "]);
+    assert_eq!(blank.code, 1, "{blank:#?}");
+    assert!(blank.stderr.contains("--search needs a word"), "{blank:#?}");
 }
 
 #[test]
@@ -149,17 +158,37 @@ fn dates_are_shown_in_the_zone_tz_names_with_its_abbreviation() {
             ..Default::default()
         })
         .unwrap();
+    let fifo = env.home.path().join("zone-fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string; mkfifo only reads it.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    let fifo = fifo.display().to_string();
     for (tz, shown) in [
         ("UTC", "2023-11-14 22:13 UTC"),
         ("Asia/Tokyo", "2023-11-15 07:13 JST"),
+        ("Asia//Tokyo", "2023-11-15 07:13 JST"),
         (":Europe/Berlin", "2023-11-14 23:13 CET"),
         ("<+0330>-3:30", "2023-11-15 01:43 +0330"),
+        // No zone file: read as UTC, never waited on or read to the end.
+        (fifo.as_str(), "2023-11-14 22:13 UTC"),
+        ("/dev/zero", "2023-11-14 22:13 UTC"),
+        ("../../../etc/passwd", "2023-11-14 22:13 UTC"),
     ] {
-        let out = env
+        let mut child = env
             .command_in(env.ws(), &["session", &s.id])
             .env("TZ", tz)
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("TZ={tz}: anton hung");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
         let out = String::from_utf8(out.stdout).unwrap();
         assert!(out.contains(&format!("Created:     {shown}")), "TZ={tz}: {out}");
     }

@@ -513,34 +513,43 @@ pub fn format_time(at_ms: i64, relative: bool) -> String {
 
 /// The system's zone, read from its zone file. jiff's own lookup lists the
 /// whole zoneinfo tree to name it first, a third of what `anton sessions`
-/// did; what the file does not settle (a POSIX `TZ` rule) goes to jiff.
+/// did. A `TZ` that names no file is a POSIX rule; a zone file that is no
+/// regular file (a FIFO, `/dev/zero`) or no zone at all reads as UTC.
 fn local_zone() -> &'static jiff::tz::TimeZone {
-    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    use jiff::tz::TimeZone;
+    static ZONE: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
     ZONE.get_or_init(|| {
         const ZONEINFO: &str = "/usr/share/zoneinfo";
         let file = match std::env::var("TZ") {
             Err(_) => std::path::PathBuf::from("/etc/localtime"),
             Ok(tz) => {
                 let name = tz.strip_prefix(':').unwrap_or(&tz);
-                if name.starts_with('/') {
-                    name.into()
-                } else if !name.is_empty() && !name.split('/').any(|part| part.is_empty() || part == "..") {
-                    std::path::Path::new(ZONEINFO).join(name)
+                let file = if name.starts_with('/') {
+                    std::path::PathBuf::from(name)
                 } else {
-                    return jiff::tz::TimeZone::system();
+                    std::path::Path::new(ZONEINFO).join(name)
+                };
+                if name.is_empty() || name.split('/').any(|part| part == "..") {
+                    return TimeZone::UTC;
                 }
+                if std::fs::symlink_metadata(&file).is_err() {
+                    return TimeZone::posix(name).unwrap_or(TimeZone::UTC);
+                }
+                file
             }
         };
-        let from_file = std::fs::canonicalize(&file).ok().and_then(|real| {
-            let bytes = crate::files::read_regular(&real, 1 << 20).ok()?;
-            let name = real
-                .strip_prefix(ZONEINFO)
-                .ok()
-                .and_then(|n| n.to_str())
-                .unwrap_or("Local");
-            jiff::tz::TimeZone::tzif(name, &bytes).ok()
-        });
-        from_file.unwrap_or_else(jiff::tz::TimeZone::system)
+        std::fs::canonicalize(&file)
+            .ok()
+            .and_then(|real| {
+                let bytes = crate::files::read_regular(&real, 1 << 20).ok()?;
+                let name = real
+                    .strip_prefix(ZONEINFO)
+                    .ok()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("Local");
+                TimeZone::tzif(name, &bytes).ok()
+            })
+            .unwrap_or(TimeZone::UTC)
     })
 }
 

@@ -52,6 +52,9 @@ pub struct ComponentCache {
     /// warm-up and a command that wants the same plugin meanwhile compile it
     /// once, not twice.
     loaded: Arc<Mutex<HashMap<String, Slot>>>,
+    /// Why a compiled component could not be kept, for the foreground to
+    /// say: the warm-up thread must not print over the prompt.
+    unwritable: Arc<Mutex<Option<String>>>,
 }
 
 /// One plugin's component, filled by whoever loads it first.
@@ -64,11 +67,23 @@ impl ComponentCache {
         ComponentCache {
             dir,
             loaded: Arc::default(),
+            unwritable: Arc::default(),
         }
     }
 
     fn entry(&self, wasm_sha256: &str) -> Option<PathBuf> {
         Some(self.dir.as_ref()?.join(format!("{wasm_sha256}.cwasm")))
+    }
+
+    /// A cache that cannot be written only costs speed: said once per process.
+    pub fn warn_if_unwritable(&self) {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        let unwritable = self.unwritable.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(why) = unwritable
+            && !WARNED.swap(true, Ordering::Relaxed)
+        {
+            eprintln!("warning: {}", crate::terminal::sanitize_line(&why));
+        }
     }
 
     pub fn is_warm(&self, wasm_sha256: &str) -> bool {
@@ -110,22 +125,16 @@ impl ComponentCache {
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| files::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
             if let Err(error) = written {
-                warn_once_uncached(&path, &error);
+                let folder = path.parent().unwrap_or(&path).display().to_string();
+                self.unwritable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(format!(
+                        "cannot cache a compiled plugin in {folder} ({error}); plugins compile again at each start"
+                    ));
             }
         }
         Ok(component)
-    }
-}
-
-/// A cache that cannot be written only costs speed: said once per process.
-fn warn_once_uncached(path: &Path, error: &str) {
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    if !WARNED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "warning: cannot cache a compiled plugin in {} ({}); plugins compile again at each start",
-            crate::terminal::sanitize_line(&path.parent().unwrap_or(path).display().to_string()),
-            crate::terminal::sanitize_line(error)
-        );
     }
 }
 

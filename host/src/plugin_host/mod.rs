@@ -73,7 +73,9 @@ impl PluginHost {
                 eprintln!("Preparing plugins… (compiled once, then cached)");
             }
         }
-        let component = load_component(&self.cache, record)?;
+        let component = load_component(&self.cache, record);
+        self.cache.warn_if_unwritable();
+        let component = component?;
         if self.linker.is_none() {
             self.linker = Some(new_linker()?);
         }

@@ -313,12 +313,22 @@ impl Store {
     }
 
     pub fn count_sessions(&self) -> Result<u64> {
-        let sql = if self.schema >= schema::SESSION_COUNT {
-            "SELECT total FROM session_count"
+        let kept: Option<i64> = if self.schema >= schema::SESSION_COUNT {
+            self.conn
+                .query_row("SELECT total FROM session_count", [], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.fail(e))?
         } else {
-            "SELECT count(*) FROM sessions"
+            None
         };
-        let count: i64 = self.conn.query_row(sql, [], |r| r.get(0)).map_err(|e| self.fail(e))?;
+        // A count another program left wrong is counted again.
+        let count = match kept.filter(|n| *n >= 0) {
+            Some(n) => n,
+            None => self
+                .conn
+                .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+                .map_err(|e| self.fail(e))?,
+        };
         Ok(count as u64)
     }
 
@@ -380,19 +390,35 @@ impl Store {
     }
 
     /// The hit first, with what follows it: a table cut to any width still
-    /// shows it.
+    /// shows it. `highlight()` reads the text once; `snippet()` took time in
+    /// the square of the hits a message holds.
     fn snippet(&self, fts: &str, message_id: i64) -> Result<Option<String>> {
-        let marked: Option<String> = self
+        let content: Option<String> = self
             .conn
-            .query_row(
-                "SELECT snippet(messages_fts, 0, char(1), char(2), '…', 16) FROM messages_fts
-                 WHERE messages_fts MATCH ?1 AND rowid = ?2",
-                params![fts, message_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT content FROM messages WHERE id = ?1", [message_id], |r| r.get(0))
             .optional()
             .map_err(|e| self.fail(e))?;
-        Ok(marked.map(|text| hit_first(&text)))
+        let Some(content) = content else {
+            return Ok(None);
+        };
+        // Marks the text does not hold, so no stored character passes for one.
+        let marks = HIT_MARKS
+            .iter()
+            .find(|(open, close)| !content.contains(*open) && !content.contains(*close));
+        let (Some(&(open, close)), true) = (marks, content.len() <= HIGHLIGHT_LIMIT) else {
+            return Ok(Some(leading(&content, "")));
+        };
+        let marked: String = self
+            .conn
+            .query_row(
+                "SELECT highlight(messages_fts, 0, ?3, ?4) FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
+                params![fts, message_id, open.to_string(), close.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.fail(e))?;
+        let (before, from_hit) = marked.split_at(marked.find(open).unwrap_or(0));
+        let lead = if before.is_empty() { "" } else { "…" };
+        Ok(Some(leading(&from_hit.replace(open, "[").replace(close, "]"), lead)))
     }
 
     /// A full id, a unique prefix, or a unique ending (the random suffix).
@@ -665,12 +691,33 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
     })
 }
 
-/// `snippet()` marks hits with \x01…\x02: what stands before the first hit
-/// becomes an ellipsis, the marks become brackets.
-fn hit_first(marked: &str) -> String {
-    let (before, from_hit) = marked.split_at(marked.find('\u{1}').unwrap_or(0));
-    let lead = if before.is_empty() { "" } else { "…" };
-    format!("{lead}{}", from_hit.replace('\u{1}', "[").replace('\u{2}', "]"))
+/// Pairs of characters that mark a hit, the first the text does not hold.
+const HIT_MARKS: &[(char, char)] = &[('\u{1}', '\u{2}'), ('\u{fdd0}', '\u{fdd1}'), ('\u{fdd2}', '\u{fdd3}')];
+/// Longer messages show their start: marking a hit reads the whole text.
+const HIGHLIGHT_LIMIT: usize = 1 << 20;
+/// What a snippet keeps of the text from its hit on.
+const SNIPPET_CHARS: usize = 160;
+
+/// `lead`, then the start of `text` (one line, at most [`SNIPPET_CHARS`]).
+fn leading(text: &str, lead: &str) -> String {
+    let mut words = text.split_whitespace();
+    let mut out = lead.to_string();
+    let mut kept = 0;
+    for word in words.by_ref() {
+        if kept > 0 {
+            out.push(' ');
+        }
+        let room = SNIPPET_CHARS.saturating_sub(kept);
+        out.extend(word.chars().take(room));
+        kept += word.chars().count().min(room) + 1;
+        if kept >= SNIPPET_CHARS {
+            break;
+        }
+    }
+    if words.next().is_some() || kept > SNIPPET_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// Each word becomes a quoted FTS5 phrase, so user text is never FTS syntax.

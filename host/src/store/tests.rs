@@ -72,6 +72,26 @@ fn a_search_lists_sessions_by_their_newest_hit_and_stops_at_the_limit() {
 }
 
 #[test]
+fn snippets_take_no_stored_character_for_a_hit_mark_and_stay_short() {
+    let (_dir, store) = open();
+    let planted = session_with(&store, 1_000, "intro \u{1}fake\u{2} then the zebra \u{fdd0} at last");
+    let repeated = session_with(&store, 2_000, &"zebra ".repeat(20_000));
+    let huge = session_with(&store, 3_000, &format!("{} zebra", "x".repeat(HIGHLIGHT_LIMIT)));
+    let hits = store
+        .list_sessions(&SessionQuery {
+            search: Some("zebra".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let snippet = |id: &str| hits.iter().find(|(s, _)| s.id == id).unwrap().1.clone().unwrap();
+    assert_eq!(snippet(&planted.id), "…[zebra] \u{fdd0} at last");
+    let many = snippet(&repeated.id);
+    assert!(many.starts_with("[zebra] [zebra] ") && many.ends_with('…'), "{many}");
+    assert!(many.chars().count() <= SNIPPET_CHARS + 1, "{many}");
+    assert!(snippet(&huge.id).starts_with("xxxx"), "a huge message shows its start");
+}
+
+#[test]
 fn lists_newest_first_filters_and_searches_with_snippets() {
     let (_dir, store) = open();
     let old = session_with(&store, 1_000_000, "plot the quarterly churn");

@@ -38,6 +38,9 @@ fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     };
     let status = args.value("--status")?.map(SessionStatus::parse).transpose()?;
     let search = args.value("--search")?.map(str::to_string);
+    if search.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err("--search needs a word to look for".into());
+    }
     let query = SessionQuery {
         limit,
         status,
@@ -53,7 +56,8 @@ fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     }
     if hits.is_empty() {
         chat::print(&match (&search, status) {
-            (Some(text), _) => format!("No sessions match \"{text}\"."),
+            (Some(text), None) => format!("No sessions match \"{text}\"."),
+            (Some(text), Some(s)) => format!("No {} sessions match \"{text}\".", s.name()),
             (None, Some(s)) => format!("No {} sessions.", s.name()),
             (None, None) => "No sessions found. Run `anton` to start one.".to_string(),
         });
