@@ -278,6 +278,7 @@ fn sessions_command(scratch: &Path) {
             .append_message(&middle.id, 4, "user", "and the zebra?", "{}", Some(middle.updated_at))
             .unwrap();
         drop(store);
+        settle();
         let run = |args: &[&str]| measured(&home, &ws, &cache, args);
         if count == 10_000 {
             report_with_peak(
@@ -305,6 +306,14 @@ fn sessions_command(scratch: &Path) {
             (0..30).map(|_| run(&["session", &middle.id])),
         );
     }
+}
+
+/// Let the kernel write out what seeding left dirty, so that writeback does
+/// not run beside the timings.
+fn settle() {
+    // SAFETY: sync takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    std::thread::sleep(Duration::from_secs(2));
 }
 
 /// Time and peak resident memory of one `anton` run, started by the

@@ -86,8 +86,13 @@ impl ComponentCache {
         }
     }
 
+    /// Loaded in this process already, or compiled on disk.
     pub fn is_warm(&self, wasm_sha256: &str) -> bool {
-        self.entry(wasm_sha256).is_some_and(|p| p.exists())
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let in_memory = loaded
+            .get(wasm_sha256)
+            .is_some_and(|slot| slot.try_lock().is_ok_and(|c| c.is_some()));
+        in_memory || self.entry(wasm_sha256).is_some_and(|p| p.exists())
     }
 
     pub fn load(&self, wasm: &[u8], wasm_sha256: &str) -> wasmtime::Result<Component> {

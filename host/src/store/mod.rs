@@ -313,15 +313,17 @@ impl Store {
     }
 
     pub fn count_sessions(&self) -> Result<u64> {
+        // A count another program dropped or left wrong is counted again.
         let kept: Option<i64> = if self.schema >= schema::SESSION_COUNT {
             self.conn
-                .query_row("SELECT total FROM session_count", [], |r| r.get(0))
-                .optional()
-                .map_err(|e| self.fail(e))?
+                .query_row("SELECT total FROM session_count", [], |r| {
+                    Ok(r.get_ref(0)?.as_i64().ok())
+                })
+                .ok()
+                .flatten()
         } else {
             None
         };
-        // A count another program left wrong is counted again.
         let count = match kept.filter(|n| *n >= 0) {
             Some(n) => n,
             None => self
@@ -395,7 +397,7 @@ impl Store {
     fn snippet(&self, fts: &str, message_id: i64) -> Result<Option<String>> {
         let content: Option<String> = self
             .conn
-            .query_row("SELECT content FROM messages WHERE id = ?1", [message_id], |r| r.get(0))
+            .query_row("SELECT content FROM messages WHERE id = ?1", [message_id], lossy_text)
             .optional()
             .map_err(|e| self.fail(e))?;
         let Some(content) = content else {
@@ -413,7 +415,7 @@ impl Store {
             .query_row(
                 "SELECT highlight(messages_fts, 0, ?3, ?4) FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = ?2",
                 params![fts, message_id, open.to_string(), close.to_string()],
-                |r| r.get(0),
+                lossy_text,
             )
             .map_err(|e| self.fail(e))?;
         let (before, from_hit) = marked.split_at(marked.find(open).unwrap_or(0));
@@ -688,6 +690,19 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
         }
         Some(DiskFull) => format!("the disk holding {path} is full"),
         _ => format!("session store {path}: {error}"),
+    })
+}
+
+/// Text another program stored as bytes that are not UTF-8 (or as a blob)
+/// still reads.
+fn lossy_text(row: &Row) -> rusqlite::Result<String> {
+    Ok(match row.get_ref(0)? {
+        rusqlite::types::ValueRef::Text(bytes) | rusqlite::types::ValueRef::Blob(bytes) => {
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+        rusqlite::types::ValueRef::Real(x) => x.to_string(),
+        rusqlite::types::ValueRef::Null => String::new(),
     })
 }
 

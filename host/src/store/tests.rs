@@ -200,6 +200,36 @@ fn migrates_from_every_older_version() {
 }
 
 #[test]
+fn what_another_program_wrote_wrong_still_searches_and_counts() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1_000, "fine");
+    store
+        .conn
+        .execute(
+            "INSERT INTO messages (session_id, turn, role, content, created_at)
+             VALUES (?1, 2, 'user', CAST(x'62616420776f726420ff' AS TEXT), 2)",
+            [&s.id],
+        )
+        .unwrap();
+    let hits = store
+        .list_sessions(&SessionQuery {
+            search: Some("word".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits[0].1.as_deref(), Some("…[word] \u{fffd}"));
+    for tampering in [
+        "UPDATE session_count SET total = 'abc'",
+        "UPDATE session_count SET total = -4",
+        "DELETE FROM session_count",
+        "DROP TABLE session_count",
+    ] {
+        store.conn.execute_batch(tampering).unwrap();
+        assert_eq!(store.count_sessions().unwrap(), 1, "after {tampering}");
+    }
+}
+
+#[test]
 fn a_read_only_store_of_the_first_schema_still_counts_its_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let anton = dir.path().join(".anton");
