@@ -219,7 +219,8 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
     out
 }
 
-fn fit(text: &str, width: usize) -> String {
+/// `text` in at most `width` characters, cut ones ending with `…`.
+pub fn fit(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }

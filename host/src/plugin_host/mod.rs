@@ -88,7 +88,10 @@ impl PluginHost {
     /// Compile, off the critical path, the runnable plugins the disk cache
     /// lacks, so the chat's first slash command does not wait for them.
     pub fn warm_up(&self) {
-        let cold: Vec<PluginRecord> = (self.catalog.records.iter())
+        let cold: Vec<PluginRecord> = self
+            .catalog
+            .records
+            .iter()
             .filter(|r| r.runnable() && !self.cache.is_warm(&r.sha256))
             .cloned()
             .collect();

@@ -349,39 +349,46 @@ impl Store {
                     Ok((session_from_row(row)?, None))
                 })
             }
-            Some(fts) => self.search_sessions(&fts, query, limit),
+            Some(fts) => self.search_sessions(&fts, filter, status, query, limit),
         }
     }
 
     /// Sessions by their newest hit, straight from the index's rowid order:
     /// the walk stops once `limit` sessions are found, and only those get a
     /// snippet, so a word in every message costs no more than a rare one.
-    fn search_sessions(&self, fts: &str, query: &SessionQuery, limit: i64) -> Result<Vec<(Session, Option<String>)>> {
+    fn search_sessions(
+        &self,
+        fts: &str,
+        filter: &str,
+        status: Option<&str>,
+        query: &SessionQuery,
+        limit: i64,
+    ) -> Result<Vec<(Session, Option<String>)>> {
+        let columns = SESSION_COLUMNS
+            .split(", ")
+            .map(|c| format!("s.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut newest_hits = self
             .conn
-            .prepare_cached(
-                "SELECT messages_fts.rowid, m.session_id FROM messages_fts
-                 JOIN messages m ON m.id = messages_fts.rowid
-                 WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rowid DESC",
-            )
+            .prepare_cached(&format!(
+                "SELECT {columns}, messages_fts.rowid FROM messages_fts
+                 JOIN messages m ON m.id = messages_fts.rowid JOIN sessions s ON s.id = m.session_id
+                 WHERE messages_fts MATCH ?3 AND {filter} ORDER BY messages_fts.rowid DESC"
+            ))
             .map_err(|e| self.fail(e))?;
-        let mut rows = newest_hits.query([fts]).map_err(|e| self.fail(e))?;
+        let mut rows = newest_hits
+            .query(params![status, query.include_empty, fts])
+            .map_err(|e| self.fail(e))?;
         let mut seen = std::collections::HashSet::new();
         let mut found = Vec::new();
         while (limit < 0 || (found.len() as i64) < limit)
             && let Some(row) = rows.next().map_err(|e| self.fail(e))?
         {
-            let hit: i64 = row.get(0).map_err(|e| self.fail(e))?;
-            let session_id: String = row.get(1).map_err(|e| self.fail(e))?;
-            if !seen.insert(session_id.clone()) {
-                continue;
-            }
-            let Some(session) = self.get_session(&session_id)? else {
-                continue;
-            };
-            let wanted = query.status.is_none_or(|s| session.status == s) && (query.include_empty || session.turns > 0);
-            if wanted {
-                found.push((session, hit));
+            let id: String = row.get(0).map_err(|e| self.fail(e))?;
+            if seen.insert(id) {
+                let hit: i64 = row.get(22).map_err(|e| self.fail(e))?;
+                found.push((session_from_row(row).map_err(|e| self.fail(e))?, hit));
             }
         }
         drop(rows);
@@ -713,26 +720,18 @@ const HIGHLIGHT_LIMIT: usize = 1 << 20;
 /// What a snippet keeps of the text from its hit on.
 const SNIPPET_CHARS: usize = 160;
 
-/// `lead`, then the start of `text` (one line, at most [`SNIPPET_CHARS`]).
+/// `lead`, then the start of `text` on one line, cut to [`SNIPPET_CHARS`].
 fn leading(text: &str, lead: &str) -> String {
-    let mut words = text.split_whitespace();
-    let mut out = lead.to_string();
-    let mut kept = 0;
-    for word in words.by_ref() {
-        if kept > 0 {
-            out.push(' ');
-        }
-        let room = SNIPPET_CHARS.saturating_sub(kept);
-        out.extend(word.chars().take(room));
-        kept += word.chars().count().min(room) + 1;
-        if kept >= SNIPPET_CHARS {
-            break;
-        }
+    // Only a head is looked at: a message may be megabytes long.
+    let head = text
+        .char_indices()
+        .nth(SNIPPET_CHARS * 4)
+        .map_or(text, |(end, _)| &text[..end]);
+    let mut line = head.split_whitespace().collect::<Vec<_>>().join(" ");
+    if head.len() < text.len() {
+        line.push_str(" …");
     }
-    if words.next().is_some() || kept > SNIPPET_CHARS {
-        out.push('…');
-    }
-    out
+    format!("{lead}{}", crate::terminal::fit(&line, SNIPPET_CHARS))
 }
 
 /// Each word becomes a quoted FTS5 phrase, so user text is never FTS syntax.

@@ -174,22 +174,7 @@ fn refuses_a_newer_schema_and_changes_nothing() {
 #[test]
 fn migrates_from_every_older_version() {
     for start in 0..schema::MIGRATIONS.len() {
-        let dir = tempfile::tempdir().unwrap();
-        let anton = dir.path().join(".anton");
-        std::fs::create_dir_all(&anton).unwrap();
-        let conn = Connection::open(anton.join(DB_FILE)).unwrap();
-        for (i, m) in schema::MIGRATIONS.iter().enumerate().take(start) {
-            conn.execute_batch(m).unwrap();
-            conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
-        }
-        if start > 0 {
-            conn.execute(
-                "INSERT INTO sessions (id, created_at, updated_at, workspace) VALUES ('old', 1, 1, '/w')",
-                [],
-            )
-            .unwrap();
-        }
-        drop(conn);
+        let (dir, anton) = store_at_schema(start);
         let store = Store::open(&anton, dir.path()).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len() as i64);
         let before = store.count_sessions().unwrap();
@@ -229,20 +214,30 @@ fn what_another_program_wrote_wrong_still_searches_and_counts() {
     }
 }
 
-#[test]
-fn a_read_only_store_of_the_first_schema_still_counts_its_sessions() {
+/// A store written by an anton that knew only the first `version`
+/// migrations, holding one session when it has a schema at all.
+fn store_at_schema(version: usize) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let anton = dir.path().join(".anton");
     std::fs::create_dir_all(&anton).unwrap();
     let conn = Connection::open(anton.join(DB_FILE)).unwrap();
-    conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
-    conn.execute(
-        "INSERT INTO sessions (id, created_at, updated_at, workspace) VALUES ('old', 1, 1, '/w')",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    for (i, m) in schema::MIGRATIONS.iter().enumerate().take(version) {
+        conn.execute_batch(m).unwrap();
+        conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+    }
+    if version > 0 {
+        conn.execute(
+            "INSERT INTO sessions (id, created_at, updated_at, workspace) VALUES ('old', 1, 1, '/w')",
+            [],
+        )
+        .unwrap();
+    }
+    (dir, anton)
+}
+
+#[test]
+fn a_read_only_store_of_the_first_schema_still_counts_its_sessions() {
+    let (dir, anton) = store_at_schema(1);
     let store = Store::open_read_only(&anton, dir.path()).unwrap();
     assert_eq!(store.count_sessions().unwrap(), 1);
     assert_eq!(store.schema_version().unwrap(), 1, "reading migrated nothing");
