@@ -204,7 +204,13 @@ fn imported_memories_are_adopted_only_on_a_yes_and_the_summary_is_quoted() {
     assert!(!controls_in(quoted).contains(&'\x1b'), "{quoted}");
 
     // --accept-memories adopts them, as the import says.
-    let accepted = env.run(&["share", "import", file.to_str().unwrap(), "--accept-memories"]);
+    let accepted = env.run(&[
+        "share",
+        "import",
+        file.to_str().unwrap(),
+        "--accept-memories",
+        "--again",
+    ]);
     assert!(
         accepted.ok().stdout.contains("Adding the file's 1 memory"),
         "{accepted:#?}"

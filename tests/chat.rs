@@ -171,6 +171,13 @@ fn memorize_writes_anton_memory_files_and_later_sessions_use_them() {
     let (second, _) = session_messages(&env);
     assert_ne!(second.id, first.id);
     assert_eq!(env.store().details(&second.id).unwrap().memories_used, 2);
+
+    // Back in the session that wrote them, they are its own, not "used".
+    server.then(Reply::Text("Still by region_code.".into()));
+    env.run_env(&server.openai_env(), &["-r", &first.id], "and again?\n")
+        .ok();
+    let details = env.store().details(&first.id).unwrap();
+    assert_eq!((details.memories_born, details.memories_used), (2, 0));
 }
 
 #[test]

@@ -162,7 +162,24 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
     assert_eq!(session.messages, 9);
     let details = store.details(&session.id).unwrap();
     assert_eq!((details.cells, details.memories_born), (1, 1));
-    let accepted = recipient.run(&["share", "import", file.to_str().unwrap(), "--accept-memories"]);
+    // The same file again is the session already here, not a silent copy.
+    let twice = recipient.run(&["share", "import", file.to_str().unwrap(), "--accept-memories"]);
+    twice.fails();
+    assert!(
+        twice.stderr.contains(&format!(
+            "this file is imported already, as session {} (\"Revenue by region\", ",
+            session.id
+        )) && twice.stderr.contains("or import with --again for another copy"),
+        "{twice:#?}"
+    );
+    assert_eq!(store.count_sessions().unwrap(), 1);
+    let accepted = recipient.run(&[
+        "share",
+        "import",
+        file.to_str().unwrap(),
+        "--accept-memories",
+        "--again",
+    ]);
     assert!(
         accepted
             .ok()
@@ -178,7 +195,13 @@ fn import_creates_a_new_session_with_provenance_memory_and_cells_and_resumes_wit
 
     // Importing twice adds no duplicate memory.
     recipient
-        .run(&["share", "import", file.to_str().unwrap(), "--accept-memories"])
+        .run(&[
+            "share",
+            "import",
+            file.to_str().unwrap(),
+            "--accept-memories",
+            "--again",
+        ])
         .ok();
     let lessons = std::fs::read_to_string(recipient.ws().join(".anton/memory/lessons.md")).unwrap();
     assert_eq!(lessons.matches("Revenue is in cents").count(), 1);
@@ -547,7 +570,8 @@ fn import_takes_a_home_relative_path() {
     assert_eq!(history[0]["path"], path.to_str().unwrap());
     assert_eq!(history[0]["file_exists"], true);
 
-    // A dragged file's path, as a terminal pastes it.
+    // A dragged file's path, as a terminal pastes it (the same file again:
+    // the user asks for a second copy).
     std::fs::copy(&fixture, env.home.path().join("from alice.anton")).unwrap();
     let dragged = env
         .home
@@ -556,9 +580,91 @@ fn import_takes_a_home_relative_path() {
         .display()
         .to_string()
         .replace(' ', "\\ ");
-    let run = env.run_env(&[], &[], &format!("/share import {dragged}\n"));
+    let run = env.run_env(&[], &[], &format!("/share import {dragged} --again\n"));
     assert!(
         run.ok().stdout.contains("Imported: revenue-by-region-quick-check"),
         "{run:#?}"
+    );
+}
+
+#[test]
+fn export_makes_the_summary_current_and_keeps_the_title() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    store
+        .append_message(&s.id, 1, "user", "why did churn rise in Q3?", "{}", None)
+        .unwrap();
+    store
+        .append_message(
+            &s.id,
+            9,
+            "assistant",
+            "The March cohort left after the price change.",
+            "{}",
+            None,
+        )
+        .unwrap();
+    store.set_title(&s.id, "Churn in Q3", false).unwrap();
+    store
+        .set_summary(&s.id, "Looking into churn; nothing found yet.")
+        .unwrap();
+    let server = LlmServer::start();
+    server.titles(
+        "Some other title",
+        "Churn rose because the March cohort left after the price change.",
+    );
+    let run = env.run_env(&server.openai_env(), &["share", "export"], "");
+    let (bundle, _) = read(&std::fs::read(exported_file(&run.ok().stdout)).unwrap()).unwrap();
+    assert_eq!(bundle.title, "Churn in Q3");
+    assert_eq!(
+        bundle.summary,
+        "Churn rose because the March cohort left after the price change."
+    );
+    let asked = server.all_requests().pop().unwrap().texts().concat();
+    assert!(
+        asked.contains("The goal, from its first message: why did churn rise in Q3?")
+            && asked.contains("The summary so far (keep its goal, update what changed): Looking into churn"),
+        "{asked}"
+    );
+
+    // Without a model the stored summary goes out as it is.
+    let run = env.run(&["share", "export"]);
+    let (bundle, _) = read(&std::fs::read(exported_file(&run.ok().stdout)).unwrap()).unwrap();
+    assert_eq!(bundle.summary, "Looking into churn; nothing found yet.");
+}
+
+#[test]
+fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
+    let sender = Env::new();
+    let server = LlmServer::start();
+    worked_session(&sender, &server);
+    let file = exported_file(&sender.run(&["share", "export", "--summary"]).ok().stdout);
+    let recipient = Env::new();
+    recipient.run(&["share", "import", file.to_str().unwrap()]).ok();
+    let id = recipient.run(&["sessions", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    server.titles(
+        "Something else entirely",
+        "Revenue by region: APAC leads; now by month.",
+    );
+    server.then(Reply::Text("By month: growing.".into()));
+    recipient
+        .run_env(&server.openai_env(), &["-r", &id], "and by month?\n")
+        .ok();
+    let session = recipient.store().get_session(&id).unwrap().unwrap();
+    assert_eq!(session.title, "Revenue by region", "the imported title stays");
+    assert_eq!(session.summary, "Revenue by region: APAC leads; now by month.");
+    let asked = server.all_requests().pop().unwrap();
+    assert!(asked.is_title_request());
+    assert!(
+        asked.texts().concat().contains(&format!(
+            "The summary so far (keep its goal, update what changed): {}",
+            llm_server::SUMMARY
+        )),
+        "the refresh starts from the imported summary"
     );
 }

@@ -185,3 +185,148 @@ fn a_chat_on_a_terminal_prepares_its_plugins_behind_the_prompt() {
     term.send("\x04");
     assert!(term.child.wait().unwrap().success());
 }
+
+#[test]
+fn a_slow_title_never_holds_the_prompt_and_is_stored_when_it_comes() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server.slow_titles(Duration::from_secs(3));
+    server.titles("Churn by cohort", "Churn is highest in the March cohort.");
+    server.then(Reply::Text("March churns most.".into()));
+    server.then(Reply::Text("About 12%.".into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("which cohort churns most?\r");
+    let at = term.wait_for("March churns most.", at);
+    let at = term.wait_for("you> ", at);
+    term.send("how much?\r");
+    let at = term.wait_for("About 12%.", at);
+    let session = env.store().list_sessions(&Default::default()).unwrap().remove(0).0;
+    assert_eq!(
+        session.title, "which cohort churns most?",
+        "the second answer came while the title was still being written"
+    );
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    let session = env.store().list_sessions(&Default::default()).unwrap().remove(0).0;
+    assert_eq!(session.title, "Churn by cohort");
+    assert_eq!(session.summary, "Churn is highest in the March cohort.");
+}
+
+#[test]
+fn ctrl_c_at_a_connect_field_cancels_the_connection_not_anton() {
+    let env = Env::new();
+    let mut term = Terminal::open(&env, &[]);
+    let at = term.wait_for("you> ", 0);
+    term.send("/connect postgres\r");
+    let at = term.wait_for("host:", at);
+    term.send("db.inter");
+    let at = term.wait_for("db.inter", at);
+    term.send("\x03");
+    let at = term.wait_for("Cancelled; nothing saved.", at);
+    let at = term.wait_for("you> ", at);
+
+    // Secret fields are not echoed, and Esc cancels them too.
+    term.send("/connect postgres\r");
+    let at = term.wait_for("host:", at);
+    term.send("\r\r\r\r");
+    let at = term.wait_for("password", at);
+    term.send("hunter2");
+    std::thread::sleep(Duration::from_millis(300));
+    term.send("\x1b");
+    let at = term.wait_for("Cancelled; nothing saved.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success(), "anton lives on to leave normally");
+    let screen = term.screen.lock().unwrap().clone();
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert!(!env.home.path().join(".anton/data_vault").exists());
+}
+
+#[test]
+fn ctrl_c_clears_a_draft_and_only_a_quick_second_press_leaves() {
+    let env = Env::new();
+    let mut term = Terminal::open(&env, &[]);
+    let at = term.wait_for("you> ", 0);
+    term.send("\x03");
+    let at = term.wait_for("(Ctrl-C again or Ctrl-D to leave)", at);
+    // Long after the first press, with a draft typed: the draft goes, anton stays.
+    std::thread::sleep(Duration::from_millis(1500));
+    term.send("half a thought");
+    let at = term.wait_for("half a thought", at);
+    term.send("\x03");
+    std::thread::sleep(Duration::from_millis(300));
+    term.send("/help\r");
+    let at = term.wait_for("/resume", at);
+    let at = term.wait_for("you> ", at);
+    {
+        let screen = term.screen.lock().unwrap();
+        assert!(
+            !screen.contains("half a thought/help"),
+            "the draft was cleared:\n{screen}"
+        );
+    }
+    // A press long after the last one warns again; a quick second leaves.
+    term.send("\x03");
+    let at = term.wait_for("(Ctrl-C again or Ctrl-D to leave)", at);
+    std::thread::sleep(Duration::from_millis(1500));
+    term.send("\x03");
+    term.wait_for("(Ctrl-C again or Ctrl-D to leave)", at);
+    term.send("\x03");
+    assert!(term.child.wait().unwrap().success());
+}
+
+#[test]
+fn the_picker_filters_on_status_and_summary_and_its_marker_follows_a_typed_number() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let ids: Vec<String> = ["about churn", "about pricing", "about revenue"]
+        .into_iter()
+        .map(|question| env.chat_once(&server, question, "ok"))
+        .collect();
+    let store = env.store();
+    store
+        .set_summary(&ids[0], "Churn is highest in the March cohort.")
+        .unwrap();
+    store.set_status(&ids[1], anton::store::Status::Failed).unwrap();
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+
+    term.send("/resume\r");
+    let at = term.wait_for("Esc cancels", at);
+    term.send("march");
+    let at = term.wait_for("— Churn is highest in the March cohort.", at);
+    term.send("\r");
+    let at = term.wait_for(&format!("Resumed session {}", ids[0]), at);
+    let at = term.wait_for("you> ", at);
+
+    term.send("/resume\r");
+    let at = term.wait_for("Esc cancels", at);
+    term.send("failed");
+    let at = term.wait_for("[failed]", at);
+    term.send("\r");
+    let at = term.wait_for(&format!("Resumed session {}", ids[1]), at);
+    let at = term.wait_for("you> ", at);
+
+    // The marker moves to the number typed, and Enter picks what it marks.
+    term.send("/resume\r");
+    let at = term.wait_for("Esc cancels", at);
+    term.send("2");
+    let at = term.wait_for("› ", at);
+    let marked = {
+        let screen = term.screen.lock().unwrap();
+        screen[at..].lines().next().unwrap_or_default().to_string()
+    };
+    assert!(marked.starts_with(" 2. "), "{marked:?}");
+    let expected = if marked.contains("March cohort") {
+        &ids[0]
+    } else {
+        &ids[2]
+    };
+    term.send("\r");
+    let at = term.wait_for(&format!("Resumed session {expected}"), at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+}

@@ -64,7 +64,10 @@ impl Services {
     pub fn llm(&self) -> Option<&(tokio::runtime::Runtime, crate::llm::Client)> {
         self.llm
             .get_or_init(|| {
-                let runtime = tokio::runtime::Builder::new_current_thread()
+                // One worker: what the chat runs in the background (titles)
+                // goes on while the prompt waits for a line.
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
                     .enable_all()
                     .build()
                     .ok()?;

@@ -238,9 +238,23 @@ pub fn read_line() -> Option<String> {
     }
 }
 
+/// A line typed in answer to `text`; `None` at end of input or when the
+/// user presses Ctrl-C, which cancels the question, never anton.
 pub fn prompt(text: &str) -> Option<String> {
+    ask(text, false)
+}
+
+/// Like `prompt`, without echo on a terminal.
+pub fn prompt_secret(text: &str) -> Option<String> {
+    ask(text, true)
+}
+
+fn ask(text: &str, secret: bool) -> Option<String> {
     print!("{text}");
     let _ = std::io::stdout().flush();
+    if let Some(answer) = field::read(secret) {
+        return answer;
+    }
     let answer = read_line();
     // A piped answer is not echoed, so end the prompt's line ourselves.
     if !stdin_is_terminal() {
@@ -249,23 +263,120 @@ pub fn prompt(text: &str) -> Option<String> {
     answer
 }
 
-/// Like `prompt`, without echo on a terminal.
-pub fn prompt_secret(text: &str) -> Option<String> {
-    use rustix::termios;
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return prompt(text);
+/// One field typed on a terminal in raw mode: Ctrl-C or Esc cancels,
+/// Backspace and Ctrl-U edit, Enter ends, a secret is not shown.
+mod field {
+    use std::io::Write;
+
+    /// `None` when stdin is no terminal that can go raw (the caller reads a line).
+    pub fn read(secret: bool) -> Option<Option<String>> {
+        if !super::stdin_is_terminal() {
+            return None;
+        }
+        let answer = super::raw::with(|| edit(secret))?;
+        println!();
+        Some(answer)
     }
-    print!("{text}");
-    let _ = std::io::stdout().flush();
-    let saved = termios::tcgetattr(&stdin).ok()?;
-    let mut quiet = saved.clone();
-    quiet.local_modes.remove(termios::LocalModes::ECHO);
-    let _ = termios::tcsetattr(&stdin, termios::OptionalActions::Now, &quiet);
-    let line = read_line();
-    let _ = termios::tcsetattr(&stdin, termios::OptionalActions::Now, &saved);
-    println!();
-    line
+
+    fn edit(secret: bool) -> Option<String> {
+        let mut text = String::new();
+        let mut partial: Vec<u8> = Vec::new();
+        let mut byte = [0u8];
+        loop {
+            if super::raw::read(&mut byte) == 0 {
+                return None;
+            }
+            match byte[0] {
+                b'\r' | b'\n' => return Some(text),
+                0x03 => {
+                    print!("^C");
+                    return None;
+                }
+                0x04 if text.is_empty() => return None,
+                // Esc alone cancels; an arrow key's sequence is skipped.
+                0x1b if !super::raw::more_input() => return None,
+                0x1b => super::raw::skip_sequence(),
+                0x7f | 0x08 => {
+                    if text.pop().is_some() && !secret {
+                        print!("\x08 \x08");
+                    }
+                }
+                0x15 => {
+                    if !secret {
+                        print!("{}", "\x08 \x08".repeat(text.chars().count()));
+                    }
+                    text.clear();
+                }
+                b if b < 0x20 => {}
+                b => {
+                    partial.push(b);
+                    match std::str::from_utf8(&partial) {
+                        Ok(c) => {
+                            if !secret {
+                                print!("{c}");
+                            }
+                            text.push_str(c);
+                            partial.clear();
+                        }
+                        Err(e) if e.error_len().is_some() => partial.clear(),
+                        Err(_) => {}
+                    }
+                }
+            }
+            let _ = std::io::stdout().flush();
+        }
+    }
+}
+
+/// The terminal in raw mode: keys one by one, straight from the descriptor.
+mod raw {
+    use rustix::termios::{self, LocalModes, OptionalActions};
+
+    /// Run `f` with the terminal raw, restored after; `None` when it cannot go raw.
+    pub fn with<R>(f: impl FnOnce() -> R) -> Option<R> {
+        let stdin = std::io::stdin();
+        let saved = termios::tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        raw.local_modes
+            .remove(LocalModes::ICANON | LocalModes::ECHO | LocalModes::ISIG);
+        termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
+        let result = f();
+        let _ = termios::tcsetattr(&stdin, OptionalActions::Now, &saved);
+        Some(result)
+    }
+
+    /// Straight from the descriptor: std's buffered stdin would swallow the
+    /// rest of an escape sequence where `more_input` cannot see it.
+    pub fn read(buf: &mut [u8]) -> usize {
+        loop {
+            match rustix::io::read(std::io::stdin(), &mut *buf) {
+                Err(rustix::io::Errno::INTR) => continue,
+                read => return read.unwrap_or(0),
+            }
+        }
+    }
+
+    /// An escape sequence's bytes follow at once; a lone Esc does not.
+    pub fn more_input() -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let stdin = std::io::stdin();
+        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+        let wait = Timespec {
+            tv_sec: 0,
+            tv_nsec: 50_000_000,
+        };
+        poll(&mut fds, Some(&wait)).is_ok_and(|n| n > 0)
+    }
+
+    /// The rest of an escape sequence after its Esc: `[`, parameters, and a
+    /// final byte from @ to ~.
+    pub fn skip_sequence() {
+        let mut byte = [0u8];
+        if read(&mut byte) == 0 || byte[0] != b'[' {
+            return;
+        }
+        while read(&mut byte) == 1 && !(0x40..=0x7e).contains(&byte[0]) {}
+    }
 }
 
 /// Let the user choose one of `items`; `None` when cancelled. On a terminal:
@@ -300,8 +411,6 @@ pub fn pick(title: &str, items: &[String]) -> Option<usize> {
 mod picker {
     use std::io::Write;
 
-    use rustix::termios::{self, LocalModes, OptionalActions};
-
     const PAGE: usize = 10;
 
     enum Key {
@@ -318,15 +427,7 @@ mod picker {
 
     /// `None` when the terminal cannot go raw (the caller falls back).
     pub fn run(title: &str, items: &[String]) -> Option<Option<usize>> {
-        let stdin = std::io::stdin();
-        let saved = termios::tcgetattr(&stdin).ok()?;
-        let mut raw = saved.clone();
-        raw.local_modes
-            .remove(LocalModes::ICANON | LocalModes::ECHO | LocalModes::ISIG);
-        termios::tcsetattr(&stdin, OptionalActions::Now, &raw).ok()?;
-        let choice = choose(title, items);
-        let _ = termios::tcsetattr(&stdin, OptionalActions::Now, &saved);
-        Some(choice)
+        super::raw::with(|| choose(title, items))
     }
 
     fn choose(title: &str, items: &[String]) -> Option<usize> {
@@ -340,6 +441,13 @@ mod picker {
             let visible: Vec<usize> = (0..items.len())
                 .filter(|&i| numbered || needle.is_empty() || items[i].to_lowercase().contains(&needle))
                 .collect();
+            // A typed number moves the marker to what Enter will pick.
+            if let Ok(n) = query.parse::<usize>()
+                && numbered
+                && (1..=items.len()).contains(&n)
+            {
+                selected = n - 1;
+            }
             selected = selected.min(visible.len().saturating_sub(1));
             let page = selected / PAGE;
             let mut out = String::new();
@@ -376,7 +484,12 @@ mod picker {
             drawn = lines.len() - 1;
             print!("{out}");
             let _ = std::io::stdout().flush();
-            match read_key() {
+            let key = read_key();
+            if numbered && matches!(key, Key::Up | Key::Down | Key::PageUp | Key::PageDown) {
+                // Moving by hand from a typed number: the number goes.
+                query.clear();
+            }
+            match key {
                 Key::Up => selected = selected.saturating_sub(1),
                 Key::Down => selected = (selected + 1).min(visible.len().saturating_sub(1)),
                 Key::PageUp => selected = selected.saturating_sub(PAGE),
@@ -406,15 +519,9 @@ mod picker {
         choice
     }
 
-    /// Straight from the descriptor: std's buffered stdin would swallow the
-    /// rest of an escape sequence where `more_input` cannot see it.
-    fn read_raw(buf: &mut [u8]) -> usize {
-        rustix::io::read(std::io::stdin(), buf).unwrap_or(0)
-    }
-
     fn read_key() -> Key {
         let mut byte = [0u8; 1];
-        if read_raw(&mut byte) == 0 {
+        if super::raw::read(&mut byte) == 0 {
             return Key::Cancel;
         }
         match byte[0] {
@@ -422,18 +529,18 @@ mod picker {
             3 | 4 => Key::Cancel,
             127 | 8 => Key::Backspace,
             0x1b => {
-                if !more_input() {
+                if !super::raw::more_input() {
                     return Key::Cancel;
                 }
                 let mut seq = [0u8; 2];
-                if read_raw(&mut seq[..1]) == 0 || read_raw(&mut seq[1..]) == 0 || seq[0] != b'[' {
+                if super::raw::read(&mut seq[..1]) == 0 || super::raw::read(&mut seq[1..]) == 0 || seq[0] != b'[' {
                     return Key::Other;
                 }
                 match seq[1] {
                     b'A' => Key::Up,
                     b'B' => Key::Down,
                     b'5' | b'6' => {
-                        read_raw(&mut byte); // the closing '~'
+                        super::raw::read(&mut byte); // the closing '~'
                         if seq[1] == b'5' { Key::PageUp } else { Key::PageDown }
                     }
                     _ => Key::Other,
@@ -442,18 +549,6 @@ mod picker {
             b if b.is_ascii_graphic() || b == b' ' => Key::Char(b as char),
             _ => Key::Other,
         }
-    }
-
-    /// An escape sequence's bytes follow at once; a lone Esc does not.
-    fn more_input() -> bool {
-        use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        let stdin = std::io::stdin();
-        let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
-        let wait = Timespec {
-            tv_sec: 0,
-            tv_nsec: 50_000_000,
-        };
-        poll(&mut fds, Some(&wait)).is_ok_and(|n| n > 0)
     }
 }
 

@@ -88,8 +88,8 @@ pub struct LlmServer {
     pub url: String,
     script: Arc<Mutex<VecDeque<Reply>>>,
     requests: Arc<Mutex<Vec<Recorded>>>,
-    /// What a title request is answered with.
-    title: Arc<Mutex<(String, String)>>,
+    /// What a title request is answered with, and after how long.
+    title: Arc<Mutex<(String, String, Duration)>>,
 }
 
 pub const TITLE: &str = "Revenue by region";
@@ -101,7 +101,7 @@ impl LlmServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let script: Arc<Mutex<VecDeque<Reply>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
-        let title = Arc::new(Mutex::new((TITLE.to_string(), SUMMARY.to_string())));
+        let title = Arc::new(Mutex::new((TITLE.to_string(), SUMMARY.to_string(), Duration::ZERO)));
         let (s, r, t) = (script.clone(), requests.clone(), title.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -119,7 +119,13 @@ impl LlmServer {
 
     /// Name every session `title` from now on.
     pub fn titles(&self, title: &str, summary: &str) {
-        *self.title.lock().unwrap() = (title.to_string(), summary.to_string());
+        let mut naming = self.title.lock().unwrap();
+        (naming.0, naming.1) = (title.to_string(), summary.to_string());
+    }
+
+    /// Answer title requests only after `delay`, as a slow model would.
+    pub fn slow_titles(&self, delay: Duration) {
+        self.title.lock().unwrap().2 = delay;
     }
 
     pub fn then(&self, reply: Reply) -> &LlmServer {
@@ -170,7 +176,7 @@ fn serve(
     stream: TcpStream,
     script: &Mutex<VecDeque<Reply>>,
     requests: &Mutex<Vec<Recorded>>,
-    naming: &Mutex<(String, String)>,
+    naming: &Mutex<(String, String, Duration)>,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
@@ -204,7 +210,8 @@ fn serve(
     requests.lock().unwrap().push(recorded);
     let anthropic = path.ends_with("/v1/messages");
     let reply = if title {
-        let (title, summary) = naming.lock().unwrap().clone();
+        let (title, summary, delay) = naming.lock().unwrap().clone();
+        std::thread::sleep(delay);
         Reply::Text(json!({"title": title, "summary": summary}).to_string())
     } else {
         script

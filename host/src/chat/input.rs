@@ -8,11 +8,14 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
+use rustyline::{
+    Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler, Helper, KeyEvent, Movement,
+    RepeatCount,
+};
 
 pub enum Read {
     Line(String),
-    /// Ctrl-C at the prompt.
+    /// Ctrl-C at an empty prompt (with a draft, Ctrl-C clears the draft).
     Interrupted,
     Eof,
 }
@@ -66,6 +69,20 @@ impl Highlighter for SlashCompletion {}
 impl Validator for SlashCompletion {}
 impl Helper for SlashCompletion {}
 
+/// Ctrl-C clears a draft, as in other agent CLIs; only at an empty prompt
+/// does it reach the chat, which leaves on a second press.
+struct ClearOrInterrupt;
+
+impl ConditionalEventHandler for ClearOrInterrupt {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        Some(if ctx.line().is_empty() {
+            Cmd::Interrupt
+        } else {
+            Cmd::Kill(Movement::WholeBuffer)
+        })
+    }
+}
+
 /// What a line becomes before it is kept in the history file.
 pub type Scrub = Box<dyn Fn(&str) -> String>;
 
@@ -91,6 +108,10 @@ impl Input {
             return Input::Piped;
         };
         editor.set_helper(Some(completion));
+        editor.bind_sequence(
+            KeyEvent::ctrl('C'),
+            EventHandler::Conditional(Box::new(ClearOrInterrupt)),
+        );
         let mut line_editor = LineEditor {
             editor,
             file: history_file.to_path_buf(),

@@ -14,6 +14,7 @@ mod turn;
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::llm::Message;
@@ -27,6 +28,8 @@ use journal::Journal;
 /// Model replies and tool runs in one turn, at most.
 const MAX_ROUNDS: usize = 12;
 const MAX_TOKENS: u32 = 8192;
+/// A second Ctrl-C at an empty prompt this soon after the first leaves.
+const SECOND_PRESS: Duration = Duration::from_secs(1);
 
 /// The session the chat is in.
 struct Live {
@@ -37,6 +40,8 @@ struct Live {
     memories_given: HashSet<String>,
     /// What the session's status becomes when the chat leaves it.
     leaving_status: Status,
+    /// An imported session keeps the title it came with.
+    keeps_title: bool,
 }
 
 pub struct Chat<'a> {
@@ -49,6 +54,7 @@ pub struct Chat<'a> {
     memory_warned: bool,
     /// Whether unreviewed project memories were asked about in this chat.
     memory_asked: bool,
+    naming: Option<title::Naming>,
 }
 
 /// Open the chat, optionally in session `resume`, and run it until the user leaves.
@@ -79,6 +85,7 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
         interactive,
         memory_warned: false,
         memory_asked: false,
+        naming: None,
     };
     chat.banner();
     if let Some(id) = resume {
@@ -98,21 +105,22 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
     if interactive {
         chat.app.plugins.warm_up();
     }
-    let mut interrupted_once = false;
+    let mut interrupted: Option<Instant> = None;
     loop {
         let line = match input.read() {
             Read::Eof => break,
             Read::Interrupted => {
-                if interrupted_once {
+                if interrupted.is_some_and(|at| at.elapsed() < SECOND_PRESS) {
                     break;
                 }
-                interrupted_once = true;
+                interrupted = Some(Instant::now());
                 println!("(Ctrl-C again or Ctrl-D to leave)");
                 continue;
             }
             Read::Line(line) => line,
         };
-        interrupted_once = false;
+        interrupted = None;
+        chat.store_naming(false);
         let line = line.trim();
         match line {
             "" => {}

@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use super::journal::Record;
 use super::{Chat, Live, context, imported};
-use crate::llm::Message;
 use crate::settings::ModelConfig;
 use crate::store::{self, Status};
 use crate::terminal;
@@ -67,6 +66,14 @@ impl Chat<'_> {
                 return println!("error: {e}");
             }
         };
+        // Memories this session already wrote or was given are not "used" again.
+        let memories_given = match self.journal.with_store(|s| s.session_memories(&session.id)) {
+            Ok(memories) => memories.into_iter().map(|m| m.text).collect(),
+            Err(e) => {
+                println!("warning: this session's memories cannot be read ({e}); some may be listed twice");
+                HashSet::new()
+            }
+        };
         self.leave_session();
         let p = &session.provenance;
         let imported_note = p
@@ -119,24 +126,25 @@ impl Chat<'_> {
         if let Some(reply) = last("assistant") {
             println!("  anton: {reply}");
         }
-        self.enter(session.id, session.turns, history);
+        self.enter(Live {
+            id: session.id,
+            turns: session.turns,
+            history,
+            memories_given,
+            leaving_status: Status::Idle,
+            keeps_title: session.provenance.imported_by.is_some(),
+        });
     }
 
-    /// Make `id` the chat's session, for the model and for plugins alike.
-    pub(super) fn enter(&mut self, id: String, turns: u32, history: Vec<Message>) {
+    /// Make `live` the chat's session, for the model and for plugins alike.
+    pub(super) fn enter(&mut self, live: Live) {
         *self
             .app
             .services
             .current_session
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(id.clone());
-        self.live = Some(Live {
-            id,
-            turns,
-            history,
-            memories_given: HashSet::new(),
-            leaving_status: Status::Idle,
-        });
+            .unwrap_or_else(|p| p.into_inner()) = Some(live.id.clone());
+        self.live = Some(live);
     }
 
     /// `/done`: mark the session completed; the next message starts a new one.
@@ -167,6 +175,7 @@ impl Chat<'_> {
         if let Some(live) = &self.live {
             println!("Resume this session with: anton -r {}", live.id);
         }
+        self.store_naming(true);
         self.leave_session();
         self.journal.finish(&self.app.paths.anton_dir);
     }
@@ -185,7 +194,14 @@ impl Chat<'_> {
             .with_store(|s| s.claim(&session.id))
             .map_err(|e| e.0)?
             .map_err(|holder| format!("session taken by {holder}"))?;
-        self.enter(session.id, 0, Vec::new());
+        self.enter(Live {
+            id: session.id,
+            turns: 0,
+            history: Vec::new(),
+            memories_given: HashSet::new(),
+            leaving_status: Status::Idle,
+            keeps_title: false,
+        });
         Ok(())
     }
 }

@@ -1,42 +1,31 @@
-//! Titles and summaries: from the cheap model when there is one, from the
-//! task otherwise. A title the user chose is never replaced (the store
-//! guards that).
+//! Titles and summaries from the coding model, written in the background so
+//! the prompt never waits for them (the first turn's title comes from the
+//! task at once). A title the user chose is never replaced (the store
+//! guards that), nor one an imported session came with.
 
-use serde_json::Value;
+use std::time::Duration;
+
+use anton_share_format::naming;
+use tokio::task::JoinHandle;
 
 use super::Chat;
 use super::journal::Record;
 use crate::llm::{Client, Message, Request};
 use crate::settings::ModelConfig;
 
-/// The first words of the task, for when no model can name the session.
-pub fn heuristic(task: &str) -> String {
-    let words: Vec<&str> = task.split_whitespace().take(7).collect();
-    let mut title = words.join(" ");
-    if task.split_whitespace().count() > 7 {
-        title.push('…');
-    }
-    title
+/// How long leaving the chat waits for a title still being written.
+const LEAVING_WAIT: Duration = Duration::from_secs(5);
+
+fn said(history: &[Message]) -> impl Iterator<Item = (&str, &str)> {
+    history.iter().filter_map(|m| match m {
+        Message::User(text) => Some(("user", text.as_str())),
+        Message::Assistant { text, .. } => Some(("assistant", text.as_str())),
+        _ => None,
+    })
 }
 
-/// Ask the coding model for `{title, summary}` over the last messages.
-pub async fn generate(client: &Client, model: &ModelConfig, history: &[Message]) -> Option<(String, String)> {
-    let transcript: Vec<String> = history
-        .iter()
-        .rev()
-        .take(20)
-        .rev()
-        .filter_map(|m| match m {
-            Message::User(t) => Some(format!("user: {}", cut(t))),
-            Message::Assistant { text, .. } if !text.is_empty() => Some(format!("assistant: {}", cut(text))),
-            _ => None,
-        })
-        .collect();
-    let prompt = format!(
-        "Name and summarise this work session. Reply with JSON only: \
-         {{\"title\": \"3 to 7 plain words\", \"summary\": \"2 to 4 sentences: the goal, what was found, dead ends, where it stands\"}}\n\n{}",
-        transcript.join("\n")
-    );
+/// Ask the coding model for `{title, summary}`.
+async fn generate(client: Client, model: ModelConfig, prompt: String) -> Option<(String, String)> {
     let messages = [Message::User(prompt)];
     let request = Request {
         system: "You write short, concrete titles and summaries.",
@@ -44,42 +33,74 @@ pub async fn generate(client: &Client, model: &ModelConfig, history: &[Message])
         tools: &[],
         max_tokens: 400,
     };
-    let reply = client.stream(model, &request, &mut |_| {}).await.ok()?;
-    let text = reply.text.trim();
-    let json = &text[text.find('{')?..=text.rfind('}')?];
-    let value: Value = serde_json::from_str(json).ok()?;
-    let title = value["title"].as_str()?.trim().to_string();
-    let summary = value["summary"].as_str().unwrap_or_default().trim().to_string();
-    (!title.is_empty()).then_some((title, summary))
+    let reply = client.stream(&model, &request, &mut |_| {}).await.ok()?;
+    naming::parse(&reply.text)
 }
 
-fn cut(text: &str) -> String {
-    text.chars().take(400).collect()
+/// A title and summary being written in the background.
+pub struct Naming {
+    session: String,
+    /// An imported session keeps the title it came with.
+    keep_title: bool,
+    task: JoinHandle<Option<(String, String)>>,
 }
 
 impl Chat<'_> {
-    /// After the first turn and every fifth, ask the cheap model to name and
-    /// summarise the session.
+    /// After the first turn and every fifth, have the coding model name and
+    /// summarise the session, in the background.
     pub(super) fn refresh_title(&mut self, id: &str, turn: u32) {
         if turn != 1 && !turn.is_multiple_of(5) {
+            return;
+        }
+        self.store_naming(false);
+        // One at a time: a refresh still running covers this one.
+        if self.naming.is_some() {
             return;
         }
         let Ok(model) = self.app.services.settings().coding.clone() else {
             return;
         };
+        let session = match self.journal.with_store(|s| s.get_session(id)) {
+            Ok(Some(session)) => session,
+            Ok(None) => return,
+            Err(e) => return println!("warning: the session cannot be named ({e})"),
+        };
         let live = self.live.as_ref().expect("in a session");
+        let prompt = naming::prompt(&session.task, &session.summary, said(&live.history));
         let services = self.app.services.clone();
         let (runtime, client) = services.llm().expect("checked when the chat opened");
-        let generated = runtime.block_on(generate(client, &model, &live.history));
-        if let Some((title, summary)) = generated {
+        self.naming = Some(Naming {
+            session: id.to_string(),
+            keep_title: live.keeps_title,
+            task: runtime.spawn(generate(client.clone(), model, prompt)),
+        });
+    }
+
+    /// Store what the background wrote, once it is done; `leaving` the
+    /// chat gives it a little longer.
+    pub(super) fn store_naming(&mut self, leaving: bool) {
+        let Some(naming) = self.naming.take_if(|n| leaving || n.task.is_finished()) else {
+            return;
+        };
+        let wait = if leaving { LEAVING_WAIT } else { Duration::ZERO };
+        let services = self.app.services.clone();
+        let (runtime, _) = services.llm().expect("checked when the chat opened");
+        let mut task = naming.task;
+        let done = runtime.block_on(async { tokio::time::timeout(wait, &mut task).await.ok().and_then(Result::ok) });
+        task.abort();
+        let Some(Some((title, summary))) = done else {
+            return;
+        };
+        let scrubber = self.scrubber();
+        if !naming.keep_title {
             self.journal.write(Record::Title {
-                session: id.to_string(),
-                title: self.scrubber().scrub(&title),
-            });
-            self.journal.write(Record::Summary {
-                session: id.to_string(),
-                summary: self.scrubber().scrub(&summary),
+                session: naming.session.clone(),
+                title: scrubber.scrub(&title),
             });
         }
+        self.journal.write(Record::Summary {
+            session: naming.session,
+            summary: scrubber.scrub(&summary),
+        });
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use serde_json::json;
 
 use super::journal::Record;
-use super::{Chat, MAX_ROUNDS, MAX_TOKENS, context, title, tools};
+use super::{Chat, MAX_ROUNDS, MAX_TOKENS, context, tools};
 use crate::llm::{Message, Request, ToolCall};
 use crate::memory::{Entry, MemoryDir};
 use crate::settings::ModelConfig;
@@ -27,13 +27,13 @@ impl Chat<'_> {
             return println!("This session has as many turns as anton can count; /done starts a new one.");
         };
         live.turns = next;
-        let (id, turn) = (live.id.clone(), live.turns);
+        let (id, turn, keeps_title) = (live.id.clone(), live.turns, live.keeps_title);
         live.history.push(Message::User(text.clone()));
         self.journal.write(Record::message(&id, turn, "user", &text, "{}"));
-        if turn == 1 {
+        if turn == 1 && !keeps_title {
             self.journal.write(Record::Title {
                 session: id.clone(),
-                title: title::heuristic(&text),
+                title: anton_share_format::naming::heuristic(&text),
             });
         }
         for _ in 0..MAX_ROUNDS {

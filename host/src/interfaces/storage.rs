@@ -195,6 +195,9 @@ impl Host for PluginState {
                 Some(entry.scrubbed(&secrets.scrubber))
             })
             .collect();
+        if let Some(sha256) = &import.provenance.file_sha256 {
+            self.refuse_a_second_copy(sha256)?;
+        }
         let exporter = p.exported_by.unwrap_or_else(|| "an unknown person".into());
         let args = self.named_paths.clone();
         let adopt = !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &exporter, &args));
@@ -278,6 +281,43 @@ impl Host for PluginState {
         }
         let plugin = self.plugin_id.clone();
         self.write_store(|s| s.kv_delete(&plugin, &key))
+    }
+}
+
+impl PluginState {
+    /// A file imported before makes no second session unless the user says
+    /// so (on a terminal) or the command says `--again`.
+    fn refuse_a_second_copy(&mut self, file_sha256: &str) -> Result<(), HostError> {
+        let Some(existing) = self.read_store(|s| s.imported_from(file_sha256))? else {
+            return Ok(());
+        };
+        if self.named_paths.iter().any(|a| a == "--again") {
+            return Ok(());
+        }
+        let title = existing.title.trim();
+        let imported_at = existing.provenance.imported_at.unwrap_or(existing.created_at);
+        let already = format!(
+            "is imported already, as session {} ({}{})",
+            existing.id,
+            if title.is_empty() {
+                String::new()
+            } else {
+                format!("\"{}\", ", self.shown_line(title))
+            },
+            crate::terminal::format_time(imported_at, false)
+        );
+        let again = crate::terminal::stdin_is_terminal()
+            && self.waiting_on_user(|| {
+                println!("This file {already}.");
+                crate::terminal::confirm("Import it again as another session?", false)
+            });
+        if again {
+            return Ok(());
+        }
+        Err(HostError::Invalid(format!(
+            "this file {already}; resume that one (/resume {id}, or anton -r {id}), or import with --again for another copy",
+            id = existing.id
+        )))
     }
 }
 

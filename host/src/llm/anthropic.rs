@@ -71,7 +71,7 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    pub fn event(&mut self, event: &Event, on_text: &mut dyn FnMut(&str)) -> Result<bool, Error> {
+    pub fn event(&mut self, event: &Event, on_text: &mut (dyn FnMut(&str) + Send)) -> Result<bool, Error> {
         let data: Value = serde_json::from_str(&event.data)
             .map_err(|e| Error::Invalid(format!("the server streamed something that is not JSON ({e})")))?;
         match data["type"].as_str().unwrap_or_default() {

@@ -84,6 +84,7 @@ const ATTEMPTS: u32 = 3;
 /// How long a silent server is waited on; `ANTON_LLM_TIMEOUT` (seconds) changes it.
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     retry_base: Duration,
@@ -130,7 +131,7 @@ impl Client {
         &self,
         model: &ModelConfig,
         request: &Request<'_>,
-        on_text: &mut dyn FnMut(&str),
+        on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, Error> {
         let (url, headers, body) = match model.provider {
             Provider::Anthropic => anthropic::request(model, request),

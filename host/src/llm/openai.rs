@@ -59,7 +59,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// `Ok(true)` at the end of the stream.
-    pub fn event(&mut self, event: &Event, on_text: &mut dyn FnMut(&str)) -> Result<bool, Error> {
+    pub fn event(&mut self, event: &Event, on_text: &mut (dyn FnMut(&str) + Send)) -> Result<bool, Error> {
         if event.data.trim() == "[DONE]" {
             return Ok(true);
         }

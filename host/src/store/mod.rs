@@ -312,6 +312,20 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// The newest session imported from a file with these bytes.
+    pub fn imported_from(&self, file_sha256: &str) -> Result<Option<Session>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE file_sha256 = ?1 ORDER BY imported_at DESC LIMIT 1"
+                ),
+                [file_sha256],
+                session_from_row,
+            )
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
     pub fn count_sessions(&self) -> Result<u64> {
         // A count another program dropped or left wrong is counted again.
         let kept: Option<i64> = if self.schema >= schema::SESSION_COUNT {

@@ -1,9 +1,9 @@
 //! `/resume`, `anton --resume` / `-r` and `--continue` / `-c`: choose an
 //! earlier session; the host switches to it after the call.
 
-use anton_plugin_sdk::chat::{self, TimeStyle};
+use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::storage::{self, Lookup, SessionQuery};
-use anton_plugin_sdk::{Invocation, Origin, Outcome, Plugin, Session, register_plugin, session};
+use anton_plugin_sdk::{Invocation, Origin, Outcome, Plugin, Session, SessionStatus, register_plugin, session};
 
 /// How many recent sessions the picker offers.
 const OFFERED: u32 = 200;
@@ -70,21 +70,9 @@ fn pick(origin: Origin) -> Result<Outcome, String> {
         chat::print("No earlier sessions to resume.");
         return Ok(Outcome::ok());
     }
-    let items: Vec<String> = sessions
-        .iter()
-        .map(|s| {
-            let turns = if s.turns == 1 {
-                "1 turn".to_string()
-            } else {
-                format!("{} turns", s.turns)
-            };
-            format!(
-                "{} · {turns} · {}",
-                chat::format_time(s.updated_at, TimeStyle::Absolute),
-                label(s)
-            )
-        })
-        .collect();
+    // Typing filters on the whole line: date, status, title, where it came
+    // from, and the summary after the dash.
+    let items: Vec<String> = sessions.iter().map(item).collect();
     Ok(match chat::pick("Resume which session?", &items)? {
         Some(index) => Outcome::switch_session(sessions[index as usize].id.clone()),
         // Cancelled at launch (`anton -r`, Esc or Ctrl-C): leave, as the
@@ -92,6 +80,31 @@ fn pick(origin: Origin) -> Result<Outcome, String> {
         None if origin == Origin::Launch => Outcome::exit(130),
         None => Outcome::ok(),
     })
+}
+
+/// One session as the picker shows it.
+fn item(s: &Session) -> String {
+    let turns = if s.turns == 1 {
+        "1 turn".to_string()
+    } else {
+        format!("{} turns", s.turns)
+    };
+    let mut line = format!(
+        "{} · {turns} · {}",
+        chat::format_time(s.updated_at, TimeStyle::Absolute),
+        label(s)
+    );
+    if !matches!(s.status, SessionStatus::Idle | SessionStatus::Completed) {
+        line.push_str(&format!(" [{}]", s.status.name()));
+    }
+    if s.provenance.imported_by.is_some() {
+        let from = s.provenance.exported_by.as_deref().unwrap_or("someone");
+        line.push_str(&format!(" (imported from {})", one_line(from)));
+    }
+    if !s.summary.trim().is_empty() {
+        line.push_str(&format!(" — {}", one_line(&s.summary)));
+    }
+    line
 }
 
 /// The title, or the first message when there is none yet.

@@ -141,62 +141,45 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
 
 /// The stored title and summary; the model's when there are none yet; the
 /// first words of the task as a last resort.
+/// The stored title (the user's, the model's or the imported one), and a
+/// summary made current here: the chat refreshes it only every few turns.
+/// Without a model, or for an import nothing was added to, what is stored.
 fn title_and_summary(session: &Session, messages: &[Message]) -> (String, String) {
-    if !session.title.is_empty() && !session.summary.is_empty() {
+    let added_here = messages
+        .iter()
+        .any(|m| m.meta().get("imported") != Some(&Value::Bool(true)));
+    if !session.title.is_empty() && !session.summary.is_empty() && !added_here {
         return (session.title.clone(), session.summary.clone());
     }
-    let said: Vec<&Message> = messages
+    let said = messages
         .iter()
         .filter(|m| m.role == "user" || m.role == "assistant")
-        .collect();
-    let transcript: Vec<String> = said[said.len().saturating_sub(20)..]
-        .iter()
-        .map(|m| format!("{}: {}", m.role, m.content.chars().take(400).collect::<String>()))
-        .collect();
+        .map(|m| (m.role.as_str(), m.content.as_str()));
+    let prompt = format::naming::prompt(&session.task, &session.summary, said);
     let request = CompletionRequest {
         role: ModelRole::Coding,
         messages: vec![ChatMessage {
             role: "user".into(),
-            content: format!(
-                "Name and summarise this work session. Reply with JSON only: {{\"title\": \"3 to 7 plain words\", \
-                 \"summary\": \"2 to 4 sentences\"}}\n\n{}",
-                transcript.join("\n")
-            ),
+            content: prompt,
         }],
         max_tokens: Some(400),
         temperature: None,
     };
-    let generated = llm::complete(&request).ok().and_then(|c| {
-        let text = c.text;
-        let value: Value = serde_json::from_str(&text[text.find('{')?..=text.rfind('}')?]).ok()?;
-        Some((
-            value["title"].as_str()?.to_string(),
-            value["summary"].as_str().unwrap_or_default().to_string(),
-        ))
-    });
-    let fallback = session.task.split_whitespace().take(7).collect::<Vec<_>>().join(" ");
-    match generated {
-        Some((title, summary)) => (
-            if session.title.is_empty() {
-                title
-            } else {
-                session.title.clone()
-            },
-            if session.summary.is_empty() {
-                summary
-            } else {
-                session.summary.clone()
-            },
-        ),
-        None => (
-            if session.title.is_empty() {
-                fallback
-            } else {
-                session.title.clone()
-            },
-            session.summary.clone(),
-        ),
-    }
+    let generated = llm::complete(&request)
+        .ok()
+        .and_then(|c| format::naming::parse(&c.text));
+    let (title, summary) = generated.unwrap_or_default();
+    let title = [&session.title, &title]
+        .into_iter()
+        .find(|t| !t.is_empty())
+        .cloned()
+        .unwrap_or_else(|| format::naming::heuristic(&session.task));
+    let summary = if summary.is_empty() {
+        session.summary.clone()
+    } else {
+        summary
+    };
+    (title, summary)
 }
 
 /// What `--dry-run` shows: what the file would hide and where, nothing

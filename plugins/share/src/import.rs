@@ -11,7 +11,7 @@ use crate::{cell_count, memory_counts, or_none, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let origin = invocation.origin;
-    if let Some(bad) = args.unknown_option(&["--accept-memories"]) {
+    if let Some(bad) = args.unknown_option(&["--accept-memories", "--again"]) {
         return Err(format!("unknown option {bad}; usage: {}", invocation.usage()));
     }
     let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {

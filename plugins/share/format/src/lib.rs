@@ -10,6 +10,8 @@
 //! [`read`] tells them apart by content and refuses hostile input with one
 //! line naming the field at fault, before anything is written anywhere.
 
+pub mod naming;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read, Write};
 
