@@ -484,6 +484,32 @@ fn history_lists_newest_first_and_marks_moved_files() {
         table.contains("(missing)") && table.lines().next().unwrap().contains("Direction"),
         "{table}"
     );
+
+    // Each kind of file is named, and a file in the workspace is shown from it.
+    env.run(&["share", "export", "--summary"]).ok();
+    let history = env.run(&["share", "history", "--json"]).ok().json();
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["summary", "v0.1", "full"]);
+    assert_eq!(history[0]["format"], "anton-v1-summary");
+    let table = env
+        .run_env(&[("COLUMNS", "200".into())], &["share", "history"], "")
+        .ok()
+        .stdout
+        .clone();
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("Kind") && header.ends_with("File"), "{table}");
+    let newest = table.lines().nth(1).unwrap();
+    assert!(
+        newest.contains("  summary  ")
+            && newest.contains(".anton/output/")
+            && !newest.contains(env.ws().to_str().unwrap()),
+        "{table}"
+    );
 }
 
 #[test]

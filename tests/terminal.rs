@@ -330,3 +330,52 @@ fn the_picker_filters_on_status_and_summary_and_its_marker_follows_a_typed_numbe
     term.send("\x04");
     assert!(term.child.wait().unwrap().success());
 }
+
+#[test]
+fn what_another_shell_connects_or_disables_reaches_a_running_chat() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    let length = "import os\nprint(len(os.environ.get('DS_POSTGRES_PROD_DB__HOST', '')))";
+    server
+        .then(Reply::scratchpad("", "call_1", length))
+        .then(Reply::Text("Not connected.".into()))
+        .then(Reply::scratchpad("", "call_2", length))
+        .then(Reply::Text("Connected now.".into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("is the database there?\r");
+    let at = term.wait_for("Not connected.", at);
+    let at = term.wait_for("you> ", at);
+
+    // Another shell saves a connection: the running pad sees it next cell.
+    env.save_data_source("postgres", "prod-db", "pw-from-another-shell");
+    term.send("and now?\r");
+    let at = term.wait_for("Connected now.", at);
+    let at = term.wait_for("you> ", at);
+    let results: Vec<String> = server
+        .chat_requests()
+        .pop()
+        .unwrap()
+        .texts()
+        .into_iter()
+        .filter(|t| t.starts_with("[output]"))
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(results[0].contains("\n0") && !results[1].contains("\n0"), "{results:?}");
+
+    // Another shell disables a plugin: the chat says so without a reload.
+    let disabled = env.run(&["plugins", "disable", "share"]);
+    assert!(
+        disabled
+            .ok()
+            .stdout
+            .contains("a running chat picks this up at its next line"),
+        "{disabled:#?}"
+    );
+    term.send("/share status\r");
+    let at = term.wait_for("Plugins changed in another shell; reloaded them.", at);
+    let at = term.wait_for("disabled", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+}

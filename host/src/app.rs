@@ -3,8 +3,9 @@
 //! services every part borrows. Built once per process; the chat and the
 //! `anton` subcommands take it, and it calls neither.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::config::Config;
 use crate::plugin_host::PluginHost;
@@ -47,6 +48,48 @@ impl App {
         warn_broken(&catalog);
         self.plugins = PluginHost::new(catalog, self.services.clone());
         Ok(())
+    }
+}
+
+/// When the files another shell changes with `anton plugins …` or
+/// `anton connect` last changed: a chat compares them before each line and
+/// picks up what changed, with no `/plugins reload`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OutsideChanges {
+    plugins: Vec<Stamp>,
+    vault: Stamp,
+}
+
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+impl OutsideChanges {
+    pub fn read(paths: &Paths) -> OutsideChanges {
+        OutsideChanges {
+            plugins: [
+                paths.user_config_file(),
+                paths.workspace_config(),
+                crate::plugin_host::trust::TrustStore::file(&paths.user_data),
+                paths.user_plugins(),
+                paths.workspace_plugins(),
+            ]
+            .iter()
+            .map(|p| stamp(p))
+            .collect(),
+            vault: stamp(paths.vault().dir()),
+        }
+    }
+
+    pub fn plugins_differ(&self, other: &OutsideChanges) -> bool {
+        self.plugins != other.plugins
+    }
+
+    pub fn vault_differs(&self, other: &OutsideChanges) -> bool {
+        self.vault != other.vault
     }
 }
 

@@ -288,7 +288,11 @@ fn set_enabled(app: &mut App, id: &str, scope: Scope, enabled: bool) -> Result<E
     }
     let file = app.config.set_plugin_enabled(scope, id, enabled)?;
     let verb = if enabled { "Enabled" } else { "Disabled" };
-    println!("{verb} plugin '{id}' {} ({}).", scope.describe(), file.display());
+    println!(
+        "{verb} plugin '{id}' {} ({}); a running chat picks this up at its next line.",
+        scope.describe(),
+        file.display()
+    );
     if scope == Scope::User {
         // Re-read to see whether this workspace's own setting still wins.
         let (effective, by) = app.config.plugin_enabled(id);

@@ -199,7 +199,7 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
         let last = values.len().saturating_sub(1);
         let mut text = String::new();
         for (i, value) in values.into_iter().enumerate() {
-            let value = fit(&value, widths[i]);
+            let value = fit_cell(&value, widths[i]);
             if i == last {
                 text.push_str(&value);
             } else {
@@ -217,6 +217,21 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
         line(row, &mut out, false);
     }
     out
+}
+
+/// A cell cut to `width`: a path keeps its end, the file's name, and
+/// starts with `…`; other text keeps its start.
+fn fit_cell(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    let path = text
+        .split(' ')
+        .next()
+        .is_some_and(|first| first.contains('/') && first.starts_with(['/', '~', '.']));
+    if !path || count <= width {
+        return fit(text, width);
+    }
+    let kept: String = text.chars().skip(count - width.saturating_sub(1)).collect();
+    format!("…{kept}")
 }
 
 /// `text` in at most `width` characters, cut ones ending with `…`.
@@ -696,6 +711,19 @@ mod tests {
         }
         assert!(out.contains("20261124_010203_ab12"), "ids are never cut: {out}");
         assert!(out.contains('…'));
+    }
+
+    #[test]
+    fn a_cut_path_keeps_the_file_name() {
+        let rows = vec![vec![
+            "Quarterly revenue by region and product line".into(),
+            "/home/alice/projects/sales/.anton/output/quarterly-revenue_20261202.anton (missing)".into(),
+        ]];
+        let out = render_table(&cols(&[("Title", true), ("File", true)]), &rows, 60);
+        let row = out.lines().nth(1).unwrap();
+        assert!(row.chars().count() <= 60, "{row:?}");
+        assert!(row.contains("Quarterly rev") && row.contains('…'), "{row:?}");
+        assert!(row.ends_with("_20261202.anton (missing)"), "{row:?}");
     }
 
     #[test]

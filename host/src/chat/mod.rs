@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::app::App;
+use crate::app::{App, OutsideChanges};
 use crate::llm::Message;
 use crate::scratchpad::Pads;
 use crate::scrub::Scrubber;
@@ -55,6 +55,8 @@ pub struct Chat<'a> {
     /// Whether unreviewed project memories were asked about in this chat.
     memory_asked: bool,
     naming: Option<title::Naming>,
+    /// The plugin settings and vault as this chat last read them.
+    outside: OutsideChanges,
 }
 
 /// Open the chat, optionally in session `resume`, and run it until the user leaves.
@@ -86,6 +88,7 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
         memory_warned: false,
         memory_asked: false,
         naming: None,
+        outside: OutsideChanges::read(&paths),
     };
     chat.banner();
     if let Some(id) = resume {
@@ -122,6 +125,9 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
         interrupted = None;
         chat.store_naming(false);
         let line = line.trim();
+        if !line.is_empty() {
+            chat.pick_up_outside_changes();
+        }
         match line {
             "" => {}
             "exit" | "quit" | "bye" | "/exit" | "/quit" => break,
@@ -134,6 +140,22 @@ pub fn run(app: &mut App, resume: Option<String>) -> Result<ExitCode, String> {
 }
 
 impl Chat<'_> {
+    /// What another shell changed since the last line: plugins enabled,
+    /// disabled, installed or trusted; connections saved or removed.
+    fn pick_up_outside_changes(&mut self) {
+        let now = OutsideChanges::read(&self.app.paths);
+        if now.vault_differs(&self.outside) {
+            self.app.services.vault_changed();
+        }
+        if now.plugins_differ(&self.outside) {
+            match self.app.reload_plugins() {
+                Ok(()) => println!("Plugins changed in another shell; reloaded them."),
+                Err(e) => println!("warning: plugins changed in another shell and cannot be reloaded: {e}"),
+            }
+        }
+        self.outside = now;
+    }
+
     /// The scrubber as it is now: a connection saved mid-chat is in it.
     pub(super) fn scrubber(&self) -> Arc<Scrubber> {
         self.app.services.secrets().scrubber.clone()

@@ -106,7 +106,7 @@ impl Chat<'_> {
         let scrubber = &secrets.scrubber;
         // Filtering can join what scrubbing saw apart: scrub the result too.
         cell.pad = pad_name(&scrubber.scrub(&cell.pad));
-        // A connection saved mid-chat reaches the pads started after it.
+        // A connection saved mid-chat reaches the pads from their next cell.
         self.pads.set_env(secrets.pad_env());
         println!(
             "{}",

@@ -37,8 +37,12 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
+    pub fn file(user_data: &Path) -> std::path::PathBuf {
+        user_data.join("trusted-plugins.json")
+    }
+
     pub fn load(user_data: &Path) -> Result<TrustStore, String> {
-        let file = user_data.join("trusted-plugins.json");
+        let file = Self::file(user_data);
         let records = match std::fs::read(&file) {
             Ok(bytes) => {
                 serde_json::from_slice::<TrustFile>(&bytes)

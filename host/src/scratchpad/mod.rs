@@ -28,8 +28,15 @@ import sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]
 import json, io, traceback, contextlib
 namespace = {"__name__": "__main__"}
+import os
 for line in sys.stdin:
-    code = json.loads(line)["code"]
+    request = json.loads(line)
+    code = request["code"]
+    # Data sources as they are now: one connected or removed since the pad
+    # started is seen by its next cell.
+    for name in [k for k in os.environ if k.startswith("DS_") and k not in request["env"]]:
+        del os.environ[name]
+    os.environ.update(request["env"])
     out, err, error = io.StringIO(), io.StringIO(), None
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -181,13 +188,14 @@ impl Pads {
         })
     }
 
-    /// Run `code` in pad `name`, starting the pad when needed.
-    /// `runtime` waits for the cell's reply, its timeout and a Ctrl-C at once.
-    /// What pads started from now on see (see [`Pads::new`]).
+    /// The data-source variables every pad sees from its next cell on
+    /// (see [`Pads::new`]).
     pub fn set_env(&mut self, env: Vec<(String, String)>) {
         self.env = env;
     }
 
+    /// Run `code` in pad `name`, starting the pad when needed.
+    /// `runtime` waits for the cell's reply, its timeout and a Ctrl-C at once.
     pub fn run(&mut self, runtime: &tokio::runtime::Runtime, name: &str, code: &str) -> CellOutput {
         if !self.pads.contains_key(name) {
             match self.start() {
@@ -203,7 +211,9 @@ impl Pads {
             }
         }
         let pad = self.pads.get_mut(name).expect("started above");
-        let request = json!({ "code": code }).to_string() + "\n";
+        let env: serde_json::Map<String, serde_json::Value> =
+            self.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let request = json!({ "code": code, "env": env }).to_string() + "\n";
         let sent = pad.stdin.write_all(request.as_bytes()).and_then(|_| pad.stdin.flush());
         let outcome = match sent {
             Err(_) => Err(None),

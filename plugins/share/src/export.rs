@@ -115,7 +115,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         title: bundle.title.clone(),
         who: bundle.exported_by.clone(),
         at: now,
-        format: format.name().into(),
+        format: crate::ledger_format(format, &bundle),
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;

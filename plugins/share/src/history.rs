@@ -23,6 +23,7 @@ pub fn run(args: &Args) -> Result<Outcome, String> {
                     "file_exists": e.file_exists,
                     "sha256": e.sha256,
                     "format": e.format,
+                    "kind": crate::ledger_kind(&e.format),
                     "session_id": e.session_id,
                 })
             })
@@ -34,23 +35,30 @@ pub fn run(args: &Args) -> Result<Outcome, String> {
         chat::print("No exports or imports in this workspace yet. `/share export` makes one.");
         return Ok(Outcome::ok());
     }
+    let workspace = format!("{}/", chat::workspace_dir().trim_end_matches('/'));
     let rows = entries
         .into_iter()
         .map(|e| {
+            let path = e.path.strip_prefix(&workspace).unwrap_or(&e.path);
             let file = if e.file_exists {
-                e.path
+                path.to_string()
             } else {
-                format!("{} (missing)", e.path)
+                format!("{path} (missing)")
             };
             vec![
                 chat::format_time(e.at, TimeStyle::Absolute),
                 e.direction,
+                crate::ledger_kind(&e.format).to_string(),
                 e.title,
                 e.who,
                 file,
             ]
         })
         .collect();
-    chat::print_table(&["When", "Direction", "Title", "Who", "File"], &["Title", "File"], rows);
+    chat::print_table(
+        &["When", "Direction", "Kind", "Title", "Who", "File"],
+        &["Title", "File"],
+        rows,
+    );
     Ok(Outcome::ok())
 }

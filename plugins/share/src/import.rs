@@ -46,7 +46,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         title: bundle.title.clone(),
         who: me,
         at: now,
-        format: format.name().into(),
+        format: crate::ledger_format(format, &bundle),
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;

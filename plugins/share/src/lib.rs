@@ -10,7 +10,7 @@ mod status;
 mod time;
 
 use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, register_plugin};
-use anton_share_format::Bundle;
+use anton_share_format::{Bundle, Format};
 
 struct Share;
 
@@ -61,4 +61,28 @@ pub(crate) fn memory_counts(bundle: &Bundle) -> String {
 
 pub(crate) fn cell_count(bundle: &Bundle) -> String {
     anton_plugin_sdk::chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells")
+}
+
+/// How the ledger names a file: its format, with `-summary` for the light
+/// file (`/share history` shows the kind from it).
+pub(crate) fn ledger_format(format: Format, bundle: &Bundle) -> String {
+    let name = format.name();
+    if bundle.summary_only {
+        format!("{name}{SUMMARY_SUFFIX}")
+    } else {
+        name.to_string()
+    }
+}
+
+const SUMMARY_SUFFIX: &str = "-summary";
+
+/// What kind of file a ledger entry is: full, summary, v0.1 or v0.1 summary.
+pub(crate) fn ledger_kind(format: &str) -> &'static str {
+    let summary = format.ends_with(SUMMARY_SUFFIX);
+    match (format.contains("v0.1"), summary) {
+        (true, true) => "v0.1 summary",
+        (true, false) => "v0.1",
+        (false, true) => "summary",
+        (false, false) => "full",
+    }
 }
