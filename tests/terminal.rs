@@ -379,3 +379,77 @@ fn what_another_shell_connects_or_disables_reaches_a_running_chat() {
     term.send("\x04");
     assert!(term.child.wait().unwrap().success());
 }
+
+const MARKDOWN_REPLY: &str = "Revenue is **up** this quarter.\n\n- APAC leads\n- EMEA follows\n\n```python\nprint(sum([1, 2]))\n```\nThat is all.";
+
+#[test]
+fn a_markdown_reply_is_rendered_on_a_terminal_and_exact_when_piped() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server.then(Reply::Text(MARKDOWN_REPLY.into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("how is revenue?\r");
+    let at = term.wait_for("That is all.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    // What the person sees once the terminal has drawn every byte.
+    let size = |n: u16| std::num::NonZero::new(n).unwrap();
+    let mut screen = vt100::Parser::new(size(40), size(120), 0);
+    screen.process(term.screen.lock().unwrap().as_bytes());
+    let seen = screen.screen().contents();
+    for shown in [
+        "Revenue is up this quarter.",
+        "• APAC leads",
+        "• EMEA follows",
+        "    print(sum([1, 2]))",
+        "That is all.",
+    ] {
+        assert!(seen.contains(shown), "{shown:?} missing from:\n{seen}");
+    }
+    assert!(
+        !seen.contains("**") && !seen.contains("```") && !seen.contains("- APAC"),
+        "{seen}"
+    );
+
+    server.then(Reply::Text(MARKDOWN_REPLY.into()));
+    let piped = env.run_env(&server.openai_env(), &[], "how is revenue?\n");
+    assert!(piped.ok().stdout.contains(&format!("{MARKDOWN_REPLY}\n")), "{piped:#?}");
+}
+
+#[test]
+fn a_status_line_shows_while_the_model_thinks_and_a_cell_runs_then_goes() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server
+        .then(Reply::Stall(
+            String::new(),
+            Duration::from_millis(1500),
+            "Let me check.".into(),
+        ))
+        .then(Reply::scratchpad(
+            "",
+            "call_1",
+            "import time\ntime.sleep(1.5)\nprint('slept')",
+        ))
+        .then(Reply::Text("Checked.".into()));
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("check it\r");
+    let at = term.wait_for("Thinking 1s · Ctrl-C to stop", at);
+    let at = term.wait_for("Let me check.", at);
+    let at = term.wait_for("you> ", at);
+    term.send("run it\r");
+    let at = term.wait_for("Running in pad main 1s · Ctrl-C to stop", at);
+    let at = term.wait_for("Checked.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    let size = |n: u16| std::num::NonZero::new(n).unwrap();
+    let mut screen = vt100::Parser::new(size(40), size(120), 0);
+    screen.process(term.screen.lock().unwrap().as_bytes());
+    let seen = screen.screen().contents();
+    assert!(!seen.contains("Ctrl-C to stop"), "the status line goes:\n{seen}");
+    assert!(seen.contains("Let me check.") && seen.contains("slept"), "{seen}");
+}

@@ -9,6 +9,7 @@ pub mod config;
 pub mod files;
 pub mod interfaces;
 pub mod llm;
+pub mod markdown;
 pub mod memory;
 pub mod memory_review;
 pub mod plugin_host;

@@ -2,6 +2,9 @@
 //! without a terminal, times with their zone, NO_COLOR.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
@@ -102,44 +105,74 @@ pub fn bold(text: &str) -> String {
     }
 }
 
-/// Markdown for a terminal: headings bold, bullets as •, code blocks indented,
-/// `**strong**` bold (its markers dropped without colour).
-pub fn render_markdown(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            out.push(format!("    {line}"));
-            continue;
-        }
-        let trimmed = line.trim_start();
-        let indent = &line[..line.len() - trimmed.len()];
-        let rendered = if let Some(heading) = trimmed.strip_prefix('#') {
-            bold(heading.trim_start_matches('#').trim())
-        } else if let Some(item) = trimmed.strip_prefix("- ").or_else(|| trimmed.strip_prefix("* ")) {
-            format!("{indent}• {}", strong(item))
-        } else {
-            format!("{indent}{}", strong(trimmed))
-        };
-        out.push(rendered);
-    }
-    out.join("\n")
+/// A status line while anton waits (for a model's first words, for a
+/// cell): what for, how long so far, how to stop it. Only on a terminal,
+/// only after a moment, and gone before anything else is printed.
+pub struct Spinner {
+    running: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
-fn strong(text: &str) -> String {
-    let parts: Vec<&str> = text.split("**").collect();
-    if parts.len() < 3 || parts.len().is_multiple_of(2) {
-        return text.to_string();
+impl Spinner {
+    pub fn start(what: &str) -> Spinner {
+        if !(stdin_is_terminal() && std::io::stdout().is_terminal()) {
+            return Spinner { running: None };
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let what = sanitize_line(what);
+        let thread = std::thread::spawn(move || {
+            const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+            let started = Instant::now();
+            let mut drawn = false;
+            let mut frame = 0;
+            while !stopped.load(Ordering::Acquire) {
+                if started.elapsed() >= Duration::from_millis(300) {
+                    print!(
+                        "\r{} {what} {}s · Ctrl-C to stop\x1b[K",
+                        FRAMES[frame % FRAMES.len()],
+                        started.elapsed().as_secs()
+                    );
+                    let _ = std::io::stdout().flush();
+                    drawn = true;
+                    frame += 1;
+                }
+                std::thread::park_timeout(Duration::from_millis(100));
+            }
+            if drawn {
+                print!("\r\x1b[K");
+                let _ = std::io::stdout().flush();
+            }
+        });
+        Spinner {
+            running: Some((stop, thread)),
+        }
     }
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, p)| if i % 2 == 1 { bold(p) } else { p.to_string() })
-        .collect()
+
+    /// Take the line away; the caller prints next.
+    pub fn stop(&mut self) {
+        if let Some((stop, thread)) = self.running.take() {
+            stop.store(true, Ordering::Release);
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Erase what was printed of a line `width` columns wide, as far back as
+/// its start, when it may have wrapped.
+pub fn erase_back(width: usize) {
+    let rows = width.saturating_sub(1) / self::width();
+    if rows > 0 {
+        print!("\r\x1b[{rows}A\x1b[J");
+    } else {
+        print!("\r\x1b[J");
+    }
 }
 
 pub struct Column {
@@ -724,15 +757,6 @@ mod tests {
         assert!(row.chars().count() <= 60, "{row:?}");
         assert!(row.contains("Quarterly rev") && row.contains('…'), "{row:?}");
         assert!(row.ends_with("_20261202.anton (missing)"), "{row:?}");
-    }
-
-    #[test]
-    fn markdown_reads_well_without_colour() {
-        let text = "# Results\nRevenue is **up**.\n- APAC\n  - Japan\n```\nSELECT 1;\n```";
-        assert_eq!(
-            render_markdown(text),
-            "Results\nRevenue is up.\n• APAC\n  • Japan\n    SELECT 1;"
-        );
     }
 
     #[test]

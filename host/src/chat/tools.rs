@@ -123,7 +123,9 @@ impl Chat<'_> {
         let started = store::now_ms();
         let services = self.app.services.clone();
         let (runtime, _) = services.llm().expect("checked when the chat opened");
+        let mut spinner = terminal::Spinner::start(&format!("Running in pad {}", cell.pad));
         let output = self.pads.run(runtime, &cell.pad, &cell.code);
+        spinner.stop();
         let stdout = scrubber.scrub(&output.stdout);
         let stderr = scrubber.scrub(&output.stderr);
         let error = output.error.as_deref().map(|e| scrubber.scrub(e));

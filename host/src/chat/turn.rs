@@ -1,6 +1,6 @@
 //! One turn: the user's message, the model's rounds and the tools it calls.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde_json::json;
 
@@ -69,11 +69,11 @@ impl Chat<'_> {
         let (runtime, client) = services.llm().expect("checked when the chat opened");
         let scrubber = self.scrubber();
         let mut screen = scrubber.screen();
+        let mut reply_out = ReplyOutput::new();
         let result = {
             let mut on_text = |piece: &str| {
                 partial.push_str(piece);
-                print!("{}", terminal::sanitize(&screen.push(piece)));
-                let _ = std::io::stdout().flush();
+                reply_out.show(&terminal::sanitize(&screen.push(piece)));
             };
             runtime.block_on(async {
                 let reply = client.stream(model, &request, &mut on_text);
@@ -94,8 +94,8 @@ impl Chat<'_> {
             }
             meta.to_string()
         };
-        print!("{}", terminal::sanitize(&screen.finish()));
-        let streamed = !partial.is_empty();
+        reply_out.show(&terminal::sanitize(&screen.finish()));
+        reply_out.finish();
         let (text, tool_calls, extra, status, notice) = match result {
             None => (
                 partial,
@@ -140,9 +140,6 @@ impl Chat<'_> {
         if let Some(text) = &kept {
             self.journal
                 .write(Record::message(id, turn, "assistant", text, &meta(extra)));
-        }
-        if streamed {
-            println!();
         }
         if let Some(notice) = notice {
             println!("{notice}");
@@ -267,5 +264,71 @@ impl Chat<'_> {
             name: call.name.clone(),
             content: result,
         });
+    }
+}
+
+/// A reply on its way to the screen: on a terminal rendered as Markdown a
+/// line at a time (the line still arriving shown as it is meanwhile), with
+/// a spinner until the first words; piped, exactly as the model wrote it.
+struct ReplyOutput {
+    markdown: Option<crate::markdown::Stream>,
+    spinner: terminal::Spinner,
+    /// How wide the unrendered line on screen is.
+    pending_width: usize,
+    /// Whether the reply's last character on screen ended a line.
+    at_line_start: bool,
+}
+
+impl ReplyOutput {
+    fn new() -> ReplyOutput {
+        ReplyOutput {
+            markdown: std::io::stdout()
+                .is_terminal()
+                .then(|| crate::markdown::Stream::new(terminal::width(), terminal::color())),
+            spinner: terminal::Spinner::start("Thinking"),
+            pending_width: 0,
+            at_line_start: true,
+        }
+    }
+
+    fn show(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let Some(markdown) = self.markdown.as_mut() else {
+            self.spinner.stop();
+            print!("{text}");
+            self.at_line_start = text.ends_with('\n');
+            let _ = std::io::stdout().flush();
+            return;
+        };
+        let rendered = markdown.push(text);
+        let pending = markdown.pending().to_string();
+        self.replace_pending(&rendered, &pending);
+    }
+
+    fn replace_pending(&mut self, rendered: &str, pending: &str) {
+        if rendered.is_empty() && pending.is_empty() {
+            return;
+        }
+        self.spinner.stop();
+        if self.pending_width > 0 {
+            terminal::erase_back(self.pending_width);
+        }
+        print!("{rendered}{pending}");
+        self.pending_width = unicode_width::UnicodeWidthStr::width(pending);
+        self.at_line_start = pending.is_empty() && rendered.ends_with('\n');
+        let _ = std::io::stdout().flush();
+    }
+
+    /// The reply is over: the rest rendered, the line ended.
+    fn finish(&mut self) {
+        self.spinner.stop();
+        if let Some(rest) = self.markdown.as_mut().map(crate::markdown::Stream::finish) {
+            self.replace_pending(&rest, "");
+        }
+        if !self.at_line_start {
+            println!();
+        }
     }
 }

@@ -36,7 +36,10 @@ impl Host for PluginState {
         if self.sealed {
             return;
         }
-        println!("{}", terminal::render_markdown(&self.shown(&text)));
+        println!(
+            "{}",
+            crate::markdown::render(&self.shown(&text), terminal::width(), terminal::color())
+        );
     }
 
     fn print_table(&mut self, table: Table) {
