@@ -525,7 +525,7 @@ fn in_the_chat_import_asks_before_leaving_a_session_then_switches_to_the_import(
     assert!(run.ok().stdout.contains("Not imported."), "{run:#?}");
     let run = env.run_env(&server.openai_env(), &[], &format!("hi\n{line}\ny\n"));
     run.ok();
-    assert!(run.stdout.contains("You are in a session with 1 turns."), "{run:#?}");
+    assert!(run.stdout.contains("You are in a session with 1 turn."), "{run:#?}");
     assert!(run.stdout.contains("Resumed session "), "{run:#?}");
     assert_eq!(env.store().count_sessions().unwrap(), 3);
 }
@@ -693,4 +693,34 @@ fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
         )),
         "the refresh starts from the imported summary"
     );
+}
+
+#[test]
+fn the_model_is_told_who_exported_the_file_and_who_imported_it() {
+    let as_user = |name: &str| vec![("LOGNAME", name.to_string()), ("USER", name.to_string())];
+    let server = LlmServer::start();
+    let sender = Env::new();
+    server.then(Reply::Text("APAC leads.".into()));
+    let alice = [server.openai_env(), as_user("alice")].concat();
+    sender.run_env(&alice, &[], "revenue by region?\n").ok();
+    let file = exported_file(&sender.run_env(&alice, &["share", "export"], "").ok().stdout);
+
+    let recipient = Env::new();
+    let bob = [server.openai_env(), as_user("bob")].concat();
+    recipient
+        .run_env(&bob, &["share", "import", file.to_str().unwrap()], "")
+        .ok();
+    let id = recipient.run(&["sessions", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.then(Reply::Text("Alice sent it.".into()));
+    recipient.run_env(&bob, &["-r", &id], "who sent this?\n").ok();
+    let request = server.chat_requests().pop().unwrap();
+    let quoted = request.body["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(
+        quoted.contains("exported by \"alice\" and imported by \"bob\", the user you work with now"),
+        "{quoted}"
+    );
+    assert!(quoted.contains("Summary written by \"alice\""), "{quoted}");
 }

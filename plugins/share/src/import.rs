@@ -25,8 +25,8 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         && session.turns > 0
     {
         let question = format!(
-            "You are in a session with {} turns. Importing opens a new session; this one stays resumable. Continue?",
-            session.turns
+            "You are in a session with {}. Importing opens a new session; this one stays resumable. Continue?",
+            chat::count(session.turns, "turn", "turns")
         );
         if !chat::confirm(&question, false)? {
             chat::print("Not imported.");
