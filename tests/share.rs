@@ -481,7 +481,7 @@ fn history_lists_newest_first_and_marks_moved_files() {
     assert_eq!(history[1]["file_exists"], false);
     let table = env.run(&["share", "history"]).ok().stdout.clone();
     assert!(
-        table.contains("(missing)") && table.lines().next().unwrap().contains("Direction"),
+        table.contains("(missing)") && table.lines().next().unwrap().contains("What"),
         "{table}"
     );
 
@@ -502,13 +502,28 @@ fn history_lists_newest_first_and_marks_moved_files() {
         .stdout
         .clone();
     let header = table.lines().next().unwrap();
-    assert!(header.contains("Kind") && header.ends_with("File"), "{table}");
+    assert!(header.contains("What") && header.ends_with("File"), "{table}");
     let newest = table.lines().nth(1).unwrap();
     assert!(
-        newest.contains("  summary  ")
-            && newest.contains(".anton/output/")
-            && !newest.contains(env.ws().to_str().unwrap()),
+        newest.contains("  export · summary  ") && newest.ends_with(".anton") && !newest.contains(".anton/output"),
         "{table}"
+    );
+    // At 80 columns the file's name keeps its end, the part that tells files apart.
+    let narrow = env
+        .run_env(&[("COLUMNS", "80".into())], &["share", "history"], "")
+        .ok()
+        .stdout
+        .clone();
+    let name = history[0]["path"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        narrow.lines().nth(1).unwrap().ends_with(&name[name.len() - 40..]),
+        "{narrow}"
     );
 }
 

@@ -229,19 +229,46 @@ fn ctrl_c_at_a_connect_field_cancels_the_connection_not_anton() {
 
     // Secret fields are not echoed, and Esc cancels them too.
     term.send("/connect postgres\r");
-    let at = term.wait_for("host:", at);
-    term.send("\r\r\r\r");
-    let at = term.wait_for("password", at);
+    let mut at = term.wait_for("host:", at);
+    for next in ["port", "database:", "user:", "password:"] {
+        term.send("\r");
+        at = term.wait_for(next, at);
+    }
     term.send("hunter2");
     std::thread::sleep(Duration::from_millis(300));
     term.send("\x1b");
     let at = term.wait_for("Cancelled; nothing saved.", at);
+    let at = term.wait_for("you> ", at);
+
+    // A pasted multi-line secret is one field, not the answers to the next ones.
+    term.send("/connect bigquery\r");
+    let mut at = term.wait_for("project", at);
+    for (answer, next) in [("proj", "dataset"), ("ds", "credentials_json:")] {
+        term.send(&format!("{answer}\r"));
+        at = term.wait_for(next, at);
+    }
+    term.send("{\r  \"type\": \"service_account\",\r  \"private_key\": \"k-from-a-paste\"\r}\r");
+    let at = term.wait_for("Name for this connection", at);
+    term.send("\r");
     term.wait_for("you> ", at);
     term.send("\x04");
     assert!(term.child.wait().unwrap().success(), "anton lives on to leave normally");
+    let vault = env.home.path().join(".anton/data_vault");
+    let saved: Vec<String> = std::fs::read_dir(&vault)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(saved, ["bigquery-bigquery"], "{saved:?}");
+    let text = std::fs::read_to_string(vault.join("bigquery-bigquery")).unwrap();
+    assert!(
+        text.contains("k-from-a-paste") && text.contains("service_account"),
+        "{text}"
+    );
     let screen = term.screen.lock().unwrap().clone();
-    assert!(!screen.contains("hunter2"), "{screen}");
-    assert!(!env.home.path().join(".anton/data_vault").exists());
+    assert!(
+        !screen.contains("hunter2") && !screen.contains("k-from-a-paste"),
+        "{screen}"
+    );
 }
 
 #[test]

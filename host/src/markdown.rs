@@ -106,8 +106,8 @@ impl Stream {
             return;
         }
         self.flush_table(out);
-        if let Some(marker) = ["```", "~~~"].into_iter().find(|m| trimmed.starts_with(m)) {
-            let fence_len = trimmed.len() - trimmed.trim_start_matches(marker.chars().next().unwrap_or('`')).len();
+        if let Some(marker) = fence_opening(trimmed) {
+            let fence_len = trimmed.len() - trimmed.trim_start_matches(marker).len();
             let language = trimmed[fence_len..].trim();
             self.fence = Some(Fence {
                 marker: trimmed[..fence_len].to_string(),
@@ -128,7 +128,11 @@ impl Stream {
             }
             Block::Paragraph(text) => (" ".repeat(indent), *text, None),
         };
-        let spans = inline(text, style);
+        let mut spans = inline(text, style);
+        // What Markdown would hide (a reference definition) is shown as written.
+        if spans.iter().all(|(t, _)| t.trim().is_empty()) && !text.trim().is_empty() {
+            spans = vec![(text.to_string(), style)];
+        }
         for wrapped in wrap(&spans, &lead, self.width) {
             out.push_str(&self.paint(&wrapped));
             out.push('\n');
@@ -139,29 +143,43 @@ impl Stream {
         if self.table.is_empty() {
             return;
         }
-        let rows: Vec<Vec<String>> = std::mem::take(&mut self.table)
+        let mut rows: Vec<Vec<String>> = std::mem::take(&mut self.table)
             .iter()
             .filter(|row| !is_separator(row))
-            .map(|row| {
-                row.trim()
-                    .trim_matches('|')
-                    .split('|')
-                    .map(|cell| plain(cell.trim()))
-                    .collect()
-            })
+            .map(|row| cells(row).iter().map(|cell| plain(cell)).collect())
             .collect();
+        let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        for row in &mut rows {
+            row.resize(columns, String::new());
+        }
         let Some((header, body)) = rows.split_first() else {
             return;
         };
-        let columns: Vec<crate::terminal::Column> = header
-            .iter()
-            .map(|h| crate::terminal::Column {
-                header: h.clone(),
-                shrinkable: true,
-            })
-            .collect();
-        let table = crate::terminal::render_table(&columns, body, self.width);
-        out.push_str(&table);
+        let natural: usize = (0..columns)
+            .map(|i| rows.iter().map(|r| r[i].width()).max().unwrap_or(0) + 2)
+            .sum();
+        if natural <= self.width {
+            let columns: Vec<crate::terminal::Column> = header
+                .iter()
+                .map(|h| crate::terminal::Column {
+                    header: h.clone(),
+                    shrinkable: true,
+                })
+                .collect();
+            out.push_str(&crate::terminal::render_table(&columns, body, self.width));
+            return;
+        }
+        // Too wide to fit: each row as its fields, so no cell is cut.
+        for row in body {
+            for (i, (name, value)) in header.iter().zip(row).enumerate() {
+                let lead = if i == 0 { "• " } else { "  " };
+                let spans = vec![(format!("{name}: "), Some(BOLD)), (value.clone(), None)];
+                for wrapped in wrap(&spans, lead, self.width) {
+                    out.push_str(&self.paint(&wrapped));
+                    out.push('\n');
+                }
+            }
+        }
     }
 
     fn paint(&self, spans: &[(String, Option<&'static str>)]) -> String {
@@ -178,6 +196,15 @@ impl Stream {
         }
         line.trim_end().to_string()
     }
+}
+
+/// The fence character a line opens a code block with: three or more
+/// backticks (and no backtick after them: that is inline code) or tildes.
+fn fence_opening(line: &str) -> Option<char> {
+    ['`', '~'].into_iter().find(|&c| {
+        let run = line.len() - line.trim_start_matches(c).len();
+        run >= 3 && (c == '~' || !line[run..].contains('`'))
+    })
 }
 
 /// What one line is, by its leading markup.
@@ -238,14 +265,14 @@ fn inline(text: &str, base: Option<&'static str>) -> Vec<(String, Option<&'stati
             Event::Start(Tag::Strong) => styles.push(BOLD),
             Event::Start(Tag::Emphasis) => styles.push(ITALIC),
             Event::Start(Tag::Strikethrough) => styles.push(STRIKE),
-            Event::Start(Tag::Link { dest_url, .. }) => {
+            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
                 styles.push(LINK);
                 link = Some((dest_url.to_string(), spans.len()));
             }
             Event::End(TagEnd::Strong | TagEnd::Emphasis | TagEnd::Strikethrough) => {
                 styles.pop();
             }
-            Event::End(TagEnd::Link) => {
+            Event::End(TagEnd::Link | TagEnd::Image) => {
                 styles.pop();
                 if let Some((url, from)) = link.take() {
                     let shown: String = spans[from..].iter().map(|(t, _)| t.as_str()).collect();
@@ -268,6 +295,36 @@ fn inline(text: &str, base: Option<&'static str>) -> Vec<(String, Option<&'stati
 /// Text without its markup, for a table cell.
 fn plain(text: &str) -> String {
     inline(text, None).into_iter().map(|(t, _)| t).collect()
+}
+
+/// A table row's cells: `|` inside a code span or escaped as `\|` stays.
+fn cells(row: &str) -> Vec<String> {
+    let row = row.trim();
+    let row = row.strip_prefix('|').unwrap_or(row);
+    let row = row.strip_suffix('|').filter(|r| !r.ends_with('\\')).unwrap_or(row);
+    let mut cells = vec![String::new()];
+    let mut in_code = false;
+    let mut chars = row.chars();
+    while let Some(c) = chars.next() {
+        let cell = cells.last_mut().expect("never empty");
+        match c {
+            '\\' => match chars.next() {
+                Some('|') => cell.push('|'),
+                Some(other) => {
+                    cell.push('\\');
+                    cell.push(other);
+                }
+                None => cell.push('\\'),
+            },
+            '`' => {
+                in_code = !in_code;
+                cell.push(c);
+            }
+            '|' if !in_code => cells.push(String::new()),
+            c => cell.push(c),
+        }
+    }
+    cells.iter().map(|c| c.trim().to_string()).collect()
 }
 
 fn is_separator(row: &str) -> bool {
@@ -362,6 +419,33 @@ mod tests {
         assert_eq!(stream.push("**bold** and"), "");
         assert_eq!(stream.push(" more\nnext"), "bold and more\n");
         assert_eq!(stream.finish(), "next\n");
+    }
+
+    #[test]
+    fn nothing_of_the_text_is_lost() {
+        let out = render(
+            "```bash is great``` said nobody\n[ref]: https://example.com/important\n![diagram](http://x/y.png)\n| a | b |\n|---|---|\n| 1 | 2 | 3extra |\n| `x|y` | esc\\|aped |",
+            80,
+            false,
+        );
+        for kept in [
+            "bash is great",
+            "said nobody",
+            "[ref]: https://example.com/important",
+            "diagram (http://x/y.png)",
+            "3extra",
+            "x|y",
+            "esc|aped",
+        ] {
+            assert!(out.contains(kept), "{kept:?} lost:\n{out}");
+        }
+        let wide = render(
+            "| name | note |\n|---|---|\n| churn | IMPORTANTWORD and a long explanation of it that cannot fit |",
+            30,
+            false,
+        );
+        assert!(wide.contains("IMPORTANTWORD") && !wide.contains('…'), "{wide}");
+        assert!(wide.lines().all(|l| l.width() <= 30), "{wide}");
     }
 
     #[test]

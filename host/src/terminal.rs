@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
@@ -81,6 +83,15 @@ pub fn width() -> usize {
         .map(|(w, _)| w.0 as usize)
         .unwrap_or(80)
         .max(20)
+}
+
+/// The terminal's real width (`COLUMNS` may claim less or more), for
+/// drawing that must stay on one row.
+pub fn screen_columns() -> usize {
+    terminal_size::terminal_size()
+        .map(|(w, _)| w.0 as usize)
+        .unwrap_or(80)
+        .min(width())
 }
 
 /// Colour only on a terminal, and never when NO_COLOR is set to anything.
@@ -164,17 +175,6 @@ impl Drop for Spinner {
     }
 }
 
-/// Erase what was printed of a line `width` columns wide, as far back as
-/// its start, when it may have wrapped.
-pub fn erase_back(width: usize) {
-    let rows = width.saturating_sub(1) / self::width();
-    if rows > 0 {
-        print!("\r\x1b[{rows}A\x1b[J");
-    } else {
-        print!("\r\x1b[J");
-    }
-}
-
 pub struct Column {
     pub header: String,
     pub shrinkable: bool,
@@ -202,10 +202,10 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
         .map(|(i, c)| {
             cells
                 .iter()
-                .map(|r| r[i].chars().count())
+                .map(|r| r[i].width())
                 .max()
                 .unwrap_or(0)
-                .max(c.header.chars().count())
+                .max(c.header.width())
         })
         .collect();
     let total = |w: &[usize]| w.iter().sum::<usize>() + GAP * w.len().saturating_sub(1);
@@ -213,7 +213,7 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
         while total(&widths) > width {
             let floor = |i: usize| {
                 if pass_shrinkable {
-                    columns[i].header.chars().count().max(6)
+                    columns[i].header.width().max(6)
                 } else {
                     3
                 }
@@ -236,7 +236,7 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
             if i == last {
                 text.push_str(&value);
             } else {
-                let pad = widths[i] - value.chars().count() + GAP;
+                let pad = widths[i].saturating_sub(value.width()) + GAP;
                 text.push_str(&value);
                 text.push_str(&" ".repeat(pad));
             }
@@ -252,27 +252,44 @@ pub fn render_table(columns: &[Column], rows: &[Vec<String>], width: usize) -> S
     out
 }
 
-/// A cell cut to `width`: a path keeps its end, the file's name, and
-/// starts with `…`; other text keeps its start.
+/// A cell cut to `width`: a path or file name keeps its end (the name,
+/// its extension) and starts with `…`; other text keeps its start.
 fn fit_cell(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    let path = text
-        .split(' ')
-        .next()
-        .is_some_and(|first| first.contains('/') && first.starts_with(['/', '~', '.']));
-    if !path || count <= width {
+    let path = text.split(' ').next().is_some_and(|first| {
+        let named = first.rsplit_once('.').is_some_and(|(stem, extension)| {
+            !stem.is_empty() && (1..=8).contains(&extension.len()) && extension.chars().all(|c| c.is_ascii_alphabetic())
+        });
+        first.contains('/') || named
+    });
+    if !path || text.width() <= width {
         return fit(text, width);
     }
-    let kept: String = text.chars().skip(count - width.saturating_sub(1)).collect();
-    format!("…{kept}")
+    let mut kept: Vec<char> = Vec::new();
+    let mut used = 1;
+    for c in text.chars().rev() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            break;
+        }
+        kept.push(c);
+    }
+    format!("…{}", kept.iter().rev().collect::<String>())
 }
 
-/// `text` in at most `width` characters, cut ones ending with `…`.
+/// `text` in at most `width` columns, cut ones ending with `…`.
 pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if text.width() <= width {
         return text.to_string();
     }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut used = 1;
+    for c in text.chars() {
+        used += c.width().unwrap_or(0);
+        if used > width {
+            break;
+        }
+        cut.push(c);
+    }
     cut.push('…');
     cut
 }
@@ -316,6 +333,8 @@ fn ask(text: &str, secret: bool) -> Option<String> {
 mod field {
     use std::io::Write;
 
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
     /// `None` when stdin is no terminal that can go raw (the caller reads a line).
     pub fn read(secret: bool) -> Option<Option<String>> {
         if !super::stdin_is_terminal() {
@@ -335,6 +354,9 @@ mod field {
                 return None;
             }
             match byte[0] {
+                // More already waiting: a paste (a service account's JSON),
+                // whose lines belong to this one field.
+                b'\r' | b'\n' if super::raw::more_input() => text.push('\n'),
                 b'\r' | b'\n' => return Some(text),
                 0x03 => {
                     print!("^C");
@@ -345,13 +367,15 @@ mod field {
                 0x1b if !super::raw::more_input() => return None,
                 0x1b => super::raw::skip_sequence(),
                 0x7f | 0x08 => {
-                    if text.pop().is_some() && !secret {
-                        print!("\x08 \x08");
+                    if let Some(gone) = text.pop()
+                        && !secret
+                    {
+                        print!("{}", "\x08 \x08".repeat(gone.width().unwrap_or(0)));
                     }
                 }
                 0x15 => {
                     if !secret {
-                        print!("{}", "\x08 \x08".repeat(text.chars().count()));
+                        print!("{}", "\x08 \x08".repeat(text.width()));
                     }
                     text.clear();
                 }
@@ -416,14 +440,20 @@ mod raw {
         poll(&mut fds, Some(&wait)).is_ok_and(|n| n > 0)
     }
 
-    /// The rest of an escape sequence after its Esc: `[`, parameters, and a
-    /// final byte from @ to ~.
+    /// The rest of an escape sequence after its Esc: `[`, parameters and a
+    /// final byte from @ to ~; or `O` and one byte (SS3 arrow keys).
     pub fn skip_sequence() {
         let mut byte = [0u8];
-        if read(&mut byte) == 0 || byte[0] != b'[' {
+        if read(&mut byte) == 0 {
             return;
         }
-        while read(&mut byte) == 1 && !(0x40..=0x7e).contains(&byte[0]) {}
+        match byte[0] {
+            b'[' => while read(&mut byte) == 1 && !(0x40..=0x7e).contains(&byte[0]) {},
+            b'O' => {
+                read(&mut byte);
+            }
+            _ => {}
+        }
     }
 }
 

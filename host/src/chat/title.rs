@@ -12,6 +12,7 @@ use super::Chat;
 use super::journal::Record;
 use crate::llm::{Client, Message, Request};
 use crate::settings::ModelConfig;
+use crate::terminal;
 
 /// How long leaving the chat waits for a title still being written.
 const LEAVING_WAIT: Duration = Duration::from_secs(5);
@@ -86,7 +87,22 @@ impl Chat<'_> {
         let services = self.app.services.clone();
         let (runtime, _) = services.llm().expect("checked when the chat opened");
         let mut task = naming.task;
-        let done = runtime.block_on(async { tokio::time::timeout(wait, &mut task).await.ok().and_then(Result::ok) });
+        let mut spinner = (leaving && !task.is_finished()).then(|| terminal::Spinner::start("Naming the session"));
+        let interactive = self.interactive;
+        let done = runtime.block_on(async {
+            let finished = tokio::time::timeout(wait, &mut task);
+            if !interactive {
+                return finished.await.ok().and_then(Result::ok);
+            }
+            // Ctrl-C skips the wait: the session keeps the title it has.
+            tokio::select! {
+                done = finished => done.ok().and_then(Result::ok),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        });
+        if let Some(spinner) = spinner.as_mut() {
+            spinner.stop();
+        }
         task.abort();
         let Some(Some((title, summary))) = done else {
             return;

@@ -73,7 +73,7 @@ impl Chat<'_> {
         let result = {
             let mut on_text = |piece: &str| {
                 partial.push_str(piece);
-                reply_out.show(&terminal::sanitize(&screen.push(piece)));
+                reply_out.show(&screen.push(piece));
             };
             runtime.block_on(async {
                 let reply = client.stream(model, &request, &mut on_text);
@@ -94,7 +94,7 @@ impl Chat<'_> {
             }
             meta.to_string()
         };
-        reply_out.show(&terminal::sanitize(&screen.finish()));
+        reply_out.show(&screen.finish());
         reply_out.finish();
         let (text, tool_calls, extra, status, notice) = match result {
             None => (
@@ -268,13 +268,22 @@ impl Chat<'_> {
 }
 
 /// A reply on its way to the screen: on a terminal rendered as Markdown a
-/// line at a time (the line still arriving shown as it is meanwhile), with
-/// a spinner until the first words; piped, exactly as the model wrote it.
+/// line at a time, the line still arriving shown as it comes while it fits
+/// on one row (then replaced by its rendering), with a spinner until the
+/// first words; piped, as the model wrote it (control characters made
+/// visible, secrets redacted).
 struct ReplyOutput {
     markdown: Option<crate::markdown::Stream>,
     spinner: terminal::Spinner,
-    /// How wide the unrendered line on screen is.
-    pending_width: usize,
+    /// How much of the line still arriving is on screen, in bytes and columns.
+    previewed: usize,
+    previewed_width: usize,
+    /// The widest preview that surely stays on one row, whatever the
+    /// terminal makes of wide characters.
+    preview_limit: usize,
+    /// A carriage return at the end of a piece, held until the next shows
+    /// whether it ends a CRLF.
+    carriage_return: bool,
     /// Whether the reply's last character on screen ended a line.
     at_line_start: bool,
 }
@@ -286,46 +295,68 @@ impl ReplyOutput {
                 .is_terminal()
                 .then(|| crate::markdown::Stream::new(terminal::width(), terminal::color())),
             spinner: terminal::Spinner::start("Thinking"),
-            pending_width: 0,
+            previewed: 0,
+            previewed_width: 0,
+            preview_limit: terminal::screen_columns().saturating_sub(8),
+            carriage_return: false,
             at_line_start: true,
         }
     }
 
-    fn show(&mut self, text: &str) {
+    /// `piece` of the reply, scrubbed; made safe for the terminal here.
+    fn show(&mut self, piece: &str) {
+        let mut raw = String::new();
+        if std::mem::take(&mut self.carriage_return) && !piece.starts_with('\n') {
+            raw.push('\r');
+        }
+        raw.push_str(piece);
+        if raw.ends_with('\r') {
+            raw.pop();
+            self.carriage_return = true;
+        }
+        let text = terminal::sanitize(&raw.replace("\r\n", "\n"));
         if text.is_empty() {
             return;
         }
+        self.spinner.stop();
         let Some(markdown) = self.markdown.as_mut() else {
-            self.spinner.stop();
             print!("{text}");
             self.at_line_start = text.ends_with('\n');
             let _ = std::io::stdout().flush();
             return;
         };
-        let rendered = markdown.push(text);
-        let pending = markdown.pending().to_string();
-        self.replace_pending(&rendered, &pending);
-    }
-
-    fn replace_pending(&mut self, rendered: &str, pending: &str) {
-        if rendered.is_empty() && pending.is_empty() {
-            return;
+        let rendered = markdown.push(&text);
+        if !rendered.is_empty() {
+            if self.previewed > 0 {
+                print!("\r\x1b[K");
+            }
+            print!("{rendered}");
+            (self.previewed, self.previewed_width) = (0, 0);
         }
-        self.spinner.stop();
-        if self.pending_width > 0 {
-            terminal::erase_back(self.pending_width);
+        let fresh = &markdown.pending()[self.previewed..];
+        let fresh_width = unicode_width::UnicodeWidthStr::width(fresh);
+        if !fresh.is_empty() && self.previewed_width + fresh_width <= self.preview_limit {
+            print!("{fresh}");
+            self.previewed += fresh.len();
+            self.previewed_width += fresh_width;
         }
-        print!("{rendered}{pending}");
-        self.pending_width = unicode_width::UnicodeWidthStr::width(pending);
-        self.at_line_start = pending.is_empty() && rendered.ends_with('\n');
+        self.at_line_start = self.previewed == 0;
         let _ = std::io::stdout().flush();
     }
 
     /// The reply is over: the rest rendered, the line ended.
     fn finish(&mut self) {
         self.spinner.stop();
-        if let Some(rest) = self.markdown.as_mut().map(crate::markdown::Stream::finish) {
-            self.replace_pending(&rest, "");
+        // A carriage return that ends the reply ends nothing worth showing.
+        self.carriage_return = false;
+        if let Some(rest) = self.markdown.as_mut().map(crate::markdown::Stream::finish)
+            && !rest.is_empty()
+        {
+            if self.previewed > 0 {
+                print!("\r\x1b[K");
+            }
+            print!("{rest}");
+            self.at_line_start = true;
         }
         if !self.at_line_start {
             println!();

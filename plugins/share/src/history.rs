@@ -35,30 +35,27 @@ pub fn run(args: &Args) -> Result<Outcome, String> {
         chat::print("No exports or imports in this workspace yet. `/share export` makes one.");
         return Ok(Outcome::ok());
     }
-    let workspace = format!("{}/", chat::workspace_dir().trim_end_matches('/'));
+    let workspace = chat::workspace_dir();
+    let output = format!("{}/.anton/output/", workspace.trim_end_matches('/'));
     let rows = entries
         .into_iter()
         .map(|e| {
-            let path = e.path.strip_prefix(&workspace).unwrap_or(&e.path);
+            // Files anton wrote are named in its output folder; others by path.
+            let path = e.path.strip_prefix(&output).unwrap_or(&e.path);
             let file = if e.file_exists {
                 path.to_string()
             } else {
                 format!("{path} (missing)")
             };
             vec![
-                chat::format_time(e.at, TimeStyle::Absolute),
-                e.direction,
-                crate::ledger_kind(&e.format).to_string(),
+                chat::format_time(e.at, TimeStyle::Relative),
+                format!("{} · {}", e.direction, crate::ledger_kind(&e.format)),
                 e.title,
-                e.who,
                 file,
             ]
         })
         .collect();
-    chat::print_table(
-        &["When", "Direction", "Kind", "Title", "Who", "File"],
-        &["Title", "File"],
-        rows,
-    );
+    // The file's name is what the user looks for; the title gives way first.
+    chat::print_table(&["When", "What", "Title", "File"], &["Title"], rows);
     Ok(Outcome::ok())
 }

@@ -38,7 +38,8 @@ pub fn prompt<'a>(goal: &str, summary_so_far: &str, said: impl IntoIterator<Item
 
 /// `(title, summary)` from the model's reply; `None` without a title.
 pub fn parse(reply: &str) -> Option<(String, String)> {
-    let value: Value = serde_json::from_str(&reply[reply.find('{')?..=reply.rfind('}')?]).ok()?;
+    let (start, end) = (reply.find('{')?, reply.rfind('}')?);
+    let value: Value = serde_json::from_str(reply.get(start..=end)?).ok()?;
     let title = value["title"].as_str()?.trim().to_string();
     let summary = value["summary"].as_str().unwrap_or_default().trim().to_string();
     (!title.is_empty()).then_some((title, summary))
@@ -84,6 +85,7 @@ mod tests {
         );
         assert_eq!(parse("{\"title\": \"\"}"), None);
         assert_eq!(parse("no json"), None);
+        assert_eq!(parse("} backwards {"), None);
         assert_eq!(
             heuristic("one two three four five six seven eight"),
             "one two three four five six seven…"
