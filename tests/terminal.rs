@@ -247,9 +247,22 @@ fn ctrl_c_at_a_connect_field_cancels_the_connection_not_anton() {
         term.send(&format!("{answer}\r"));
         at = term.wait_for(next, at);
     }
-    term.send("{\r  \"type\": \"service_account\",\r  \"private_key\": \"k-from-a-paste\"\r}\r");
+    term.send("\x1b[200~{\r  \"type\": \"service_account\",\r  \"private_key\": \"k-from-a-paste\"\r}\x1b[201~\r");
     let at = term.wait_for("Name for this connection", at);
     term.send("\r");
+    let at = term.wait_for("you> ", at);
+
+    // A paste the terminal did not mark: the rest of the secret is dropped,
+    // never taken as the next answers or a chat message.
+    term.send("/connect bigquery\r");
+    let mut at = term.wait_for("project", at);
+    for (answer, next) in [("p2", "dataset"), ("d2", "credentials_json:")] {
+        term.send(&format!("{answer}\r"));
+        at = term.wait_for(next, at);
+    }
+    term.send("{\r  \"private_key\": \"k-unmarked\"\r}\r");
+    let at = term.wait_for("Name for this connection", at);
+    term.send("second\r");
     term.wait_for("you> ", at);
     term.send("\x04");
     assert!(term.child.wait().unwrap().success(), "anton lives on to leave normally");
@@ -258,7 +271,10 @@ fn ctrl_c_at_a_connect_field_cancels_the_connection_not_anton() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(saved, ["bigquery-bigquery"], "{saved:?}");
+    let mut saved = saved;
+    saved.sort();
+    assert_eq!(saved, ["bigquery-bigquery", "bigquery-second"], "{saved:?}");
+
     let text = std::fs::read_to_string(vault.join("bigquery-bigquery")).unwrap();
     assert!(
         text.contains("k-from-a-paste") && text.contains("service_account"),
@@ -266,9 +282,10 @@ fn ctrl_c_at_a_connect_field_cancels_the_connection_not_anton() {
     );
     let screen = term.screen.lock().unwrap().clone();
     assert!(
-        !screen.contains("hunter2") && !screen.contains("k-from-a-paste"),
+        !screen.contains("hunter2") && !screen.contains("k-from-a-paste") && !screen.contains("k-unmarked"),
         "{screen}"
     );
+    assert!(!screen.contains("No model configured, so I cannot answer"), "{screen}");
 }
 
 #[test]
@@ -407,7 +424,7 @@ fn what_another_shell_connects_or_disables_reaches_a_running_chat() {
     assert!(term.child.wait().unwrap().success());
 }
 
-const MARKDOWN_REPLY: &str = "Revenue is **up** this quarter.\n\n- APAC leads\n- EMEA follows\n\n```python\nprint(sum([1, 2]))\n```\nThat is all.";
+const MARKDOWN_REPLY: &str = "Revenue is **up** this quarter.\n\n- APAC leads\n- EMEA follows\n\n| Region | Revenue |\n|---|---|\n| APAC | 12 |\n\n```python\nprint(sum([1, 2]))\n```\nThat is all.";
 
 #[test]
 fn a_markdown_reply_is_rendered_on_a_terminal_and_exact_when_piped() {
@@ -430,6 +447,8 @@ fn a_markdown_reply_is_rendered_on_a_terminal_and_exact_when_piped() {
         "Revenue is up this quarter.",
         "• APAC leads",
         "• EMEA follows",
+        "Region  Revenue",
+        "APAC    12",
         "    print(sum([1, 2]))",
         "That is all.",
     ] {

@@ -48,7 +48,12 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
                 .flatten()
                 .map(lossy)
                 .collect();
-            run_plugin_command(&mut app.plugins, name, args)
+            let code = run_plugin_command(&mut app.plugins, name, args);
+            // Its output is out and its writes committed: the process's end
+            // frees the plugin's memory and the store faster than taking
+            // them apart piece by piece.
+            std::mem::forget(app);
+            code
         }
         None => {
             let resume = match run_launch_flags(&mut app.plugins, &matches) {

@@ -143,10 +143,12 @@ impl Stream {
         if self.table.is_empty() {
             return;
         }
+        // Only a table's second row can be its header's underline.
         let mut rows: Vec<Vec<String>> = std::mem::take(&mut self.table)
             .iter()
-            .filter(|row| !is_separator(row))
-            .map(|row| cells(row).iter().map(|cell| plain(cell)).collect())
+            .enumerate()
+            .filter(|(i, row)| *i != 1 || !is_separator(row))
+            .map(|(_, row)| cells(row).iter().map(|cell| plain(cell)).collect())
             .collect();
         let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
         for row in &mut rows {
@@ -170,10 +172,21 @@ impl Stream {
             return;
         }
         // Too wide to fit: each row as its fields, so no cell is cut.
-        for row in body {
-            for (i, (name, value)) in header.iter().zip(row).enumerate() {
+        let header_only = [header.iter().map(|_| String::new()).collect::<Vec<_>>()];
+        let (names, rows) = if body.is_empty() {
+            (&header_only[0], std::slice::from_ref(header))
+        } else {
+            (header, body)
+        };
+        for row in rows {
+            for (i, (name, value)) in names.iter().zip(row).enumerate() {
                 let lead = if i == 0 { "• " } else { "  " };
-                let spans = vec![(format!("{name}: "), Some(BOLD)), (value.clone(), None)];
+                let label = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("{name}: ")
+                };
+                let spans = vec![(label, Some(BOLD)), (value.clone(), None)];
                 for wrapped in wrap(&spans, lead, self.width) {
                     out.push_str(&self.paint(&wrapped));
                     out.push('\n');
@@ -255,8 +268,29 @@ impl<'a> Block<'a> {
     }
 }
 
+/// `text` with what would open a block (a list number, a bullet, `>`,
+/// `#`, a fence, a rule) escaped: inline text is parsed as a document, and
+/// its blocks were taken apart already.
+fn escape_block_start(text: &str) -> String {
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits > 0 && text[digits..].starts_with(['.', ')']) {
+        return format!("{}\\{}", &text[..digits], &text[digits..]);
+    }
+    let compact: String = text.chars().filter(|c| *c != ' ').collect();
+    let rule = compact.len() >= 3 && ['-', '*', '_'].iter().any(|r| compact.chars().all(|c| c == *r));
+    let bullet = text.starts_with(['-', '+', '*']) && (text.len() == 1 || text[1..].starts_with(' '));
+    let opens_block =
+        rule || bullet || text.starts_with(['>', '#', '|']) || text.starts_with("```") || text.starts_with("~~~");
+    if opens_block {
+        format!("\\{text}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// A line's inline markup as styled spans (`base` styles plain text).
 fn inline(text: &str, base: Option<&'static str>) -> Vec<(String, Option<&'static str>)> {
+    let text = &escape_block_start(text);
     let mut spans: Vec<(String, Option<&'static str>)> = Vec::new();
     let mut styles: Vec<&'static str> = base.into_iter().collect();
     let mut link: Option<(String, usize)> = None;
@@ -265,9 +299,14 @@ fn inline(text: &str, base: Option<&'static str>) -> Vec<(String, Option<&'stati
             Event::Start(Tag::Strong) => styles.push(BOLD),
             Event::Start(Tag::Emphasis) => styles.push(ITALIC),
             Event::Start(Tag::Strikethrough) => styles.push(STRIKE),
-            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+            Event::Start(Tag::Link { dest_url, title, .. } | Tag::Image { dest_url, title, .. }) => {
                 styles.push(LINK);
-                link = Some((dest_url.to_string(), spans.len()));
+                let target = if title.is_empty() {
+                    dest_url.to_string()
+                } else {
+                    format!("{dest_url} \"{title}\"")
+                };
+                link = Some((target, spans.len()));
             }
             Event::End(TagEnd::Strong | TagEnd::Emphasis | TagEnd::Strikethrough) => {
                 styles.pop();

@@ -315,6 +315,10 @@ pub fn prompt_secret(text: &str) -> Option<String> {
 }
 
 fn ask(text: &str, secret: bool) -> Option<String> {
+    if stdin_is_terminal() {
+        // What was typed before the question was asked is no answer to it.
+        raw::discard_waiting();
+    }
     print!("{text}");
     let _ = std::io::stdout().flush();
     if let Some(answer) = field::read(secret) {
@@ -335,12 +339,29 @@ mod field {
 
     use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+    /// Bracketed paste on and off: a pasted text arrives marked, so its
+    /// lines stay in this field.
+    const PASTE_ON: &str = "\x1b[?2004h";
+    const PASTE_OFF: &str = "\x1b[?2004l";
+
     /// `None` when stdin is no terminal that can go raw (the caller reads a line).
     pub fn read(secret: bool) -> Option<Option<String>> {
         if !super::stdin_is_terminal() {
             return None;
         }
-        let answer = super::raw::with(|| edit(secret))?;
+        print!("{PASTE_ON}");
+        let _ = std::io::stdout().flush();
+        let answer = super::raw::with(|| {
+            let answer = edit(secret);
+            if secret {
+                // A paste the terminal did not mark may have more lines of
+                // the secret waiting: they must not become the next answers
+                // or a chat message.
+                super::raw::discard_waiting();
+            }
+            answer
+        })?;
+        print!("{PASTE_OFF}");
         println!();
         Some(answer)
     }
@@ -348,15 +369,21 @@ mod field {
     fn edit(secret: bool) -> Option<String> {
         let mut text = String::new();
         let mut partial: Vec<u8> = Vec::new();
+        let mut pasting = false;
         let mut byte = [0u8];
         loop {
             if super::raw::read(&mut byte) == 0 {
                 return None;
             }
             match byte[0] {
-                // More already waiting: a paste (a service account's JSON),
-                // whose lines belong to this one field.
-                b'\r' | b'\n' if super::raw::more_input() => text.push('\n'),
+                // A pasted secret (a service account's JSON) keeps its lines;
+                // elsewhere a pasted line break is a space.
+                b'\r' | b'\n' if pasting => {
+                    text.push(if secret { '\n' } else { ' ' });
+                    if !secret {
+                        print!(" ");
+                    }
+                }
                 b'\r' | b'\n' => return Some(text),
                 0x03 => {
                     print!("^C");
@@ -365,7 +392,11 @@ mod field {
                 0x04 if text.is_empty() => return None,
                 // Esc alone cancels; an arrow key's sequence is skipped.
                 0x1b if !super::raw::more_input() => return None,
-                0x1b => super::raw::skip_sequence(),
+                0x1b => match super::raw::read_sequence().as_str() {
+                    "[200~" => pasting = true,
+                    "[201~" => pasting = false,
+                    _ => {}
+                },
                 0x7f | 0x08 => {
                     if let Some(gone) = text.pop()
                         && !secret
@@ -442,18 +473,32 @@ mod raw {
 
     /// The rest of an escape sequence after its Esc: `[`, parameters and a
     /// final byte from @ to ~; or `O` and one byte (SS3 arrow keys).
-    pub fn skip_sequence() {
+    pub fn read_sequence() -> String {
+        let mut sequence = Vec::new();
         let mut byte = [0u8];
         if read(&mut byte) == 0 {
-            return;
+            return String::new();
         }
-        match byte[0] {
-            b'[' => while read(&mut byte) == 1 && !(0x40..=0x7e).contains(&byte[0]) {},
-            b'O' => {
-                read(&mut byte);
+        let introducer = byte[0];
+        sequence.push(introducer);
+        match introducer {
+            b'[' => {
+                while sequence.len() < 32 && read(&mut byte) == 1 {
+                    sequence.push(byte[0]);
+                    if (0x40..=0x7e).contains(&byte[0]) {
+                        break;
+                    }
+                }
             }
+            b'O' if read(&mut byte) == 1 => sequence.push(byte[0]),
             _ => {}
         }
+        String::from_utf8_lossy(&sequence).into_owned()
+    }
+
+    /// Drop what was typed or pasted but not read yet.
+    pub fn discard_waiting() {
+        let _ = rustix::termios::tcflush(std::io::stdin(), rustix::termios::QueueSelector::IFlush);
     }
 }
 

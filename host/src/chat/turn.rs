@@ -326,15 +326,18 @@ impl ReplyOutput {
             return;
         };
         let rendered = markdown.push(&text);
-        if !rendered.is_empty() {
+        // A line ended (a table row or a fence may render nothing yet): its
+        // preview goes, and the next line's starts afresh.
+        if text.contains('\n') {
             if self.previewed > 0 {
                 print!("\r\x1b[K");
             }
-            print!("{rendered}");
             (self.previewed, self.previewed_width) = (0, 0);
         }
+        print!("{rendered}");
         let fresh = &markdown.pending()[self.previewed..];
-        let fresh_width = unicode_width::UnicodeWidthStr::width(fresh);
+        // A tab may take up to 8 columns.
+        let fresh_width = unicode_width::UnicodeWidthStr::width(fresh) + 7 * fresh.matches('\t').count();
         if !fresh.is_empty() && self.previewed_width + fresh_width <= self.preview_limit {
             print!("{fresh}");
             self.previewed += fresh.len();
