@@ -739,3 +739,23 @@ fn the_model_is_told_who_exported_the_file_and_who_imported_it() {
     );
     assert!(quoted.contains("Summary written by \"alice\""), "{quoted}");
 }
+
+#[test]
+fn a_connection_made_in_the_chat_shows_in_share_status_at_once() {
+    let env = Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
+    let id = env.run(&["sessions", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = env.run_env(
+        &[],
+        &["-r", &id],
+        "/share status\n/connect postgres\ndb.internal\n\nsales\nbob\npw-typed-here\nprod db\n/share status\n",
+    );
+    let out = run.ok().stdout.clone();
+    let before = out.find("postgres_prod_db · not connected here").expect(&out);
+    let after = out.find("✓ postgres_prod_db · connected").expect(&out);
+    assert!(before < after, "{out}");
+}

@@ -360,8 +360,9 @@ mod field {
                 super::raw::discard_waiting();
             }
             answer
-        })?;
+        });
         print!("{PASTE_OFF}");
+        let answer = answer?;
         println!();
         Some(answer)
     }

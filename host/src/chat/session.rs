@@ -172,10 +172,10 @@ impl Chat<'_> {
     }
 
     pub(super) fn leave(&mut self) {
+        self.store_naming(true);
         if let Some(live) = &self.live {
             println!("Resume this session with: anton -r {}", live.id);
         }
-        self.store_naming(true);
         self.leave_session();
         self.journal.finish(&self.app.paths.anton_dir);
     }
