@@ -258,7 +258,7 @@ fn without_a_model_the_chat_opens_says_how_to_configure_one_and_commands_work() 
         run.stdout.contains("No model configured, so I cannot answer"),
         "{run:#?}"
     );
-    assert!(run.stdout.contains("No sessions found."), "{run:#?}");
+    assert!(run.stdout.contains("No sessions yet."), "{run:#?}");
     assert!(run.stdout.contains("Unknown command /nope."), "{run:#?}");
 }
 
@@ -402,10 +402,17 @@ fn a_server_that_goes_silent_times_out_and_the_part_already_said_is_kept() {
 
 #[test]
 fn a_reply_cut_off_mid_stream_says_so_on_screen_and_in_the_store() {
-    for anthropic in [false, true] {
+    let closed = || Reply::CutOff("The answer is forty".into());
+    let dropped = || Reply::Dropped("The answer is forty".into());
+    for (anthropic, reply) in [
+        (false, closed()),
+        (true, closed()),
+        (false, dropped()),
+        (true, dropped()),
+    ] {
         let env = Env::new();
         let server = LlmServer::start();
-        server.then(Reply::CutOff("The answer is forty".into()));
+        server.then(reply);
         let vars = if anthropic {
             server.anthropic_env()
         } else {
@@ -425,4 +432,44 @@ fn a_reply_cut_off_mid_stream_says_so_on_screen_and_in_the_store() {
         let meta: serde_json::Value = serde_json::from_str(&kept.meta).unwrap();
         assert_eq!(meta["cut_off"], true, "{meta}");
     }
+}
+
+#[test]
+fn hints_name_commands_as_they_are_typed_where_the_user_is() {
+    let env = Env::new();
+    let run = env.run_env(
+        &[],
+        &[],
+        "/share\n/share exprot\n/sessions --bogus\n/connect list\n/sesions\n",
+    );
+    run.ok();
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Usage: /share export [--summary]"),
+        "a bare /share shows its usage: {run:#?}"
+    );
+    assert!(!said.contains("error: Usage"), "{run:#?}");
+    for hint in [
+        "unknown share command 'exprot'; did you mean /share export? usage: /share export",
+        "unknown option --bogus; usage: /sessions [--limit N]",
+        "No data sources connected. Add one with /connect.",
+        "Did you mean /sessions?",
+    ] {
+        assert!(said.contains(hint), "{hint}: {run:#?}");
+    }
+    assert!(
+        !said.contains("`anton "),
+        "the chat's hints are slash commands: {run:#?}"
+    );
+
+    let typo = env.run(&["sesions"]);
+    typo.fails();
+    assert!(typo.stderr.contains("did you mean `anton sessions`?"), "{typo:#?}");
+    let typo = env.run(&["share", "exprot"]);
+    typo.fails();
+    assert!(
+        typo.stderr
+            .contains("unknown share command 'exprot'; did you mean `anton share export`? usage: `anton share export"),
+        "{typo:#?}"
+    );
 }

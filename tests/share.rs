@@ -446,7 +446,7 @@ fn status_tells_where_a_session_came_from_and_which_data_sources_are_here() {
     assert!(out.contains("Imported: by "), "{out}");
     assert!(out.contains("Exported: by root, 2026-11-23 23:20 UTC"), "{out}");
     assert!(
-        out.contains("! mysql_sales · not connected here (connect it with /connect mysql)"),
+        out.contains("! mysql_sales · not connected here (connect it with `anton connect mysql`)"),
         "{out}"
     );
     assert!(
@@ -664,7 +664,7 @@ fn export_makes_the_summary_current_and_keeps_the_title() {
     );
     let asked = server.all_requests().pop().unwrap().texts().concat();
     assert!(
-        asked.contains("The goal, from its first message: why did churn rise in Q3?")
+        asked.contains("The goal, as first stated: why did churn rise in Q3?")
             && asked.contains("The summary so far (keep its goal, update what changed): Looking into churn"),
         "{asked}"
     );
@@ -699,14 +699,58 @@ fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
     let session = recipient.store().get_session(&id).unwrap().unwrap();
     assert_eq!(session.title, "Revenue by region", "the imported title stays");
     assert_eq!(session.summary, "Revenue by region: APAC leads; now by month.");
+    let exporters_words = format!("quoted:\n> {}\n", llm_server::SUMMARY);
+    let chat = server.chat_requests().pop().unwrap();
+    let told = chat.body["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(
+        told.contains("This session was imported from a .anton file exported by")
+            && told.contains(&exporters_words)
+            && told.contains("The file carried this summary only"),
+        "a summary-only import still tells the model whose work it is: {told}"
+    );
     let asked = server.all_requests().pop().unwrap();
     assert!(asked.is_title_request());
+    let asked = asked.texts().concat();
     assert!(
-        asked.texts().concat().contains(&format!(
-            "The summary so far (keep its goal, update what changed): {}",
-            llm_server::SUMMARY
-        )),
-        "the refresh starts from the imported summary"
+        asked.contains(&format!("The goal, as first stated: {}\n", llm_server::SUMMARY))
+            && asked.contains(&format!(
+                "The summary so far (keep its goal, update what changed): {}",
+                llm_server::SUMMARY
+            )),
+        "the refresh keeps the imported summary as its goal: {asked}"
+    );
+
+    // Five turns on, the summary has been refreshed again, yet the model is
+    // still quoted the exporter's own words, and the goal is still theirs.
+    server.titles("Something else again", "Monthly revenue charted.");
+    for _ in 0..4 {
+        server.then(Reply::Text("Noted.".into()));
+    }
+    recipient
+        .run_env(&server.openai_env(), &["-r", &id], "a\nb\nc\nd\n")
+        .ok();
+    let session = recipient.store().get_session(&id).unwrap().unwrap();
+    assert_eq!(
+        session.title, "Revenue by region",
+        "the imported title stays at the fifth turn"
+    );
+    assert_eq!(session.summary, "Monthly revenue charted.");
+    let asked = server.all_requests().pop().unwrap().texts().concat();
+    assert!(
+        asked.contains(&format!("The goal, as first stated: {}\n", llm_server::SUMMARY)),
+        "{asked}"
+    );
+    server.then(Reply::Text("Still APAC.".into()));
+    recipient
+        .run_env(&server.openai_env(), &["-r", &id], "who leads?\n")
+        .ok();
+    let told = server.chat_requests().pop().unwrap().body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        told.contains(&exporters_words) && !told.contains("Monthly revenue charted"),
+        "the note quotes what the exporter wrote, not the chat's own refresh: {told}"
     );
 }
 

@@ -176,7 +176,7 @@ fn a_chat_on_a_terminal_prepares_its_plugins_behind_the_prompt() {
         std::thread::sleep(Duration::from_millis(100));
     }
     term.send("/sessions\r");
-    let at = term.wait_for("No sessions found", at);
+    let at = term.wait_for("No sessions yet", at);
     term.wait_for("you> ", at);
     assert!(
         !term.screen.lock().unwrap().contains("Preparing plugins"),

@@ -133,7 +133,7 @@ fn human_size(bytes: u64) -> String {
             };
         }
     }
-    format!("{bytes} bytes")
+    crate::terminal::count(bytes, "byte")
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -97,7 +97,8 @@ impl Plugin for Command {{
     fn run(&mut self, invocation: &Invocation) -> Result<Outcome, String> {{
         let sessions = storage::count_sessions()?;
         let words = invocation.args.join(" ");
-        chat::print(&format!("Hello from {name}! This workspace has {{sessions}} sessions. You said: {{words}}"));
+        let sessions = chat::count(sessions, "session", "sessions");
+        chat::print(&format!("Hello from {name}! This workspace has {{sessions}}. You said: {{words}}"));
         Ok(Outcome::ok())
     }}
 }}

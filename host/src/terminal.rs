@@ -689,25 +689,10 @@ pub fn confirm(question: &str, default_yes: bool) -> bool {
 pub fn nearest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
     names
         .iter()
-        .map(|n| (distance(wanted, n), n.as_str()))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
+        .map(|name| (strsim::levenshtein(wanted, name), name.as_str()))
+        .filter(|(edits, _)| *edits <= 3)
+        .min_by_key(|(edits, _)| *edits)
+        .map(|(_, name)| name)
 }
 
 /// A timestamp (ms since the epoch) for people, in the system's zone.

@@ -27,6 +27,9 @@ pub enum Reply {
     Stall(String, Duration, String),
     /// Streamed text, then the connection closes before the end of the reply.
     CutOff(String),
+    /// Streamed text in a chunked body that stops short of its last chunk,
+    /// as a server (or proxy) that dies mid-reply leaves it.
+    Dropped(String),
 }
 
 impl Reply {
@@ -231,22 +234,33 @@ fn serve(
             );
         }
         reply => {
+            let chunked = matches!(reply, Reply::Dropped(_));
+            let framing = if chunked {
+                "Transfer-Encoding: chunked"
+            } else {
+                "Connection: close"
+            };
             let _ = write!(
                 out,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n{framing}\r\n\r\n"
             );
             let mut events = if anthropic {
                 anthropic_events(&reply)
             } else {
                 openai_events(&reply)
             };
-            if matches!(reply, Reply::CutOff(_)) {
+            if matches!(reply, Reply::CutOff(_) | Reply::Dropped(_)) {
                 // Both formats end a plain reply with three events that say it is done.
                 events.truncate(events.len() - 3);
             }
             for event in events {
                 match event {
                     Event::Data(text) => {
+                        let text = if chunked {
+                            format!("{:x}\r\n{text}\r\n", text.len())
+                        } else {
+                            text
+                        };
                         if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
                             return;
                         }
@@ -275,7 +289,7 @@ type ToolUse<'a> = (&'a str, &'a str, &'a Value);
 /// What a reply streams: pauses, an optional tool call, the text chunks.
 fn pieces(reply: &Reply) -> (Vec<Event>, Option<ToolUse<'_>>, Vec<String>) {
     match reply {
-        Reply::Text(text) | Reply::CutOff(text) => (vec![], None, chunks(text)),
+        Reply::Text(text) | Reply::CutOff(text) | Reply::Dropped(text) => (vec![], None, chunks(text)),
         Reply::Tool { text, id, name, input } => (vec![], Some((id.as_str(), name.as_str(), input)), chunks(text)),
         Reply::Stall(first, pause, rest) => (
             vec![Event::Pause(*pause)],

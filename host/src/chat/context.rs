@@ -46,9 +46,9 @@ pub fn system_prompt(memories: &[Entry]) -> String {
 pub fn rebuild(messages: &[store::Message], imported_note: Option<&str>) -> (Vec<Message>, bool) {
     let mut history: Vec<Message> = Vec::new();
     let imported = messages.iter().take_while(|m| super::imported::is_imported(m)).count();
-    if let Some(note) = imported_note
-        && imported > 0
-    {
+    // A summary-only import has no turns, but its note still tells the
+    // model whose session this is and what it was about.
+    if let Some(note) = imported_note {
         history.extend(super::imported::quoted(note, &messages[..imported]));
     }
     let messages = &messages[if imported_note.is_some() { imported } else { 0 }..];

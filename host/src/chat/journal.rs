@@ -165,13 +165,13 @@ impl Journal {
         }
         match self.rescue(rescue_dir) {
             Ok(file) => println!(
-                "warning: {} writes could not reach the session store; they are saved in {}",
-                self.pending.len(),
+                "warning: {} could not reach the session store; saved in {}",
+                crate::terminal::count(self.pending.len() as u64, "write"),
                 file.display()
             ),
             Err(e) => println!(
-                "error: {} writes could not reach the session store, nor a rescue file: {e}",
-                self.pending.len()
+                "error: {} could not reach the session store, nor a rescue file: {e}",
+                crate::terminal::count(self.pending.len() as u64, "write")
             ),
         }
     }

@@ -40,8 +40,13 @@ struct Live {
     memories_given: HashSet<String>,
     /// What the session's status becomes when the chat leaves it.
     leaving_status: Status,
-    /// An imported session keeps the title it came with.
-    keeps_title: bool,
+    /// What an imported session came with: it keeps that title, and that
+    /// summary stays the goal of every refresh.
+    imported: Option<Imported>,
+}
+
+struct Imported {
+    summary: String,
 }
 
 pub struct Chat<'a> {

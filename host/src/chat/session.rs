@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::journal::Record;
-use super::{Chat, Live, context, imported};
+use super::{Chat, Imported, Live, context, imported};
 use crate::settings::ModelConfig;
 use crate::store::{self, Status};
 use crate::terminal;
@@ -76,10 +76,22 @@ impl Chat<'_> {
         };
         self.leave_session();
         let p = &session.provenance;
-        let imported_note = p
-            .imported_by
+        let came_with = match p.imported_by {
+            None => None,
+            // A session imported before anton kept the summary apart.
+            Some(_) => Some(Imported {
+                summary: match self.journal.with_store(|s| s.imported_summary(&session.id)) {
+                    Ok(kept) => kept.unwrap_or_else(|| session.summary.clone()),
+                    Err(e) => {
+                        println!("warning: the summary this session came with cannot be read ({e}); using its latest");
+                        session.summary.clone()
+                    }
+                },
+            }),
+        };
+        let imported_note = came_with
             .as_ref()
-            .map(|importer| imported::imported_note(p.exported_by.as_deref(), Some(importer), &session.summary));
+            .map(|i| imported::imported_note(p.exported_by.as_deref(), p.imported_by.as_deref(), &i.summary));
         // Rows another process wrote may hold what this one knows is secret.
         let scrubber = self.scrubber();
         let messages: Vec<_> = messages
@@ -132,7 +144,7 @@ impl Chat<'_> {
             history,
             memories_given,
             leaving_status: Status::Idle,
-            keeps_title: session.provenance.imported_by.is_some(),
+            imported: came_with,
         });
     }
 
@@ -200,7 +212,7 @@ impl Chat<'_> {
             history: Vec::new(),
             memories_given: HashSet::new(),
             leaving_status: Status::Idle,
-            keeps_title: false,
+            imported: None,
         });
         Ok(())
     }

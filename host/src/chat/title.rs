@@ -67,12 +67,18 @@ impl Chat<'_> {
             Err(e) => return println!("warning: the session cannot be named ({e})"),
         };
         let live = self.live.as_ref().expect("in a session");
-        let prompt = naming::prompt(&session.task, &session.summary, said(&live.history));
+        // An imported session's goal is what its exporter summed up, not
+        // the first question asked here.
+        let goal = match &live.imported {
+            Some(imported) if !imported.summary.trim().is_empty() => &imported.summary,
+            _ => &session.task,
+        };
+        let prompt = naming::prompt(goal, &session.summary, said(&live.history));
         let services = self.app.services.clone();
         let (runtime, client) = services.llm().expect("checked when the chat opened");
         self.naming = Some(Naming {
             session: id.to_string(),
-            keep_title: live.keeps_title,
+            keep_title: live.imported.is_some(),
             task: runtime.spawn(generate(client.clone(), model, prompt)),
         });
     }

@@ -27,7 +27,7 @@ impl Chat<'_> {
             return println!("This session has as many turns as anton can count; /done starts a new one.");
         };
         live.turns = next;
-        let (id, turn, keeps_title) = (live.id.clone(), live.turns, live.keeps_title);
+        let (id, turn, keeps_title) = (live.id.clone(), live.turns, live.imported.is_some());
         live.history.push(Message::User(text.clone()));
         self.journal.write(Record::message(&id, turn, "user", &text, "{}"));
         if turn == 1 && !keeps_title {

@@ -177,7 +177,12 @@ impl Client {
         };
         let mut bytes = response.bytes_stream();
         while let Some(chunk) = bytes.next().await {
-            let chunk = chunk.map_err(|e| transport_error(model, &e, self.read_timeout))?;
+            let chunk = chunk.map_err(|e| match transport_error(model, &e, self.read_timeout) {
+                timeout @ Error::Timeout(_) => timeout,
+                // A body that fails mid-reply (a chunked stream that stops
+                // short, a reset) broke off like a closed connection.
+                _ => cut_off(model, &root_cause(&e).to_string()),
+            })?;
             for event in parser.push(&chunk) {
                 let done = match &mut state {
                     Decoder::Anthropic(d) => d.event(&event, on_text)?,
@@ -193,11 +198,24 @@ impl Client {
         if state.ended() {
             return Ok(state.finish());
         }
-        Err(Error::CutOff(format!(
-            "the reply from {} broke off before its end (the connection closed); what arrived is kept",
-            model.base_url
-        )))
+        Err(cut_off(model, "the connection closed"))
     }
+}
+
+fn cut_off(model: &ModelConfig, why: &str) -> Error {
+    Error::CutOff(format!(
+        "the reply from {} broke off before its end ({why}); what arrived is kept",
+        model.base_url
+    ))
+}
+
+/// The innermost error, which names what went wrong ("connection reset").
+fn root_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> &'a (dyn std::error::Error + 'static) {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause
 }
 
 enum Decoder {
@@ -280,9 +298,5 @@ fn transport_error(model: &ModelConfig, error: &reqwest::Error, timeout: Duratio
             "cannot reach {base} (is the server running, and the URL right?)"
         ));
     }
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    Error::Unavailable(format!("the connection to {base} failed: {cause}"))
+    Error::Unavailable(format!("the connection to {base} failed: {}", root_cause(error)))
 }

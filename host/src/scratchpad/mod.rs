@@ -285,7 +285,11 @@ fn limit(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n… ({} more bytes cut)", &text[..end], text.len() - end)
+    format!(
+        "{}\n… ({} more cut)",
+        &text[..end],
+        crate::terminal::count((text.len() - end) as u64, "byte")
+    )
 }
 
 #[cfg(test)]

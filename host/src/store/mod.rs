@@ -312,6 +312,21 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// The summary an imported session came with, as the exporter wrote it
+    /// (None for a session not imported).
+    pub fn imported_summary(&self, id: &str) -> Result<Option<String>> {
+        if self.schema < schema::IMPORTED_SUMMARY {
+            return Ok(None);
+        }
+        self.conn
+            .query_row("SELECT imported_summary FROM sessions WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.fail(e))
+    }
+
     /// The newest session imported from a file with these bytes.
     pub fn imported_from(&self, file_sha256: &str) -> Result<Option<Session>> {
         self.conn
@@ -585,7 +600,7 @@ impl Store {
             })?;
             let p = &import.provenance;
             w.conn.execute(
-                "UPDATE sessions SET title_source = 'import', summary = ?2, imported_by = ?3, imported_at = ?4,
+                "UPDATE sessions SET title_source = 'import', summary = ?2, imported_summary = ?2, imported_by = ?3, imported_at = ?4,
                      exported_by = ?5, exported_at = ?6, original_id = ?7, source_file = ?8, file_sha256 = ?9
                  WHERE id = ?1",
                 params![

@@ -1,10 +1,13 @@
 //! Schema migrations. `user_version` holds how many have run; a migration is
 //! never edited once released, only appended.
 
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The first schema with the `session_count` table.
 pub const SESSION_COUNT: i64 = 2;
+
+/// The first schema that keeps an imported session's own summary.
+pub const IMPORTED_SUMMARY: i64 = 3;
 
 /// The oldest schema the read queries work on, so a read-only open can use
 /// it without migrating. Raise it when a migration changes what they read.
@@ -121,4 +124,11 @@ END;
 CREATE TRIGGER session_uncounted AFTER DELETE ON sessions BEGIN
     UPDATE session_count SET total = total - 1;
 END;
+"#;
+
+/// The summary an imported session came with, kept apart from the one the
+/// chat refreshes: it stays the session's goal and the exporter's words.
+const V3: &str = r#"
+ALTER TABLE sessions ADD COLUMN imported_summary TEXT;
+UPDATE sessions SET imported_summary = summary WHERE imported_by IS NOT NULL;
 "#;

@@ -90,19 +90,19 @@ impl Plugin for Connect {
         let args = Args::new(invocation.args.get(1..).unwrap_or_default());
         match invocation.args.first().map(String::as_str) {
             None => match pick_engine()? {
-                Some(engine) => connect(engine),
+                Some(engine) => connect(invocation, engine),
                 None => cancelled(),
             },
-            Some("list") => list(&args),
-            Some("test") => test(&args),
-            Some("remove") => remove(&args),
+            Some("list") => list(invocation, &args),
+            Some("test") => test(invocation, &args),
+            Some("remove") => remove(invocation, &args),
             Some(name) => match ENGINES.iter().find(|e| e.name == name) {
-                Some(engine) => connect(engine),
-                None => Err(format!(
-                    "unknown engine '{name}': use {} (or custom); usage: {}",
-                    ENGINES.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
-                    invocation.usage()
-                )),
+                Some(engine) => connect(invocation, engine),
+                None => Err(invocation.usage_error(&format!(
+                    "unknown engine '{}': use {} (or custom)",
+                    chat::one_line(name),
+                    ENGINES.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+                ))),
             },
         }
     }
@@ -120,7 +120,7 @@ fn pick_engine() -> Result<Option<&'static Engine>, String> {
     Ok(chat::pick("Which kind of data source?", &labels)?.map(|i| &ENGINES[i as usize]))
 }
 
-fn connect(engine: &Engine) -> Result<Outcome, String> {
+fn connect(invocation: &Invocation, engine: &Engine) -> Result<Outcome, String> {
     chat::print(&format!(
         "Connect {}. Secret fields are not shown as you type.",
         engine.label
@@ -185,7 +185,8 @@ fn connect(engine: &Engine) -> Result<Outcome, String> {
     };
     let prefix = vault::save(&connection)?;
     chat::print(&format!(
-        "Saved {handle}. Scratchpad code sees it as {prefix}<FIELD> variables. Check it with: /connect test {handle}"
+        "Saved {handle}. Scratchpad code sees it as {prefix}<FIELD> variables. Check it with {}.",
+        invocation.how_to_run(&format!("connect test {handle}"))
     ));
     Ok(Outcome::ok())
 }
@@ -211,7 +212,7 @@ fn shown(field: &Field) -> String {
     }
 }
 
-fn list(args: &Args) -> Result<Outcome, String> {
+fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let listing = vault::connections()?;
     for bad in &listing.unreadable {
         chat::print_error(&format!(
@@ -233,7 +234,10 @@ fn list(args: &Args) -> Result<Outcome, String> {
         return Ok(Outcome::ok());
     }
     if listing.connections.is_empty() {
-        chat::print("No data sources connected. Add one with /connect.");
+        chat::print(&format!(
+            "No data sources connected. Add one with {}.",
+            invocation.how_to_run("connect")
+        ));
         return Ok(Outcome::ok());
     }
     let rows = listing
@@ -262,22 +266,30 @@ fn when(iso: &str) -> String {
     }
 }
 
-fn handle_arg(args: &Args, verb: &str) -> Result<String, String> {
-    args.positionals(&[])
-        .first()
-        .map(|h| h.to_string())
-        .ok_or_else(|| format!("which connection? usage: connect {verb} <engine-name> (see connect list)"))
+fn handle_arg(invocation: &Invocation, args: &Args, verb: &str) -> Result<String, String> {
+    args.positionals(&[]).first().map(|h| h.to_string()).ok_or_else(|| {
+        format!(
+            "which connection? usage: {}; {}",
+            invocation.how_to_run(&format!("connect {verb} <engine-name>")),
+            listed_by(invocation)
+        )
+    })
 }
 
-fn test(args: &Args) -> Result<Outcome, String> {
-    let handle = handle_arg(args, "test")?;
+/// "`anton connect list` lists them" (/connect list in the chat).
+fn listed_by(invocation: &Invocation) -> String {
+    format!("{} lists them", invocation.how_to_run("connect list"))
+}
+
+fn test(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
+    let handle = handle_arg(invocation, args, "test")?;
     let listing = vault::connections()?;
     let Some(connection) = listing
         .connections
         .iter()
         .find(|c| format!("{}-{}", c.engine, c.name) == handle)
     else {
-        chat::print_error(&format!("No connection {handle}; connect list shows them."));
+        chat::print_error(&format!("No connection {handle}; {}.", listed_by(invocation)));
         return Ok(Outcome::exit(1));
     };
     let engine = ENGINES.iter().find(|e| e.name == connection.engine);
@@ -305,8 +317,8 @@ fn test(args: &Args) -> Result<Outcome, String> {
     }
 }
 
-fn remove(args: &Args) -> Result<Outcome, String> {
-    let handle = handle_arg(args, "remove")?;
+fn remove(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
+    let handle = handle_arg(invocation, args, "remove")?;
     if !chat::confirm(&format!("Remove the connection {handle}?"), false)? {
         chat::print("Kept it.");
         return Ok(Outcome::exit(1));
@@ -315,7 +327,7 @@ fn remove(args: &Args) -> Result<Outcome, String> {
         chat::print(&format!("Removed {handle}."));
         Ok(Outcome::ok())
     } else {
-        chat::print_error(&format!("No connection {handle}; connect list shows them."));
+        chat::print_error(&format!("No connection {handle}; {}.", listed_by(invocation)));
         Ok(Outcome::exit(1))
     }
 }

@@ -86,6 +86,34 @@ impl Invocation {
             Origin::Cli | Origin::Launch => format!("`anton {command}`"),
         }
     }
+
+    /// "unknown option --x; usage: /share …" (`` `anton share …` `` in a
+    /// shell): what went wrong, then how to say it.
+    pub fn usage_error(&self, what: &str) -> String {
+        format!("{what}; usage: {}", self.how_to_run(&self.usage()))
+    }
+
+    /// For a first word that is none of this command's subcommands: the
+    /// nearest one, if it is close, and the usage.
+    pub fn unknown_subcommand(&self, given: &str) -> String {
+        let spec = runtime::spec_of(&self.command);
+        // Within three edits, as the host's own "did you mean".
+        let hint = spec
+            .subcommands
+            .iter()
+            .map(|s| (strsim::levenshtein(given, &s.name), &s.name))
+            .filter(|(edits, _)| *edits <= 3)
+            .min_by_key(|(edits, _)| *edits)
+            .map(|(_, name)| name)
+            .map(|name| format!("did you mean {}? ", self.how_to_run(&format!("{} {name}", spec.name))))
+            .unwrap_or_default();
+        format!(
+            "unknown {} command '{}'; {hint}usage: {}",
+            spec.name,
+            chat::one_line(given),
+            self.how_to_run(&self.usage())
+        )
+    }
 }
 
 impl CommandSpec {
@@ -146,7 +174,11 @@ pub mod runtime {
         COMMANDS.with(|c| *c.borrow_mut() = commands);
         if invocation.args.iter().any(|a| a == "--help" || a == "-h") {
             let command = spec_of(&invocation.command);
-            chat::print(&format!("{}\n\nUsage: {}", command.summary, command.usage));
+            chat::print(&format!(
+                "{}\n\nUsage: {}",
+                command.summary,
+                invocation.how_to_run(&command.usage)
+            ));
             return Ok(Outcome::ok());
         }
         with_plugin::<P, _>(|p| p.run(&invocation))

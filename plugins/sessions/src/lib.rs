@@ -2,7 +2,7 @@
 
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::storage::{self, Lookup, SessionDetails, SessionHit, SessionQuery};
-use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, Session, SessionStatus, register_plugin};
+use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Plugin, Session, SessionStatus, register_plugin};
 use serde_json::{Value, json};
 
 const DEFAULT_LIMIT: u32 = 20;
@@ -27,7 +27,7 @@ register_plugin!(Sessions);
 
 fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--limit", "--all", "--status", "--search", "--json"]) {
-        return Err(format!("unknown option {bad}; usage: anton {}", invocation.usage()));
+        return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
     let limit = match args.value("--limit")? {
         _ if args.flag("--all") => 0,
@@ -59,6 +59,7 @@ fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             (Some(text), None) => format!("No sessions match \"{text}\"."),
             (Some(text), Some(s)) => format!("No {} sessions match \"{text}\".", s.name()),
             (None, Some(s)) => format!("No {} sessions.", s.name()),
+            (None, None) if invocation.origin == Origin::Chat => "No sessions yet.".to_string(),
             (None, None) => "No sessions found. Run `anton` to start one.".to_string(),
         });
         return Ok(Outcome::ok());
@@ -101,10 +102,10 @@ fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
 
 fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--json"]) {
-        return Err(format!("unknown option {bad}; usage: anton {}", invocation.usage()));
+        return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
     let Some(id) = args.positionals(&[]).first().copied() else {
-        return Err(format!("which session? usage: anton {}", invocation.usage()));
+        return Err(invocation.usage_error("which session?"));
     };
     let session = match storage::find_session(id)? {
         Lookup::Found(session) => session,

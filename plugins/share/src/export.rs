@@ -15,7 +15,7 @@ use crate::{cell_count, memory_counts, or_none, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session", "--dry-run"]) {
-        return Err(format!("unknown option {bad}; usage: {}", invocation.usage()));
+        return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
     let format = match args.value("--format")? {
         None | Some("anton") | Some("v1") => Format::V1,
@@ -198,7 +198,7 @@ fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: Format) -> Str
     let stored: u64 = redaction.in_file.values().sum::<u64>().saturating_sub(now);
     if stored + now > 0 {
         lines.push(format!(
-            "  {stored} were taken out when the session was stored; {now} are found only now: {}",
+            "  {stored} taken out when the session was stored, {now} found only now: {}",
             describe_redactions(&redaction.found_now)
         ));
     }
@@ -206,7 +206,10 @@ fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: Format) -> Str
         lines.push(format!("  {place}: {snippet}"));
     }
     if redaction.places.len() > SHOWN {
-        lines.push(format!("  … and {} more places", redaction.places.len() - SHOWN));
+        lines.push(format!(
+            "  … and {} more",
+            chat::count((redaction.places.len() - SHOWN) as u64, "place", "places")
+        ));
     }
     lines.join("\n")
 }
@@ -217,7 +220,7 @@ fn describe_redactions(counts: &BTreeMap<String, u64>) -> String {
     }
     counts
         .iter()
-        .map(|(kind, n)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
+        .map(|(kind, n)| chat::count(*n, kind, &format!("{kind}s")))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -2,12 +2,12 @@
 
 use anton_plugin_sdk::chat::{self, TimeStyle};
 use anton_plugin_sdk::storage;
-use anton_plugin_sdk::{Args, Outcome};
+use anton_plugin_sdk::{Args, Invocation, Outcome};
 use serde_json::{Value, json};
 
-pub fn run(args: &Args) -> Result<Outcome, String> {
+pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--json"]) {
-        return Err(format!("unknown option {bad}; usage: share history [--json]"));
+        return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
     let entries = storage::share_history(0)?;
     if args.flag("--json") {
@@ -32,7 +32,10 @@ pub fn run(args: &Args) -> Result<Outcome, String> {
         return Ok(Outcome::ok());
     }
     if entries.is_empty() {
-        chat::print("No exports or imports in this workspace yet. `/share export` makes one.");
+        chat::print(&format!(
+            "No exports or imports in this workspace yet. {} makes one.",
+            invocation.how_to_run("share export")
+        ));
         return Ok(Outcome::ok());
     }
     let workspace = chat::workspace_dir();

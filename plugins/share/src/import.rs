@@ -12,10 +12,10 @@ use crate::{cell_count, memory_counts, or_none, time};
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let origin = invocation.origin;
     if let Some(bad) = args.unknown_option(&["--accept-memories", "--again"]) {
-        return Err(format!("unknown option {bad}; usage: {}", invocation.usage()));
+        return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
     let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {
-        return Err("which file? usage: share import <file>".into());
+        return Err(invocation.usage_error("which file?"));
     };
     let bytes = storage::read_named_file(&path).map_err(|e| format!("cannot import {path}: {}", e.message()))?;
     let (mut bundle, format) = format::read(&bytes).map_err(|e| format!("cannot import {path}: {e}"))?;
@@ -72,7 +72,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     Ok(match origin {
         Origin::Chat => Outcome::switch_session(session.id),
         _ => {
-            chat::print(&format!("Continue it with: anton -r {}", session.id));
+            chat::print(&format!("Continue it with `anton -r {}`.", session.id));
             Outcome::ok()
         }
     })

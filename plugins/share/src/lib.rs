@@ -23,7 +23,7 @@ impl Plugin for Share {
         let (sub, rest) = match invocation.args.split_first() {
             Some((sub, rest)) => (sub.as_str(), Args::new(rest)),
             None => {
-                anton_plugin_sdk::chat::print(&format!("Usage: {}", invocation.usage()));
+                anton_plugin_sdk::chat::print(&format!("Usage: {}", invocation.how_to_run(&invocation.usage())));
                 return Ok(Outcome::ok());
             }
         };
@@ -31,11 +31,8 @@ impl Plugin for Share {
             "export" => export::run(invocation, &rest),
             "import" => import::run(invocation, &rest),
             "status" => status::run(invocation, &rest),
-            "history" => history::run(&rest),
-            other => Err(format!(
-                "unknown share command '{other}'; usage: {}",
-                invocation.usage()
-            )),
+            "history" => history::run(invocation, &rest),
+            other => Err(invocation.unknown_subcommand(other)),
         }
     }
 }

@@ -52,7 +52,8 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             } else {
                 let engine = reference.split('_').next().unwrap_or(&reference);
                 lines.push(format!(
-                    "    ! {reference} · not connected here (connect it with /connect {engine})"
+                    "    ! {reference} · not connected here (connect it with {})",
+                    invocation.how_to_run(&format!("connect {engine}"))
                 ));
             }
         }

@@ -232,7 +232,8 @@ fn plain_words(serde_message: &str) -> String {
     if let Some(rest) = serde_message.strip_prefix("invalid length ")
         && let Some((length, expected)) = rest.split_once(", expected ")
     {
-        return format!("expected {}, found {length} items", plain_expected(expected, false));
+        let items = if length == "1" { "item" } else { "items" };
+        return format!("expected {}, found {length} {items}", plain_expected(expected, false));
     }
     serde_message.to_string()
 }
@@ -869,7 +870,8 @@ fn central_directory(bytes: &[u8]) -> Result<Vec<Listed>, FormatError> {
         return Err(bad("the zip spans several disks; a .anton file is one"));
     }
     if total as usize > MAX_ENTRIES {
-        return Err(bad(format!("the zip holds {total} entries; a .anton file has 5")));
+        let entries = if total == 1 { "entry" } else { "entries" };
+        return Err(bad(format!("the zip holds {total} {entries}; a .anton file has 5")));
     }
     let start = offset as usize;
     let stop = start

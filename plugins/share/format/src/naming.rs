@@ -10,7 +10,8 @@ const RECENT_MESSAGES: usize = 20;
 /// How much of one message, the goal or the summary the prompt quotes.
 const QUOTED_CHARS: usize = 400;
 
-/// The request: the session's goal (its first message), the summary so far,
+/// The request: the session's goal (its first message, or the summary it
+/// was imported with), the summary so far,
 /// and the latest `(role, text)` messages.
 pub fn prompt<'a>(goal: &str, summary_so_far: &str, said: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let said: Vec<String> = said
@@ -23,7 +24,7 @@ pub fn prompt<'a>(goal: &str, summary_so_far: &str, said: impl IntoIterator<Item
          {\"title\": \"3 to 7 plain words\", \"summary\": \"2 to 4 sentences: the goal, what was found, dead ends, where it stands\"}\n",
     );
     if !goal.trim().is_empty() {
-        prompt.push_str(&format!("\nThe goal, from its first message: {}\n", cut(goal)));
+        prompt.push_str(&format!("\nThe goal, as first stated: {}\n", cut(goal)));
     }
     if !summary_so_far.trim().is_empty() {
         prompt.push_str(&format!(
@@ -71,7 +72,7 @@ mod tests {
             "Goal: churn. Found: March.",
             said.iter().map(|(r, t)| (*r, t.as_str())),
         );
-        assert!(prompt.contains("The goal, from its first message: find why churn rose\n"));
+        assert!(prompt.contains("The goal, as first stated: find why churn rose\n"));
         assert!(prompt.contains("(keep its goal, update what changed): Goal: churn. Found: March.\n"));
         assert!(prompt.contains("\nuser: step 30\n") && prompt.ends_with("user: step 49"));
         assert!(!prompt.contains("step 29"), "only the latest 20 messages: {prompt}");

@@ -192,10 +192,7 @@ fn serde_wording_becomes_plain_words() {
             "invalid value: integer `-1`, expected u32",
             "expected a whole number from 0 to 4294967295, found -1",
         ),
-        (
-            "invalid length 1, expected a sequence",
-            "expected a list, found 1 items",
-        ),
+        ("invalid length 1, expected a sequence", "expected a list, found 1 item"),
         ("unknown role \"root\"", "unknown role \"root\""),
     ] {
         assert_eq!(plain_words(serde), plain, "{serde}");
