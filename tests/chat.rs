@@ -473,3 +473,29 @@ fn hints_name_commands_as_they_are_typed_where_the_user_is() {
         "{typo:#?}"
     );
 }
+
+#[test]
+fn a_title_the_user_gives_with_rename_outlives_every_refresh() {
+    let env = Env::new();
+    let early = env.run_env(&[], &[], "/rename too soon\n");
+    assert!(early.ok().stdout.contains("No session yet"), "{early:#?}");
+
+    let server = LlmServer::start();
+    for _ in 0..5 {
+        server.then(Reply::Text("Noted.".into()));
+    }
+    let run = env.run_env(
+        &server.openai_env(),
+        &[],
+        "why did churn rise?\n/rename Churn   deep dive\nq2\nq3\nq4\nq5\n",
+    );
+    assert!(run.ok().stdout.contains("to \"Churn deep dive\"."), "{run:#?}");
+    let (session, _) = session_messages(&env);
+    assert_eq!(session.turns, 5);
+    assert!(
+        server.all_requests().iter().filter(|r| r.is_title_request()).count() >= 2,
+        "named after turns 1 and 5"
+    );
+    assert_eq!(session.title, "Churn deep dive", "no refresh replaces it");
+    assert_eq!(session.summary, SUMMARY, "the summary is still refreshed");
+}

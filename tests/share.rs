@@ -803,3 +803,31 @@ fn a_connection_made_in_the_chat_shows_in_share_status_at_once() {
     let after = out.find("✓ postgres_prod_db · connected").expect(&out);
     assert!(before < after, "{out}");
 }
+
+#[test]
+fn importing_a_file_again_in_the_chat_offers_the_session_it_became() {
+    let env = Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
+    env.run(&["share", "import", fixture.to_str().unwrap(), "--again"]).ok();
+    let listed = env.run(&["sessions", "--json"]).ok().json();
+    let (id, older) = (listed[0]["id"].as_str().unwrap(), listed[1]["id"].as_str().unwrap());
+    // In a session with turns, the file's newest copy is offered.
+    let run = env.run_env(
+        &[],
+        &["-r", older],
+        &format!("/share import {}\ny\n", fixture.display()),
+    );
+    let said = format!("{}{}", run.ok().stdout, run.stderr);
+    assert!(
+        !said.contains("Importing opens a new session"),
+        "no question before the host says it is here already: {said}"
+    );
+    assert!(
+        said.contains(&format!("this file is imported already, as session {id}"))
+            && said.contains(&format!("Open session {id} instead?")),
+        "{said}"
+    );
+    assert!(said.contains(&format!("Resumed session {id}")), "{said}");
+    assert_eq!(env.store().count_sessions().unwrap(), 2);
+}

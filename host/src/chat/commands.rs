@@ -1,19 +1,34 @@
-//! Slash commands: anton's own (/help, /plugins, /done) and the plugins', with Tab completion and "did you mean".
+//! Slash commands: anton's own (/help, /plugins, /done, /rename) and the plugins', with Tab completion and "did you mean".
 
+use super::journal::Record;
 use super::{Chat, input};
 use crate::interfaces::latest::exports::anton::plugin::command::{Action, Origin};
 use crate::plugin_host::Dispatch;
 use crate::terminal;
 
+/// anton's own slash commands: name, what it does, subcommands.
+const OWN_COMMANDS: &[(&str, &str, &[&str])] = &[
+    ("help", "this list", &[]),
+    ("exit", "leave the chat (also exit, quit, Ctrl-D)", &[]),
+    (
+        "plugins",
+        "list plugins; /plugins reload picks up rebuilt ones",
+        &["list", "reload"],
+    ),
+    ("done", "mark this session completed and start afresh", &[]),
+    ("rename", "give this session a title of your own", &[]),
+];
+
+/// The longest title `/rename` keeps.
+const TITLE_CHARS: usize = 120;
+
 impl Chat<'_> {
     /// From the manifests: nothing is instantiated to offer Tab completion.
     pub(super) fn slash_completions(&self) -> Vec<(String, Vec<String>)> {
-        let mut out = vec![
-            ("help".to_string(), Vec::new()),
-            ("exit".to_string(), Vec::new()),
-            ("plugins".to_string(), vec!["list".to_string(), "reload".to_string()]),
-            ("done".to_string(), Vec::new()),
-        ];
+        let mut out: Vec<(String, Vec<String>)> = OWN_COMMANDS
+            .iter()
+            .map(|(name, _, subcommands)| (name.to_string(), subcommands.iter().map(|s| s.to_string()).collect()))
+            .collect();
         for (command, _) in self.app.plugins.catalog.commands() {
             if command.kind.is_slash() {
                 let subcommands = command.subcommands.iter().map(|s| s.name.clone()).collect();
@@ -37,6 +52,9 @@ impl Chat<'_> {
         }
         if name == "done" {
             return self.done();
+        }
+        if name == "rename" {
+            return self.rename(&words);
         }
         match self.app.plugins.dispatch(&name, words, Origin::Chat) {
             Dispatch::Ran(Ok(outcome)) => {
@@ -83,18 +101,35 @@ impl Chat<'_> {
                 Err(e) => println!("error: {e}"),
             },
             Some(other) => println!(
-                "/plugins takes list or reload, not {other}; install and trust from a shell with `anton plugins`."
+                "/plugins takes list or reload, not {}; install and trust from a shell with `anton plugins`.",
+                terminal::sanitize_line(other)
             ),
         }
     }
 
+    /// `/rename <title>`: the user's own title, which no automatic or
+    /// imported one replaces.
+    fn rename(&mut self, words: &[String]) {
+        let title = terminal::sanitize_line(&self.scrubber().scrub(&words.join(" ")));
+        let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
+        if title.is_empty() {
+            return println!("Usage: /rename <title>");
+        }
+        let Some(live) = &self.live else {
+            return println!("No session yet: say something first, or /resume one.");
+        };
+        let title: String = title.chars().take(TITLE_CHARS).collect();
+        let session = live.id.clone();
+        self.journal.write(Record::Title {
+            session: session.clone(),
+            title: title.clone(),
+            by_user: true,
+        });
+        println!("Renamed session {session} to \"{title}\".");
+    }
+
     pub(super) fn slash_names(&self) -> Vec<String> {
-        let mut names = vec![
-            "help".to_string(),
-            "exit".to_string(),
-            "plugins".to_string(),
-            "done".to_string(),
-        ];
+        let mut names: Vec<String> = OWN_COMMANDS.iter().map(|(name, ..)| name.to_string()).collect();
         for (command, _) in self.app.plugins.catalog.commands() {
             if command.kind.is_slash() {
                 names.push(command.name.clone());
@@ -105,10 +140,9 @@ impl Chat<'_> {
 
     pub(super) fn help(&self) {
         println!("{}", terminal::bold("Commands"));
-        println!("  /help            this list");
-        println!("  /exit            leave the chat (also exit, quit, Ctrl-D)");
-        println!("  /plugins         list plugins; /plugins reload picks up rebuilt ones");
-        println!("  /done            mark this session completed and start afresh");
+        for (name, summary, _) in OWN_COMMANDS {
+            println!("  /{name:<15} {summary}");
+        }
         let mut last_plugin = String::new();
         for (command, record) in self.app.plugins.catalog.commands() {
             if !command.kind.is_slash() {

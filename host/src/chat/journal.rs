@@ -29,6 +29,8 @@ pub enum Record {
     Title {
         session: String,
         title: String,
+        /// Typed by the user (`/rename`): no automatic title replaces it.
+        by_user: bool,
     },
     Summary {
         session: String,
@@ -61,7 +63,11 @@ impl Record {
             } => store
                 .append_message(session, *turn, role, content, meta, Some(*at))
                 .map(drop),
-            Record::Title { session, title } => store.set_title(session, title, false),
+            Record::Title {
+                session,
+                title,
+                by_user,
+            } => store.set_title(session, title, *by_user),
             Record::Summary { session, summary } => store.set_summary(session, summary),
             Record::Memory { session, memory } => store.record_memory(session, memory),
             Record::Cell { session, cell } => store.add_cell(session, cell).map(drop),

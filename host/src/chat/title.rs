@@ -118,6 +118,7 @@ impl Chat<'_> {
             self.journal.write(Record::Title {
                 session: naming.session.clone(),
                 title: scrubber.scrub(&title),
+                by_user: false,
             });
         }
         self.journal.write(Record::Summary {

@@ -34,6 +34,7 @@ impl Chat<'_> {
             self.journal.write(Record::Title {
                 session: id.clone(),
                 title: anton_share_format::naming::heuristic(&text),
+                by_user: false,
             });
         }
         for _ in 0..MAX_ROUNDS {

@@ -156,6 +156,35 @@ fn an_automatic_title_never_replaces_the_users() {
 }
 
 #[test]
+fn an_imported_session_keeps_its_title_and_summary_until_the_user_renames_it() {
+    let (_dir, store) = open();
+    let imported = store
+        .import_session(&Import {
+            title: "Churn in Q3".into(),
+            summary: "Goal: why churn rose.".into(),
+            provenance: Provenance {
+                imported_by: Some("bob".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+    store.set_title(&imported.id, "llm title", false).unwrap();
+    store.set_summary(&imported.id, "A refreshed summary.").unwrap();
+    let session = store.get_session(&imported.id).unwrap().unwrap();
+    assert_eq!(session.title, "Churn in Q3");
+    assert_eq!(session.summary, "A refreshed summary.");
+    assert_eq!(
+        store.imported_summary(&imported.id).unwrap().as_deref(),
+        Some("Goal: why churn rose.")
+    );
+    store.set_title(&imported.id, "mine", true).unwrap();
+    assert_eq!(store.get_session(&imported.id).unwrap().unwrap().title, "mine");
+    let local = session_with(&store, 1, "x");
+    assert_eq!(store.imported_summary(&local.id).unwrap(), None);
+}
+
+#[test]
 fn refuses_a_newer_schema_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let anton = dir.path().join(".anton");
@@ -241,6 +270,23 @@ fn a_read_only_store_of_the_first_schema_still_counts_its_sessions() {
     let store = Store::open_read_only(&anton, dir.path()).unwrap();
     assert_eq!(store.count_sessions().unwrap(), 1);
     assert_eq!(store.schema_version().unwrap(), 1, "reading migrated nothing");
+}
+
+#[test]
+fn sessions_imported_before_schema_3_keep_their_summary_as_the_imported_one() {
+    let (dir, anton) = store_at_schema(2);
+    let conn = Connection::open(anton.join(DB_FILE)).unwrap();
+    conn.execute(
+        "UPDATE sessions SET imported_by = 'bob', summary = 'Goal: churn.' WHERE id = 'old'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let read_only = Store::open_read_only(&anton, dir.path()).unwrap();
+    assert_eq!(read_only.imported_summary("old").unwrap(), None, "nothing to read yet");
+    drop(read_only);
+    let store = Store::open(&anton, dir.path()).unwrap();
+    assert_eq!(store.imported_summary("old").unwrap().as_deref(), Some("Goal: churn."));
 }
 
 #[test]

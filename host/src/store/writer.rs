@@ -117,10 +117,11 @@ impl Writer<'_> {
     }
 
     pub fn set_title(&self, session_id: &str, title: &str, by_user: bool) -> rusqlite::Result<()> {
-        // An automatic title never replaces one the user chose.
+        // An automatic title never replaces one the user chose, nor the one
+        // an imported session came with.
         self.conn.execute(
             "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
-             WHERE id = ?1 AND (?3 OR title_source <> 'user')",
+             WHERE id = ?1 AND (?3 OR title_source = 'auto')",
             params![session_id, self.clean(title), by_user],
         )?;
         Ok(())

@@ -19,7 +19,18 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     };
     let bytes = storage::read_named_file(&path).map_err(|e| format!("cannot import {path}: {}", e.message()))?;
     let (mut bundle, format) = format::read(&bytes).map_err(|e| format!("cannot import {path}: {e}"))?;
+    let sha256 = format::sha256_hex(&bytes);
+    // The session this file became before, which the host asks or tells
+    // about: no question of ours goes first.
+    let imported_before = match args.flag("--again") {
+        true => None,
+        false => storage::share_history(0)?
+            .into_iter()
+            .find(|e| e.direction == "import" && e.sha256 == sha256)
+            .and_then(|e| e.session_id),
+    };
     if origin == Origin::Chat
+        && imported_before.is_none()
         && let Some(current) = chat::current_session()
         && let Lookup::Found(session) = storage::find_session(&current)?
         && session.turns > 0
@@ -36,9 +47,24 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     // The file may predate redaction or come from anywhere: scrub again.
     redact(&mut bundle);
     let now = time::now_ms();
-    let sha256 = format::sha256_hex(&bytes);
     let me = chat::user_name();
-    let session = storage::import_session(&new_session(&bundle, &path, &sha256, &me, now))?;
+    let session = match (
+        storage::import_session(&new_session(&bundle, &path, &sha256, &me, now)),
+        imported_before,
+    ) {
+        (Ok(session), _) => session,
+        // In the chat the session it became is one answer away.
+        (Err(refused), Some(existing)) if origin == Origin::Chat => {
+            chat::print_error(&refused.message());
+            return Ok(
+                match chat::confirm(&format!("Open session {existing} instead?"), true)? {
+                    true => Outcome::switch_session(existing),
+                    false => Outcome::exit(1),
+                },
+            );
+        }
+        (Err(refused), _) => return Err(refused.into()),
+    };
     storage::record_share(&ShareEntry {
         direction: "import".into(),
         path: path.clone(),
