@@ -430,18 +430,25 @@ const MARKDOWN_REPLY: &str = "Revenue is **up** this quarter.\n\n- APAC leads\n-
 fn a_markdown_reply_is_rendered_on_a_terminal_and_exact_when_piped() {
     let env = Env::new();
     let server = LlmServer::start();
+    // In colour (NO_COLOR empty counts as unset): bold is bold, code is highlighted.
     server.then(Reply::Text(MARKDOWN_REPLY.into()));
-    let mut term = Terminal::open(&env, &server.openai_env());
-    let at = term.wait_for("you> ", 0);
-    term.send("how is revenue?\r");
-    let at = term.wait_for("That is all.", at);
-    term.wait_for("you> ", at);
-    term.send("\x04");
-    assert!(term.child.wait().unwrap().success());
+    let coloured = markdown_on_a_terminal(&env, &server, "");
+    assert!(coloured.contains("\x1b[1mup\x1b[0m"), "{coloured:?}");
+    assert!(
+        coloured.contains("\x1b[38;2;"),
+        "24-bit colours for the code: {coloured:?}"
+    );
+
+    server.then(Reply::Text(MARKDOWN_REPLY.into()));
+    let plain = markdown_on_a_terminal(&env, &server, "1");
+    assert!(
+        !plain.contains("\x1b[38;") && !plain.contains("\x1b[36m") && !plain.contains("\x1b[1mup"),
+        "NO_COLOR: no colour and no styling: {plain:?}"
+    );
     // What the person sees once the terminal has drawn every byte.
     let size = |n: u16| std::num::NonZero::new(n).unwrap();
     let mut screen = vt100::Parser::new(size(40), size(120), 0);
-    screen.process(term.screen.lock().unwrap().as_bytes());
+    screen.process(plain.as_bytes());
     let seen = screen.screen().contents();
     for shown in [
         "Revenue is up this quarter.",
@@ -462,6 +469,19 @@ fn a_markdown_reply_is_rendered_on_a_terminal_and_exact_when_piped() {
     server.then(Reply::Text(MARKDOWN_REPLY.into()));
     let piped = env.run_env(&server.openai_env(), &[], "how is revenue?\n");
     assert!(piped.ok().stdout.contains(&format!("{MARKDOWN_REPLY}\n")), "{piped:#?}");
+}
+
+/// The bytes a terminal receives for one Markdown reply, with NO_COLOR as given.
+fn markdown_on_a_terminal(env: &Env, server: &LlmServer, no_color: &str) -> String {
+    let vars = [server.openai_env(), vec![("NO_COLOR", no_color.to_string())]].concat();
+    let mut term = Terminal::open(env, &vars);
+    let at = term.wait_for("you> ", 0);
+    term.send("how is revenue?\r");
+    let at = term.wait_for("That is all.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    term.screen.lock().unwrap().clone()
 }
 
 #[test]
@@ -498,4 +518,24 @@ fn a_status_line_shows_while_the_model_thinks_and_a_cell_runs_then_goes() {
     let seen = screen.screen().contents();
     assert!(!seen.contains("Ctrl-C to stop"), "the status line goes:\n{seen}");
     assert!(seen.contains("Let me check.") && seen.contains("slept"), "{seen}");
+}
+
+#[test]
+fn esc_or_ctrl_c_in_the_launch_picker_leaves_without_a_chat() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    env.chat_once(&server, "about churn", "ok");
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
+    for key in ["\x1b", "\x03"] {
+        let mut term = Terminal::launch(&env, &["-r"], &server.openai_env());
+        let at = term.wait_for("Esc cancels", 0);
+        term.wait_for("(imported from ", 0);
+        term.send(key);
+        let status = term.child.wait().unwrap();
+        assert_eq!(status.exit_code(), 130, "{key:?}");
+        let screen = term.screen.lock().unwrap();
+        assert!(!screen[at..].contains("you> "), "{key:?} opened no chat: {screen}");
+    }
+    assert_eq!(server.chat_requests().len(), 1, "nothing reached the model");
 }

@@ -16,8 +16,13 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    /// `anton` with `args` in the workspace, its own HOME and `vars`.
+    /// The chat in the workspace, with its own HOME and `vars`.
     pub fn open(env: &Env, vars: &[(&str, String)]) -> Terminal {
+        Terminal::launch(env, &[], vars)
+    }
+
+    /// `anton` with `args` in the workspace, its own HOME and `vars`.
+    pub fn launch(env: &Env, args: &[&str], vars: &[(&str, String)]) -> Terminal {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: 40,
@@ -27,6 +32,7 @@ impl Terminal {
             })
             .unwrap();
         let mut cmd = CommandBuilder::new(ANTON);
+        cmd.args(args);
         cmd.cwd(env.ws());
         cmd.env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());

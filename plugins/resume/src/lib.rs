@@ -84,11 +84,7 @@ fn pick(origin: Origin) -> Result<Outcome, String> {
 
 /// One session as the picker shows it.
 fn item(s: &Session) -> String {
-    let turns = if s.turns == 1 {
-        "1 turn".to_string()
-    } else {
-        format!("{} turns", s.turns)
-    };
+    let turns = chat::count(s.turns, "turn", "turns");
     let mut line = format!(
         "{} · {turns} · {}",
         chat::format_time(s.updated_at, TimeStyle::Absolute),

@@ -133,17 +133,55 @@ pub fn one_line(text: &str) -> String {
 }
 
 /// `label` followed by a multi-line `text` whose later lines are indented
-/// under the first, so no line of the text starts where a label would.
+/// under the first, so no line of the text starts where a label would;
+/// long lines wrap at words within the terminal's width.
 pub fn labelled(label: &str, text: &str) -> String {
+    labelled_within(label, text, terminal_width() as usize)
+}
+
+fn labelled_within(label: &str, text: &str, width: usize) -> String {
     let indent = " ".repeat(label.chars().count());
-    let mut lines = text.lines().map(str::trim_end);
-    let mut out = format!("{label}{}", lines.next().unwrap_or_default());
-    for line in lines {
-        out.push('\n');
-        out.push_str(&indent);
-        out.push_str(line);
+    // Too narrow to wrap usefully: the terminal wraps instead.
+    let room = width.saturating_sub(indent.len()).max(20);
+    let mut out = String::from(label);
+    let mut first = true;
+    for line in text.lines().map(str::trim_end) {
+        for piece in wrapped(line, room) {
+            if !first {
+                out.push('\n');
+                out.push_str(&indent);
+            }
+            first = false;
+            out.push_str(&piece);
+        }
     }
     out
+}
+
+/// `line` cut at spaces into pieces of at most `room` characters (a longer
+/// word stays whole); its leading indentation stays on the first piece.
+fn wrapped(line: &str, room: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current: Option<String> = None;
+    for word in line.split(' ') {
+        current = Some(match current.take() {
+            None => word.to_string(),
+            Some(mut piece) if piece.trim().is_empty() || piece.chars().count() + 1 + word.chars().count() <= room => {
+                piece.push(' ');
+                piece.push_str(word);
+                piece
+            }
+            Some(piece) => {
+                pieces.push(piece);
+                word.to_string()
+            }
+        });
+    }
+    pieces.extend(current);
+    for piece in pieces.iter_mut().skip(1) {
+        *piece = piece.trim_start().to_string();
+    }
+    pieces
 }
 
 #[cfg(test)]
@@ -154,6 +192,30 @@ mod tests {
         assert_eq!(escaped, "{\"t\":\"a\\u009bb\\u202ec\"}");
         assert_eq!(super::escape_for_terminal("\u{e0041}"), "\\udb40\\udc41");
         assert_eq!(super::one_line(" a\n Session: x \t"), "a Session: x");
-        assert_eq!(super::labelled("Summary: ", "one\ntwo"), "Summary: one\n         two");
+        assert_eq!(
+            super::labelled_within("Summary: ", "one\ntwo", 80),
+            "Summary: one\n         two"
+        );
+    }
+
+    #[test]
+    fn a_long_field_wraps_at_words_under_its_label() {
+        let text = "Churn rose in Q3 because the March cohort left after the price change in February.";
+        assert_eq!(
+            super::labelled_within("  Summary: ", text, 40),
+            "  Summary: Churn rose in Q3 because the\n           \
+             March cohort left after the\n           \
+             price change in February."
+        );
+        let long_word = "see https://example.com/a/very/long/path/that/cannot/break ok";
+        assert_eq!(
+            super::labelled_within("Note: ", long_word, 30),
+            "Note: see\n      https://example.com/a/very/long/path/that/cannot/break\n      ok"
+        );
+        assert_eq!(super::labelled_within("A: ", "", 30), "A: ");
+        assert_eq!(
+            super::labelled_within("A: ", "  indented  line", 80),
+            "A:   indented  line"
+        );
     }
 }
