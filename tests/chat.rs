@@ -397,7 +397,11 @@ fn a_server_that_goes_silent_times_out_and_the_part_already_said_is_kept() {
     let (_, messages) = session_messages(&env);
     let kept = messages.iter().find(|m| m.role == "assistant").unwrap();
     assert_eq!(kept.content, "The first half ");
-    assert!(kept.meta.contains("\"failed\":true"), "{}", kept.meta);
+    assert!(
+        kept.meta.contains("\"failed\":true") && kept.meta.contains("\"cut_off\":true"),
+        "{}",
+        kept.meta
+    );
 }
 
 #[test]
@@ -461,6 +465,22 @@ fn hints_name_commands_as_they_are_typed_where_the_user_is() {
         !said.contains("`anton "),
         "the chat's hints are slash commands: {run:#?}"
     );
+
+    let stray = env.run(&["sessions", "lst"]);
+    stray.fails();
+    assert!(
+        stray.stderr.contains("unexpected word 'lst'; usage: `anton sessions"),
+        "{stray:#?}"
+    );
+    let hostile = env.run(&["trust", "\x1b]0;PWN\x07", "--bogus\nX"]);
+    assert_eq!(hostile.code, 2, "{hostile:#?}");
+    assert!(
+        !hostile.stderr.contains('\x1b') && !hostile.stderr.contains('\x07') && !hostile.stderr.contains("--bogus\nX"),
+        "an argument reaches the terminal sanitised: {hostile:#?}"
+    );
+    let near = env.run(&["connect", "tset"]);
+    near.fails();
+    assert!(near.stderr.contains("did you mean `anton connect test`?"), "{near:#?}");
 
     let typo = env.run(&["sesions"]);
     typo.fails();

@@ -528,21 +528,21 @@ fn history_lists_newest_first_and_marks_moved_files() {
 }
 
 #[test]
-fn in_the_chat_import_asks_before_leaving_a_session_then_switches_to_the_import() {
+fn a_piped_chat_imports_without_asking_and_switches_to_the_import() {
     let env = Env::new();
     let server = LlmServer::start();
-    server
-        .then(Reply::Text("hello".into()))
-        .then(Reply::Text("hello".into()));
+    server.then(Reply::Text("hello".into()));
     let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
     let line = format!("/share import \"{}\"", fixture.display());
-    let run = env.run_env(&server.openai_env(), &[], &format!("hi\n{line}\nn\n"));
-    assert!(run.ok().stdout.contains("Not imported."), "{run:#?}");
-    let run = env.run_env(&server.openai_env(), &[], &format!("hi\n{line}\ny\n"));
+    // No one is there to answer: the next line is the next message, not a yes.
+    let run = env.run_env(&server.openai_env(), &[], &format!("hi\n{line}\n/sessions\n"));
     run.ok();
-    assert!(run.stdout.contains("You are in a session with 1 turn."), "{run:#?}");
-    assert!(run.stdout.contains("Resumed session "), "{run:#?}");
-    assert_eq!(env.store().count_sessions().unwrap(), 3);
+    assert!(!run.stdout.contains("You are in a session"), "{run:#?}");
+    assert!(
+        run.stdout.contains("Resumed session ") && run.stdout.contains("ID"),
+        "{run:#?}"
+    );
+    assert_eq!(env.store().count_sessions().unwrap(), 2);
 }
 
 #[test]
@@ -664,8 +664,8 @@ fn export_makes_the_summary_current_and_keeps_the_title() {
     );
     let asked = server.all_requests().pop().unwrap().texts().concat();
     assert!(
-        asked.contains("The goal, as first stated: why did churn rise in Q3?")
-            && asked.contains("The summary so far (keep its goal, update what changed): Looking into churn"),
+        asked.contains("The goal, as first stated: \"why did churn rise in Q3?\"")
+            && asked.contains("The summary so far (keep its goal, update what changed): \"Looking into churn"),
         "{asked}"
     );
 
@@ -687,6 +687,16 @@ fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
         .as_str()
         .unwrap()
         .to_string();
+    // A summary with no turns is a session like any other: found, shared on.
+    let picked = recipient.run_with_input(&["-r"], "q\n");
+    assert!(picked.stdout.contains("Revenue by region"), "{picked:#?}");
+    assert!(
+        recipient.run(&["share", "status"]).ok().stdout.contains(&id),
+        "the latest session"
+    );
+    let passed_on = recipient.run(&["share", "export", "--summary"]);
+    let (bundle, _) = read(&std::fs::read(exported_file(&passed_on.ok().stdout)).unwrap()).unwrap();
+    assert_eq!(bundle.summary, llm_server::SUMMARY);
 
     server.titles(
         "Something else entirely",
@@ -712,9 +722,9 @@ fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
     assert!(asked.is_title_request());
     let asked = asked.texts().concat();
     assert!(
-        asked.contains(&format!("The goal, as first stated: {}\n", llm_server::SUMMARY))
+        asked.contains(&format!("The goal, as first stated: \"{}\"\n", llm_server::SUMMARY))
             && asked.contains(&format!(
-                "The summary so far (keep its goal, update what changed): {}",
+                "The summary so far (keep its goal, update what changed): \"{}\"",
                 llm_server::SUMMARY
             )),
         "the refresh keeps the imported summary as its goal: {asked}"
@@ -737,7 +747,7 @@ fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
     assert_eq!(session.summary, "Monthly revenue charted.");
     let asked = server.all_requests().pop().unwrap().texts().concat();
     assert!(
-        asked.contains(&format!("The goal, as first stated: {}\n", llm_server::SUMMARY)),
+        asked.contains(&format!("The goal, as first stated: \"{}\"\n", llm_server::SUMMARY)),
         "{asked}"
     );
     server.then(Reply::Text("Still APAC.".into()));
@@ -830,4 +840,38 @@ fn importing_a_file_again_in_the_chat_offers_the_session_it_became() {
     );
     assert!(said.contains(&format!("Resumed session {id}")), "{said}");
     assert_eq!(env.store().count_sessions().unwrap(), 2);
+}
+
+#[test]
+fn what_the_model_is_quoted_of_an_import_is_scrubbed_of_known_secrets() {
+    let as_user = |name: &str| vec![("LOGNAME", name.to_string()), ("USER", name.to_string())];
+    let server = LlmServer::start();
+    let sender = Env::new();
+    server.then(Reply::Text("APAC leads.".into()));
+    let exporter = [server.openai_env(), as_user("zebra42secretvalue")].concat();
+    sender.run_env(&exporter, &[], "revenue by region?\n").ok();
+    let file = exported_file(&sender.run_env(&exporter, &["share", "export"], "").ok().stdout);
+
+    let recipient = Env::new();
+    recipient.run(&["share", "import", file.to_str().unwrap()]).ok();
+    let id = recipient.run(&["sessions", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.then(Reply::Text("Noted.".into()));
+    let knows = [
+        server.openai_env(),
+        vec![("ACME_TOKEN", "zebra42secretvalue".to_string())],
+    ]
+    .concat();
+    recipient.run_env(&knows, &["-r", &id], "who sent this?\n").ok();
+    for request in server.all_requests() {
+        let body = request.body.to_string();
+        assert!(!body.contains("zebra42secretvalue"), "{body}");
+    }
+    let quoted = server.chat_requests().pop().unwrap().body["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(quoted.contains("exported by \"[REDACTED"), "{quoted}");
 }

@@ -539,3 +539,33 @@ fn esc_or_ctrl_c_in_the_launch_picker_leaves_without_a_chat() {
     }
     assert_eq!(server.chat_requests().len(), 1, "nothing reached the model");
 }
+
+#[test]
+fn in_the_chat_import_asks_before_leaving_a_session_then_switches_to_the_import() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server.then(Reply::Text("hello".into()));
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    let line = format!("/share import \"{}\"\r", fixture.display());
+    let mut term = Terminal::open(&env, &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("hi\r");
+    let at = term.wait_for("hello", at);
+    let at = term.wait_for("you> ", at);
+    term.send(&line);
+    let at = term.wait_for("You are in a session with 1 turn.", at);
+    let at = term.wait_for("[y/N]", at);
+    term.send("n\r");
+    let at = term.wait_for("Not imported.", at);
+    let at = term.wait_for("you> ", at);
+    term.send(&line);
+    let at = term.wait_for("[y/N]", at);
+    term.send("y\r");
+    let at = term.wait_for("Add them to this project's memory", at);
+    term.send("n\r");
+    let at = term.wait_for("Resumed session ", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    assert_eq!(env.store().count_sessions().unwrap(), 2);
+}

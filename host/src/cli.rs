@@ -29,9 +29,14 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
     let matches = match command(&app.plugins.catalog).try_get_matches_from(&argv) {
         Ok(matches) => matches,
         Err(error) => {
-            let code = if error.use_stderr() { 2 } else { 0 };
-            let _ = error.print();
-            return Ok(ExitCode::from(code));
+            // Help and version go out as clap wrote them; an error quotes
+            // the arguments, which may hold anything.
+            if !error.use_stderr() {
+                error.print().map_err(|e| format!("cannot print: {e}"))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprint!("{}", crate::terminal::sanitize(&error.to_string()));
+            return Ok(ExitCode::from(2));
         }
     };
     crate::app::warn_broken(&app.plugins.catalog);

@@ -296,10 +296,16 @@ pub fn fit(text: &str, width: usize) -> String {
 
 /// One line from stdin without its newline; `None` at end of input.
 pub fn read_line() -> Option<String> {
-    let mut line = String::new();
-    match std::io::stdin().lock().read_line(&mut line) {
+    // A line that is not UTF-8 is read as well as it can be, not taken
+    // for the end of input.
+    let mut line = Vec::new();
+    match std::io::stdin().lock().read_until(b'\n', &mut line) {
         Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_string()),
+        Ok(_) => Some(
+            String::from_utf8_lossy(&line)
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ),
     }
 }
 

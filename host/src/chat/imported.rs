@@ -14,7 +14,7 @@ pub fn imported_note(exporter: Option<&str>, importer: Option<&str>, summary: &s
     let exporter = exporter
         .map(crate::terminal::sanitize_line)
         .filter(|e| !e.trim().is_empty())
-        .map(|e| e.chars().take(60).collect::<String>())
+        .map(|e| capped(&e, NAME_CHARS))
         .unwrap_or_else(|| "an unknown person".into());
     let mut note = format!(
         "This session was imported from a .anton file exported by {exporter:?}{}. \
@@ -31,11 +31,30 @@ pub fn imported_note(exporter: Option<&str>, importer: Option<&str>, summary: &s
     if summary.trim().is_empty() {
         note.push_str("\n> (none)");
     }
-    for line in summary.lines() {
+    for line in capped(summary.trim(), SUMMARY_CHARS).lines() {
         note.push_str("\n> ");
         note.push_str(&crate::terminal::sanitize_line(line));
     }
     note
+}
+
+/// How much of an exporter's name and summary the model is quoted.
+const NAME_CHARS: usize = 60;
+const SUMMARY_CHARS: usize = 4_000;
+
+/// At most `limit` characters, with "…" where text was left out; a
+/// placeholder (`[REDACTED_…]`) is kept whole or left out, never halved.
+fn capped(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut kept: String = text.chars().take(limit).collect();
+    if let Some(open) = kept.rfind('[')
+        && !kept[open..].contains(']')
+    {
+        kept.truncate(open);
+    }
+    kept + "…"
 }
 
 /// Imported turns, as one user message of quoted material under the note:

@@ -75,25 +75,27 @@ impl Chat<'_> {
             }
         };
         self.leave_session();
+        // Rows another process wrote may hold what this one knows is secret.
+        let scrubber = self.scrubber();
         let p = &session.provenance;
         let came_with = match p.imported_by {
             None => None,
             // A session imported before anton kept the summary apart.
             Some(_) => Some(Imported {
-                summary: match self.journal.with_store(|s| s.imported_summary(&session.id)) {
+                summary: scrubber.scrub(&match self.journal.with_store(|s| s.imported_summary(&session.id)) {
                     Ok(kept) => kept.unwrap_or_else(|| session.summary.clone()),
                     Err(e) => {
                         println!("warning: the summary this session came with cannot be read ({e}); using its latest");
                         session.summary.clone()
                     }
-                },
+                }),
             }),
         };
-        let imported_note = came_with
-            .as_ref()
-            .map(|i| imported::imported_note(p.exported_by.as_deref(), p.imported_by.as_deref(), &i.summary));
-        // Rows another process wrote may hold what this one knows is secret.
-        let scrubber = self.scrubber();
+        let imported_note = came_with.as_ref().map(|i| {
+            let exporter = p.exported_by.as_deref().map(|e| scrubber.scrub(e));
+            let importer = p.imported_by.as_deref().map(|i| scrubber.scrub(i));
+            imported::imported_note(exporter.as_deref(), importer.as_deref(), &i.summary)
+        });
         let messages: Vec<_> = messages
             .into_iter()
             .map(|mut m| {

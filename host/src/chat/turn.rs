@@ -105,20 +105,21 @@ impl Chat<'_> {
                 Status::Interrupted,
                 Some("(interrupted)".to_string()),
             ),
-            Some(Err(error)) => (
-                partial,
-                Vec::new(),
-                if matches!(error, crate::llm::Error::CutOff(_)) {
-                    json!({"failed": true, "cut_off": true})
-                } else {
-                    json!({"failed": true})
-                },
-                Status::Failed,
-                Some(format!(
-                    "error: {}",
-                    terminal::sanitize(&scrubber.scrub(&error.to_string()))
-                )),
-            ),
+            Some(Err(error)) => {
+                // Text that arrived before the stream failed is a reply cut off.
+                let cut_off = matches!(error, crate::llm::Error::CutOff(_))
+                    || (matches!(error, crate::llm::Error::Timeout(_)) && !partial.is_empty());
+                (
+                    partial,
+                    Vec::new(),
+                    json!({"failed": true, "cut_off": cut_off}),
+                    Status::Failed,
+                    Some(format!(
+                        "error: {}",
+                        terminal::sanitize(&scrubber.scrub(&error.to_string()))
+                    )),
+                )
+            }
             Some(Ok(reply)) => {
                 let tokens = json!({"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens});
                 (reply.text, reply.tool_calls, tokens, Status::Idle, None)

@@ -367,7 +367,8 @@ impl Store {
     pub fn list_sessions(&self, query: &SessionQuery) -> Result<Vec<(Session, Option<String>)>> {
         let limit = if query.limit == 0 { -1 } else { query.limit as i64 };
         let status = query.status.map(Status::as_str);
-        let filter = "(?1 IS NULL OR s.status = ?1) AND (?2 OR s.turns > 0)";
+        // An imported summary is not an empty session, turns or not.
+        let filter = "(?1 IS NULL OR s.status = ?1) AND (?2 OR s.turns > 0 OR s.imported_by IS NOT NULL)";
         match query.search.as_deref().map(fts_query).filter(|q| !q.is_empty()) {
             None => {
                 let sql = format!(

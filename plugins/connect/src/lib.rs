@@ -98,11 +98,20 @@ impl Plugin for Connect {
             Some("remove") => remove(invocation, &args),
             Some(name) => match ENGINES.iter().find(|e| e.name == name) {
                 Some(engine) => connect(invocation, engine),
-                None => Err(invocation.usage_error(&format!(
-                    "unknown engine '{}': use {} (or custom)",
-                    chat::one_line(name),
-                    ENGINES.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
-                ))),
+                None => {
+                    let engines: Vec<&str> = ENGINES.iter().map(|e| e.name).collect();
+                    let hint = anton_plugin_sdk::closest(
+                        name,
+                        ["list", "test", "remove"].into_iter().chain(engines.iter().copied()),
+                    )
+                    .map(|near| format!("did you mean {}? ", invocation.how_to_run(&format!("connect {near}"))))
+                    .unwrap_or_default();
+                    Err(invocation.usage_error(&format!(
+                        "unknown engine '{}': {hint}use {}",
+                        chat::one_line(name),
+                        engines.join(", ")
+                    )))
+                }
             },
         }
     }

@@ -90,21 +90,15 @@ impl Invocation {
     /// "unknown option --x; usage: /share …" (`` `anton share …` `` in a
     /// shell): what went wrong, then how to say it.
     pub fn usage_error(&self, what: &str) -> String {
-        format!("{what}; usage: {}", self.how_to_run(&self.usage()))
+        let joint = if what.ends_with('?') { " " } else { "; " };
+        format!("{what}{joint}usage: {}", self.how_to_run(&self.usage()))
     }
 
     /// For a first word that is none of this command's subcommands: the
     /// nearest one, if it is close, and the usage.
     pub fn unknown_subcommand(&self, given: &str) -> String {
         let spec = runtime::spec_of(&self.command);
-        // Within three edits, as the host's own "did you mean".
-        let hint = spec
-            .subcommands
-            .iter()
-            .map(|s| (strsim::levenshtein(given, &s.name), &s.name))
-            .filter(|(edits, _)| *edits <= 3)
-            .min_by_key(|(edits, _)| *edits)
-            .map(|(_, name)| name)
+        let hint = closest(given, spec.subcommands.iter().map(|s| s.name.as_str()))
             .map(|name| format!("did you mean {}? ", self.how_to_run(&format!("{} {name}", spec.name))))
             .unwrap_or_default();
         format!(
@@ -194,6 +188,17 @@ pub mod runtime {
                 .unwrap_or_else(|| CommandSpec::new(command, CommandKind::Both, "", command))
         })
     }
+}
+
+/// The name within three edits of `given`, for "did you mean" (as the
+/// host's own).
+pub fn closest<'a>(given: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .into_iter()
+        .map(|name| (strsim::levenshtein(given, name), name))
+        .filter(|(edits, _)| *edits <= 3)
+        .min_by_key(|(edits, _)| *edits)
+        .map(|(_, name)| name)
 }
 
 /// Register the plugin type; call once at the crate root.

@@ -29,6 +29,9 @@ fn list(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--limit", "--all", "--status", "--search", "--json"]) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
+    if let Some(stray) = args.positionals(&["--limit", "--status", "--search"]).first() {
+        return Err(invocation.usage_error(&format!("unexpected word '{}'", one_line(stray))));
+    }
     let limit = match args.value("--limit")? {
         _ if args.flag("--all") => 0,
         Some(n) => n
@@ -111,13 +114,18 @@ fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         Lookup::Found(session) => session,
         Lookup::Missing => {
             chat::print_error(&format!(
-                "Session {id} not found. {} lists them.",
+                "Session {} not found. {} lists them.",
+                one_line(id),
                 invocation.how_to_run("sessions")
             ));
             return Ok(Outcome::exit(1));
         }
         Lookup::Ambiguous(candidates) => {
-            chat::print_error(&format!("Session prefix {id} matches {} sessions:", candidates.len()));
+            chat::print_error(&format!(
+                "Session prefix {} matches {} sessions:",
+                one_line(id),
+                candidates.len()
+            ));
             for s in candidates {
                 chat::print_error(&format!("  {}  {}", s.id, one_line(&s.title)));
             }

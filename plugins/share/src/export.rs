@@ -26,7 +26,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let dry_run = args.flag("--dry-run");
     let session = session::about(invocation, args)?;
     let messages = storage::messages(&session.id, 0)?;
-    if messages.is_empty() {
+    if messages.is_empty() && session.summary.trim().is_empty() {
         chat::print("This session is empty; nothing to export.");
         return Ok(Outcome::ok());
     }

@@ -31,6 +31,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     };
     if origin == Origin::Chat
         && imported_before.is_none()
+        && chat::interactive()
         && let Some(current) = chat::current_session()
         && let Lookup::Found(session) = storage::find_session(&current)?
         && session.turns > 0

@@ -705,8 +705,8 @@ fn read_v1(bytes: &[u8]) -> Result<Bundle, FormatError> {
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(format!("a broken or truncated .anton zip ({e})")))?;
     if archive.len() != directory.len() {
         return Err(bad(format!(
-            "the zip's directory lists {} entries, but the zip reads as {}: a damaged or doctored file",
-            directory.len(),
+            "the zip's directory lists {}, but the zip reads as {}: a damaged or doctored file",
+            entries(directory.len()),
             archive.len()
         )));
     }
@@ -870,8 +870,10 @@ fn central_directory(bytes: &[u8]) -> Result<Vec<Listed>, FormatError> {
         return Err(bad("the zip spans several disks; a .anton file is one"));
     }
     if total as usize > MAX_ENTRIES {
-        let entries = if total == 1 { "entry" } else { "entries" };
-        return Err(bad(format!("the zip holds {total} {entries}; a .anton file has 5")));
+        return Err(bad(format!(
+            "the zip holds {}; a .anton file has 5",
+            entries(total as usize)
+        )));
     }
     let start = offset as usize;
     let stop = start
@@ -913,8 +915,8 @@ fn central_directory(bytes: &[u8]) -> Result<Vec<Listed>, FormatError> {
     }
     if listed.len() != total as usize {
         return Err(bad(format!(
-            "the zip's directory lists {} entries, but its end record says {total}: a damaged or doctored file",
-            listed.len()
+            "the zip's directory lists {}, but its end record says {total}: a damaged or doctored file",
+            entries(listed.len())
         )));
     }
     Ok(listed)
@@ -931,3 +933,12 @@ fn json_lines<T: for<'de> Deserialize<'de>>(name: &str, text: &str) -> Result<Ve
 
 #[cfg(test)]
 mod tests;
+
+/// "1 entry", "3 entries".
+fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
+}
