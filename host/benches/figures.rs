@@ -1,5 +1,6 @@
 //! The figures the issues ask for, measured on this machine:
-//! `cargo bench --bench figures`. Each line: what, median, spread.
+//! `cargo bench --bench figures [sessions|chat|plugins|store|share|redact|reference]`.
+//! Each line: what, median, spread.
 //!
 //! Process timings run the release `anton` binary against an isolated home.
 
@@ -40,6 +41,9 @@ fn main() {
     }
     if want("share") {
         share_figures(scratch.path());
+    }
+    if want("reference") {
+        reference_figures(scratch.path());
     }
     if want("redact") {
         redaction_figures();
@@ -308,6 +312,73 @@ fn sessions_command(scratch: &Path) {
         "anton sessions, 10000 sessions, first run after install",
         (0..5).map(|i| measured(&home, &ws, &scratch.join(format!("cold-sessions-{i}")), &["sessions"])),
     );
+}
+
+/// A workspace the reference Anton used for `logs` sessions: each log ten
+/// episode lines of one turn, each with its private `_history.json`.
+fn reference_workspace(ws: &Path, logs: usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let episodes = ws.join(".anton/episodes");
+    std::fs::create_dir_all(&episodes).unwrap();
+    for n in 0..logs {
+        let id = format!("20260{:03}_{:06}", n / 1000 + 101, n % 1000);
+        let line = |role: &str, content: &str, meta: &str| {
+            format!(
+                "{{\"ts\":\"2026-11-23T23:20:51.5+00:00\",\"session\":\"{id}\",\"turn\":1,\"role\":\"{role}\",\"content\":{content:?},\"meta\":{meta}}}\n"
+            )
+        };
+        let mut log = line("user", &format!("question {n} about revenue by region"), "{}");
+        for _ in 0..4 {
+            log += &line(
+                "tool_call",
+                "{'name': 'main', 'code': 'print(1)'}",
+                r#"{"tool":"scratchpad"}"#,
+            );
+            log += &line("tool_result", "[output]\n1", r#"{"tool":"scratchpad"}"#);
+        }
+        log += &line("assistant", "APAC leads revenue this quarter.", "{}");
+        std::fs::write(episodes.join(format!("{id}.jsonl")), log).unwrap();
+        let history = episodes.join(format!("{id}_history.json"));
+        std::fs::write(
+            &history,
+            r#"[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&history, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+fn reference_figures(scratch: &Path) {
+    let home = scratch.join("home-reference");
+    let cache = scratch.join("reference-cache");
+    let workspaces: Vec<PathBuf> = (0..5)
+        .map(|i| {
+            let ws = scratch.join(format!("ws-reference-{i}"));
+            reference_workspace(&ws, 1_000);
+            ws
+        })
+        .collect();
+    // The first run may compile the plugin into the cache.
+    let warm = scratch.join("ws-reference-warm");
+    std::fs::create_dir_all(&warm).unwrap();
+    measured(&home, &warm, &cache, &["sessions"]);
+    settle();
+    report_with_peak(
+        "anton sessions, 1,000 reference logs, first run (adopts them)",
+        workspaces.iter().map(|ws| measured(&home, ws, &cache, &["sessions"])),
+    );
+    let ws = &workspaces[0];
+    report_with_peak(
+        "anton sessions, 1,000 adopted reference logs, nothing new",
+        (0..30).map(|_| measured(&home, ws, &cache, &["sessions"])),
+    );
+    let (present, away) = (ws.join(".anton/episodes"), ws.join(".anton/episodes-away"));
+    std::fs::rename(&present, &away).unwrap();
+    report_with_peak(
+        "anton sessions, the same store without the logs folder",
+        (0..30).map(|_| measured(&home, ws, &cache, &["sessions"])),
+    );
+    std::fs::rename(&away, &present).unwrap();
 }
 
 /// Let the kernel write out what seeding left dirty, so that writeback does

@@ -43,6 +43,18 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// hostile folder (a cloned repository's plugins) cannot point anton at
 /// `/dev/zero`, hang it on a pipe or make it read a huge file.
 pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path, max)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64, max));
+    }
+    Ok(bytes)
+}
+
+/// `path` opened for reading only if it is a regular file of at most `max`
+/// bytes, checked as [`read_regular`] does.
+pub fn open_regular(path: &Path, max: u64) -> io::Result<fs::File> {
     use rustix::fs::{Mode, OFlags};
     // Checked before opening too: opening some devices has effects of its own.
     check_regular(path, max)?;
@@ -54,12 +66,7 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Vec<u8>> {
         Err(errno) => return Err(errno.into()),
     };
     require_regular(&file.metadata()?, max)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(too_large(bytes.len() as u64, max));
-    }
-    Ok(bytes)
+    Ok(file)
 }
 
 /// A text file a workspace may carry (config, memory), read as

@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod episodes;
 pub mod files;
 pub mod interfaces;
 pub mod llm;

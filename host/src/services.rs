@@ -1,5 +1,6 @@
 //! The services of one anton process, opened once and lent out.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::scrub::{Known, Scrubber};
@@ -21,6 +22,8 @@ pub struct Services {
     /// The settings files and environment, read once for the model
     /// settings and the known secrets alike.
     layers: std::sync::OnceLock<Layers>,
+    /// Whether the reference Anton's sessions were looked for yet.
+    reference_looked: AtomicBool,
 }
 
 /// What the host knows is secret, learned on first need and again whenever
@@ -50,6 +53,7 @@ impl Services {
             llm: std::sync::OnceLock::new(),
             settings: std::sync::OnceLock::new(),
             layers: std::sync::OnceLock::new(),
+            reference_looked: AtomicBool::new(false),
         })
     }
 
@@ -137,6 +141,7 @@ impl Services {
     /// workspace with no store yet reads as empty: a query never creates
     /// `.anton/`, migrates or writes, so a read-only workspace still lists.
     pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        self.adopt_reference_sessions();
         let db = self.paths.anton_dir.join(crate::store::DB_FILE);
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
@@ -151,6 +156,7 @@ impl Services {
     /// Run `f` on the store opened for writing, creating it when it is
     /// missing; a store opened for reads before is reopened read-write.
     pub fn write_store<R>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        self.adopt_reference_sessions();
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.as_ref().is_none_or(Store::is_read_only) {
             let store = Store::open(&self.paths.anton_dir, &self.paths.workspace)?;
@@ -158,5 +164,14 @@ impl Services {
             *slot = Some(store);
         }
         f(slot.as_ref().expect("opened above"))
+    }
+
+    /// Before the store is first used: what the reference Anton logged in
+    /// this workspace since it was last looked at (adoption itself uses the
+    /// store, so this runs once, first).
+    fn adopt_reference_sessions(&self) {
+        if !self.reference_looked.swap(true, Ordering::SeqCst) {
+            crate::episodes::adopt(self);
+        }
     }
 }

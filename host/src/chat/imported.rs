@@ -71,7 +71,7 @@ pub fn quoted(note: &str, imported: &[store::Message]) -> [Message; 2] {
             acknowledgement(),
         ];
     }
-    let mut text = format!("{note}\nThe imported conversation, quoted:");
+    let mut text = format!("{note}\nThe conversation, quoted:");
     for message in said {
         let who = match message.role.as_str() {
             "tool_call" => "tool call",

@@ -3,12 +3,14 @@
 //! Every write runs in an immediate transaction, so two processes in one
 //! workspace queue behind `busy_timeout` instead of failing on a lock upgrade.
 
+mod adopted;
 mod lease;
 mod rows;
 mod schema;
 mod types;
 mod writer;
 
+pub use adopted::{Adopted, Adoption, FileState};
 pub use lease::hostname;
 use rows::{SESSION_COLUMNS, session_from_row, share_from_row, turn_from};
 pub use types::*;

@@ -1,13 +1,16 @@
 //! Schema migrations. `user_version` holds how many have run; a migration is
 //! never edited once released, only appended.
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The first schema with the `session_count` table.
 pub const SESSION_COUNT: i64 = 2;
 
 /// The first schema that keeps an imported session's own summary.
 pub const IMPORTED_SUMMARY: i64 = 3;
+
+/// The first schema that adopts the reference Anton's sessions.
+pub const REFERENCE_SESSIONS: i64 = 4;
 
 /// The oldest schema the read queries work on, so a read-only open can use
 /// it without migrating. Raise it when a migration changes what they read.
@@ -131,4 +134,20 @@ END;
 const V3: &str = r#"
 ALTER TABLE sessions ADD COLUMN imported_summary TEXT;
 UPDATE sessions SET imported_summary = summary WHERE imported_by IS NOT NULL;
+"#;
+
+/// Sessions adopted from the reference Anton's `.anton/episodes/`: how far
+/// each log was read, so a later run of the reference adds only its new
+/// lines, and the model context its `_history.json` held.
+const V4: &str = r#"
+CREATE TABLE reference_sessions (
+    session_id        TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    log_size          INTEGER NOT NULL,
+    log_modified      INTEGER NOT NULL,
+    read_to           INTEGER NOT NULL,
+    skipped           INTEGER NOT NULL DEFAULT 0,
+    history_size      INTEGER,
+    history_modified  INTEGER,
+    context           TEXT
+);
 "#;

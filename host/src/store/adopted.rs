@@ -1,0 +1,152 @@
+//! Sessions adopted from the reference Anton's episode logs: how far each
+//! log was read, and what is new in it, written in one transaction.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Cell, NewMessage, Result, SessionMemory, Store, schema};
+
+/// A file as a stat saw it: what tells that it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileState {
+    pub size: u64,
+    pub modified_ns: i64,
+}
+
+/// What the store knows of one adopted log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    pub log: FileState,
+    /// Bytes of the log read: whole lines only.
+    pub read_to: u64,
+    pub history: Option<FileState>,
+}
+
+/// What is new in one log since it was last read.
+#[derive(Debug, Default)]
+pub struct Adoption {
+    pub session_id: String,
+    /// When the first episode was logged (a new session starts then).
+    pub started_at: i64,
+    pub messages: Vec<NewMessage>,
+    pub memories: Vec<SessionMemory>,
+    pub cells: Vec<Cell>,
+    pub log: Option<FileState>,
+    pub read_to: u64,
+    /// Lines that were not episodes.
+    pub skipped: u64,
+    /// The `_history.json` read anew: its state and its text.
+    pub history: Option<(FileState, String)>,
+}
+
+fn state(size: i64, modified_ns: i64) -> FileState {
+    FileState {
+        size: size.max(0) as u64,
+        modified_ns,
+    }
+}
+
+impl Store {
+    /// Every adopted log by session id; none on a store older than adoption.
+    pub fn adopted(&self) -> Result<HashMap<String, Adopted>> {
+        if self.schema < schema::REFERENCE_SESSIONS {
+            return Ok(HashMap::new());
+        }
+        let rows = self.all(
+            "SELECT session_id, log_size, log_modified, read_to, history_size, history_modified FROM reference_sessions",
+            [],
+            |r| {
+                let history: (Option<i64>, Option<i64>) = (r.get(4)?, r.get(5)?);
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Adopted {
+                        log: state(r.get(1)?, r.get(2)?),
+                        read_to: r.get::<_, i64>(3)?.max(0) as u64,
+                        history: match history {
+                            (Some(size), Some(modified)) => Some(state(size, modified)),
+                            _ => None,
+                        },
+                    },
+                ))
+            },
+        )?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The reference's own model context for an adopted session.
+    pub fn reference_context(&self, session_id: &str) -> Result<Option<String>> {
+        if self.schema < schema::REFERENCE_SESSIONS {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT context FROM reference_sessions WHERE session_id = ?1",
+                [session_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// What is new in one log, with how far it is now read, in one
+    /// transaction: a log is never half adopted. Returns whether the
+    /// session was new; a session of that id that anton did not adopt is
+    /// left alone (`Ok(None)`).
+    pub fn adopt(&self, adoption: &Adoption) -> Result<Option<bool>> {
+        let id = &adoption.session_id;
+        self.transaction(|w| {
+            let known: Option<i64> = w
+                .conn
+                .query_row("SELECT 1 FROM reference_sessions WHERE session_id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            let new = known.is_none();
+            if new {
+                let inserted = w.conn.execute(
+                    "INSERT OR IGNORE INTO sessions (id, created_at, updated_at, workspace) VALUES (?1, ?2, ?2, ?3)",
+                    params![id, adoption.started_at, w.workspace],
+                )?;
+                if inserted == 0 {
+                    return Ok(None);
+                }
+                w.conn.execute(
+                    "INSERT INTO reference_sessions (session_id, log_size, log_modified, read_to) VALUES (?1, 0, 0, 0)",
+                    [id],
+                )?;
+            }
+            if !adoption.messages.is_empty() {
+                w.append_messages(id, &adoption.messages)?;
+                w.conn.execute(
+                    "UPDATE sessions SET title = ?2 WHERE id = ?1 AND title = ''",
+                    params![id, anton_share_format::naming::heuristic(&first_question(w, id)?)],
+                )?;
+            }
+            for memory in &adoption.memories {
+                w.record_memory(id, memory)?;
+            }
+            for cell in &adoption.cells {
+                w.add_cell(id, cell)?;
+            }
+            if let Some(log) = adoption.log {
+                w.conn.execute(
+                    "UPDATE reference_sessions SET log_size = ?2, log_modified = ?3, read_to = ?4, skipped = skipped + ?5
+                     WHERE session_id = ?1",
+                    params![id, log.size as i64, log.modified_ns, adoption.read_to as i64, adoption.skipped as i64],
+                )?;
+            }
+            if let Some((history, context)) = &adoption.history {
+                w.conn.execute(
+                    "UPDATE reference_sessions SET history_size = ?2, history_modified = ?3, context = ?4 WHERE session_id = ?1",
+                    params![id, history.size as i64, history.modified_ns, w.clean(context)],
+                )?;
+            }
+            Ok(Some(new))
+        })
+    }
+}
+
+fn first_question(w: &super::Writer, id: &str) -> rusqlite::Result<String> {
+    w.conn
+        .query_row("SELECT task FROM sessions WHERE id = ?1", [id], |r| r.get(0))
+}

@@ -1,0 +1,190 @@
+//! Workspaces the reference Anton wrote: its `.anton/episodes/` logs, in
+//! the documented format (../shared/reference/anton-reference.md §1.3),
+//! appear as sessions, grow with later runs, and resume.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::Env;
+use common::llm_server::{LlmServer, Reply};
+use serde_json::{Value, json};
+
+const ID: &str = "20261123_232051";
+
+/// One episode line as the reference's `EpisodicMemory.log` writes it.
+fn episode(turn: u32, role: &str, content: &str, meta: Value) -> String {
+    let line = json!({"ts": "2026-11-23T23:20:51.566452+00:00", "session": ID, "turn": turn,
+        "role": role, "content": content, "meta": meta});
+    format!("{line}\n")
+}
+
+/// The documented first turn: a scratchpad call, a memorize, an answer.
+fn first_turn() -> String {
+    [
+        episode(1, "user", "what is revenue by region? check the db", json!({})),
+        episode(
+            1,
+            "tool_call",
+            r#"{'action': 'exec', 'name': 'main', 'code': "import os\nprint(os.environ['DS_POSTGRES_PROD_DB__HOST'])\n", 'description': 'Check connection env'}"#,
+            json!({"tool": "scratchpad", "datasources": ["postgres_prod_db"]}),
+        ),
+        episode(1, "scratchpad", "db.internal.example\n45\n", json!({"description": "Check connection env"})),
+        episode(1, "tool_result", "[output]\ndb.internal.example\n45\n", json!({"tool": "scratchpad"})),
+        episode(1, "tool_call", "{'entries': [{'text': 'Revenue is in cents'}]}", json!({"tool": "memorize", "datasources": []})),
+        episode(0, "memory_write", "Revenue table is sales.orders; amounts are in cents", json!({"kind": "lesson", "topic": "sales-db"})),
+        episode(0, "memory_write", "Always group revenue by region_code, not region_name", json!({"kind": "always", "topic": ""})),
+        episode(1, "tool_result", "Memory updated: Encoded lesson", json!({"tool": "memorize"})),
+        "{\"ts\": \"2026-11-23T23:20:52+00:00\", \"role\": truncated garbage\n".to_string(),
+        episode(1, "assistant", "APAC leads revenue this quarter.", json!({})),
+    ]
+    .concat()
+}
+
+/// The reference's `_history.json` for the first turn.
+fn history() -> String {
+    json!([
+        {"role": "user", "content": "[2026-11-23 23:20] what is revenue by region? check the db"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "call_298a1cb0", "name": "scratchpad",
+            "input": {"action": "exec", "name": "main", "code": "print(1)"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_298a1cb0", "content": "[output]\n1"}]},
+        {"role": "assistant", "content": "APAC leads revenue this quarter."}
+    ])
+    .to_string()
+}
+
+/// A workspace as the reference leaves it: the log, and its history
+/// file with the mode it gives it (0600), or another.
+fn reference_workspace(env: &Env, log: &str, history_mode: Option<u32>) -> PathBuf {
+    let episodes = env.ws().join(".anton/episodes");
+    std::fs::create_dir_all(&episodes).unwrap();
+    std::fs::write(episodes.join(format!("{ID}.jsonl")), log).unwrap();
+    if let Some(mode) = history_mode {
+        let path = episodes.join(format!("{ID}_history.json"));
+        std::fs::write(&path, history()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    episodes
+}
+
+fn digest(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_reference_workspace_lists_grows_and_is_never_written() {
+    let env = Env::new();
+    // The last line is still being written by the reference.
+    let partial = episode(2, "user", "and by month?", json!({}));
+    let (written, unfinished) = partial.split_at(30);
+    let episodes = reference_workspace(&env, &format!("{}{written}", first_turn()), Some(0o600));
+    let before = digest(&episodes);
+
+    let first = env.run(&["sessions", "--json"]);
+    let listed = first.ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{first:#?}");
+    assert_eq!(listed[0]["id"], ID);
+    assert_eq!(listed[0]["task"], "what is revenue by region? check the db");
+    assert_eq!(listed[0]["turns"], 1);
+    assert!(
+        first
+            .stderr
+            .contains("Read 1 new session from the reference Anton's .anton/episodes (1 line not episodes, skipped)."),
+        "{first:#?}"
+    );
+    let shown = env.run(&["session", ID, "--json"]).ok().json();
+    assert_eq!(shown["details"]["scratchpad_cells"], 1, "{shown}");
+    assert_eq!(shown["details"]["memories_born"], 2, "{shown}");
+    let store = env.store();
+    let cells = store.cells(ID).unwrap();
+    assert_eq!(cells[0].pad, "main");
+    assert!(
+        cells[0].code.starts_with("import os\nprint(os.environ"),
+        "{:?}",
+        cells[0]
+    );
+    assert_eq!(cells[0].description, "Check connection env");
+    let messages = store.messages(ID, 0).unwrap().len();
+    assert_eq!(messages, 9, "every episode line but the broken and the unfinished one");
+
+    // Again: nothing new, nothing said, nothing twice.
+    let again = env.run(&["sessions", "--json"]);
+    assert_eq!(again.ok().stderr, "", "{again:#?}");
+    assert_eq!(store.messages(ID, 0).unwrap().len(), messages);
+
+    // A later run of the reference finishes the line and adds a turn.
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(episodes.join(format!("{ID}.jsonl")))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut log,
+        format!(
+            "{unfinished}{}",
+            episode(2, "assistant", "Growing each month.", json!({}))
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    drop(log);
+    let grown = env.run(&["sessions", "--json"]).ok().json();
+    assert_eq!(grown[0]["turns"], 2, "{grown}");
+    assert_eq!(store.messages(ID, 0).unwrap().len(), messages + 2);
+    assert_eq!(env.store().count_sessions().unwrap(), 1);
+
+    let after = digest(&episodes);
+    assert_eq!(after[1], before[1], "the history file is as the reference left it");
+    assert!(
+        after[0].1.starts_with(&before[0].1),
+        "the log only grew, by the reference"
+    );
+}
+
+#[test]
+fn a_reference_session_resumes_with_the_context_the_reference_saved() {
+    let env = Env::new();
+    reference_workspace(&env, &first_turn(), Some(0o600));
+    let server = LlmServer::start();
+    server.then(Reply::Text("By month: growing.".into()));
+    let run = env.run_env(&server.openai_env(), &["-c"], "and by month?\n");
+    assert!(run.ok().stdout.contains(&format!("Resumed session {ID}")), "{run:#?}");
+    let request = server.chat_requests().pop().unwrap();
+    let messages = request.body["messages"].as_array().unwrap();
+    assert_eq!(
+        messages[1]["content"], "[2026-11-23 23:20] what is revenue by region? check the db",
+        "{messages:#?}"
+    );
+    assert_eq!(messages[2]["tool_calls"][0]["id"], "call_298a1cb0", "{messages:#?}");
+    assert_eq!(messages[3]["tool_call_id"], "call_298a1cb0", "{messages:#?}");
+    assert_eq!(messages[4]["content"], "APAC leads revenue this quarter.");
+    assert_eq!(messages[5]["content"], "and by month?");
+    assert_eq!(messages.len(), 6);
+}
+
+#[test]
+fn a_log_that_did_not_come_with_its_private_history_is_quoted_not_replayed() {
+    let env = Env::new();
+    // As a clone or an unzip leaves files: readable by all.
+    reference_workspace(&env, &first_turn(), Some(0o644));
+    let server = LlmServer::start();
+    server.then(Reply::Text("noted".into()));
+    env.run_env(&server.openai_env(), &["-r", ID], "what did it find?\n")
+        .ok();
+    let request = server.chat_requests().pop().unwrap();
+    let messages = request.body["messages"].as_array().unwrap();
+    let quoted = messages[1]["content"].as_str().unwrap();
+    assert!(
+        quoted.starts_with("The earlier turns of this session were logged by the reference Anton in this folder.")
+            && quoted.contains("\n> user:\n> what is revenue by region? check the db"),
+        "{quoted}"
+    );
+    assert_eq!(messages[3]["content"], "what did it find?");
+    assert_eq!(messages.len(), 4, "{messages:#?}");
+}
