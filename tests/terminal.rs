@@ -569,3 +569,42 @@ fn in_the_chat_import_asks_before_leaving_a_session_then_switches_to_the_import(
     assert!(term.child.wait().unwrap().success());
     assert_eq!(env.store().count_sessions().unwrap(), 2);
 }
+
+#[test]
+fn fork_continues_in_a_new_session_cut_at_a_turn_and_names_its_parent() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    server
+        .then(Reply::Text("APAC leads.".into()))
+        .then(Reply::Text("March.".into()));
+    let parent = env
+        .run_env(&server.openai_env(), &[], "revenue by region?\nwhen did churn rise?\n")
+        .ok()
+        .session_id();
+    let mut term = Terminal::launch(&env, &["-r", &parent], &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("/fork Churn by month --at 1\r");
+    let at = term.wait_for(&format!("Forked {parent} into "), at);
+    let at = term.wait_for("Resumed session ", at);
+    let fork: String = {
+        let screen = term.screen.lock().unwrap();
+        screen[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let at = term.wait_for("(1 turn)", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+
+    let store = env.store();
+    let forked = store.get_session(&fork).unwrap().unwrap();
+    assert_eq!(forked.provenance.forked_from.as_deref(), Some(parent.as_str()));
+    assert_eq!((forked.turns, forked.title.as_str()), (1, "Churn by month"));
+    assert_eq!(store.get_session(&parent).unwrap().unwrap().turns, 2);
+    let shown = env.run(&["session", &fork]).ok().stdout.clone();
+    assert!(shown.contains(&format!("Forked from: {parent}")), "{shown}");
+    let picker = env.run_with_input(&["-r"], "q\n");
+    assert!(picker.stdout.contains(&format!("(fork of {parent})")), "{picker:#?}");
+}

@@ -17,6 +17,11 @@ const OWN_COMMANDS: &[(&str, &str, &[&str])] = &[
     ),
     ("done", "mark this session completed and start afresh", &[]),
     ("rename", "give this session a title of your own", &[]),
+    (
+        "fork",
+        "continue in a new session with this one's history: /fork [title] [--at TURN]",
+        &[],
+    ),
 ];
 
 /// The longest title `/rename` keeps.
@@ -55,6 +60,9 @@ impl Chat<'_> {
         }
         if name == "rename" {
             return self.rename(&words);
+        }
+        if name == "fork" {
+            return self.fork(&words);
         }
         match self.app.plugins.dispatch(&name, words, Origin::Chat) {
             Dispatch::Ran(Ok(outcome)) => {
@@ -110,15 +118,13 @@ impl Chat<'_> {
     /// `/rename <title>`: the user's own title, which no automatic or
     /// imported one replaces.
     fn rename(&mut self, words: &[String]) {
-        let title = terminal::sanitize_line(&self.scrubber().scrub(&words.join(" ")));
-        let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
+        let title = self.typed_title(words);
         if title.is_empty() {
             return println!("Usage: /rename <title>");
         }
         let Some(live) = &self.live else {
             return println!("No session yet: say something first, or /resume one.");
         };
-        let title: String = title.chars().take(TITLE_CHARS).collect();
         let session = live.id.clone();
         self.journal.write(Record::Title {
             session: session.clone(),
@@ -126,6 +132,46 @@ impl Chat<'_> {
             by_user: true,
         });
         println!("Renamed session {session} to \"{title}\".");
+    }
+
+    /// A title as typed: one line, scrubbed, no terminal controls, capped.
+    fn typed_title(&self, words: &[String]) -> String {
+        let title = terminal::sanitize_line(&self.scrubber().scrub(&words.join(" ")));
+        let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
+        title.chars().take(TITLE_CHARS).collect()
+    }
+
+    /// `/fork [title] [--at TURN]`: a new session with this one's history
+    /// (up to TURN), which the chat continues in; this one stays as it was.
+    fn fork(&mut self, words: &[String]) {
+        const USAGE: &str = "Usage: /fork [title] [--at TURN]";
+        let Some(live) = &self.live else {
+            return println!("No session yet: say something first, or /resume one.");
+        };
+        let (mut at, mut title) = (None, Vec::new());
+        let mut words = words.iter();
+        while let Some(word) = words.next() {
+            if word != "--at" {
+                title.push(word.clone());
+                continue;
+            }
+            match words.next().and_then(|n| n.parse::<u32>().ok()) {
+                Some(turn) if turn >= 1 && turn <= live.turns => at = Some(turn),
+                _ => return println!("--at takes a turn from 1 to {}. {USAGE}", live.turns),
+            }
+        }
+        let title = self.typed_title(&title);
+        let parent = live.id.clone();
+        match self
+            .journal
+            .with_store(|s| s.fork_session(&parent, at, Some(&title).filter(|t| !t.is_empty()).map(String::as_str)))
+        {
+            Ok(fork) => {
+                println!("Forked {parent} into {}; {parent} stays as it was.", fork.id);
+                self.switch_to(&fork.id);
+            }
+            Err(e) => println!("error: {}", terminal::sanitize(&e.0)),
+        }
     }
 
     pub(super) fn slash_names(&self) -> Vec<String> {

@@ -37,7 +37,7 @@ impl Chat<'_> {
                 {
                     return;
                 }
-                match self.journal.with_store(|s| s.fork_session(&session.id)) {
+                match self.journal.with_store(|s| s.fork_session(&session.id, None, None)) {
                     Ok(fork) => {
                         println!("Forked {} into {}.", session.id, fork.id);
                         session = fork;

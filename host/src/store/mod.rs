@@ -273,29 +273,62 @@ impl Store {
         self.transaction(|w| w.set_status(session_id, status))
     }
 
-    /// A new session with `id`'s history and records, linked to it as its parent.
-    pub fn fork_session(&self, id: &str) -> Result<Session> {
+    /// A new session with `id`'s history and records up to turn `at` (all
+    /// of it without), linked to it as its parent. What the parent was
+    /// given from outside stays marked so in the fork: where it was
+    /// imported from, the summary it came with, the context the reference
+    /// Anton saved.
+    pub fn fork_session(&self, id: &str, at: Option<u32>, title: Option<&str>) -> Result<Session> {
+        let at = at.unwrap_or(MAX_TURN);
         let new_id = self.transaction(|w| {
             let parent = w.conn.query_row(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"), [id], session_from_row)?;
             let child = w.create_session(&NewSession {
-                title: parent.title.clone(),
+                title: title.map_or_else(|| parent.title.clone(), str::to_string),
                 provider: parent.provider.clone(),
                 model: parent.model.clone(),
                 created_at: None,
             })?;
             w.conn.execute(
                 "INSERT INTO messages (session_id, turn, role, content, meta, created_at)
-                 SELECT ?2, turn, role, content, meta, created_at FROM messages WHERE session_id = ?1 ORDER BY id",
-                [id, &child.id],
+                 SELECT ?2, turn, role, content, meta, created_at FROM messages WHERE session_id = ?1 AND turn <= ?3 ORDER BY id",
+                params![id, child.id, at],
             )?;
+            // Records made by the turns kept: up to the last message kept.
+            let until: i64 = w.conn.query_row(
+                "SELECT coalesce(max(created_at), 0) FROM messages WHERE session_id = ?1",
+                [&child.id],
+                |r| r.get(0),
+            )?;
+            let whole = at >= parent.turns;
             w.conn.execute(
                 "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
-                 SELECT ?2, pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells WHERE session_id = ?1 ORDER BY id",
-                [id, &child.id],
+                 SELECT ?2, pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
+                 WHERE session_id = ?1 AND (?3 OR started_at <= ?4) ORDER BY id",
+                params![id, child.id, whole, until],
             )?;
             w.conn.execute(
-                "UPDATE sessions SET forked_from = ?1, task = ?3, summary = ?4, turns = ?5, messages = ?6 WHERE id = ?2",
-                params![id, child.id, parent.task, parent.summary, parent.turns, parent.messages],
+                "INSERT INTO session_memories (session_id, relation, kind, scope, text, topic, at)
+                 SELECT ?2, relation, kind, scope, text, topic, at FROM session_memories
+                 WHERE session_id = ?1 AND (?3 OR at <= ?4)",
+                params![id, child.id, whole, until],
+            )?;
+            w.conn.execute(
+                "UPDATE sessions SET forked_from = ?1, summary = CASE WHEN ?3 THEN p.summary ELSE '' END,
+                     title_source = CASE WHEN ?4 THEN 'user' ELSE p.title_source END,
+                     imported_by = p.imported_by, imported_at = p.imported_at, exported_by = p.exported_by,
+                     exported_at = p.exported_at, original_id = p.original_id, source_file = p.source_file,
+                     file_sha256 = p.file_sha256, imported_summary = p.imported_summary,
+                     task = (SELECT coalesce((SELECT content FROM messages WHERE session_id = ?2 AND role = 'user' ORDER BY id LIMIT 1), '')),
+                     turns = (SELECT coalesce(max(turn), 0) FROM messages WHERE session_id = ?2),
+                     messages = (SELECT count(*) FROM messages WHERE session_id = ?2)
+                 FROM (SELECT * FROM sessions WHERE id = ?1) AS p
+                 WHERE sessions.id = ?2",
+                params![id, child.id, whole, title.is_some()],
+            )?;
+            w.conn.execute(
+                "INSERT INTO reference_sessions (session_id, log_size, log_modified, read_to, context)
+                 SELECT ?2, 0, 0, 0, context FROM reference_sessions WHERE session_id = ?1 AND context IS NOT NULL AND ?3",
+                params![id, child.id, whole],
             )?;
             Ok(child.id)
         })?;

@@ -156,6 +156,61 @@ fn an_automatic_title_never_replaces_the_users() {
 }
 
 #[test]
+fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
+    let (_dir, store) = open();
+    let imported = store
+        .import_session(&Import {
+            title: "Churn in Q3".into(),
+            summary: "Goal: why churn rose.".into(),
+            messages: (1..=3)
+                .flat_map(|turn| {
+                    ["user", "assistant"].map(|role| NewMessage {
+                        turn,
+                        role: role.into(),
+                        content: format!("{role} {turn}"),
+                        meta: r#"{"imported":true}"#.into(),
+                        created_at: i64::from(turn) * 1000,
+                    })
+                })
+                .collect(),
+            provenance: Provenance {
+                imported_by: Some("bob".into()),
+                exported_by: Some("alice".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+    let whole = store.fork_session(&imported.id, None, None).unwrap();
+    assert_eq!((whole.turns, whole.messages), (3, 6));
+    assert_eq!(whole.provenance.forked_from.as_deref(), Some(imported.id.as_str()));
+    assert_eq!(
+        whole.provenance.exported_by.as_deref(),
+        Some("alice"),
+        "still the exporter's material"
+    );
+    assert_eq!(
+        store.imported_summary(&whole.id).unwrap().as_deref(),
+        Some("Goal: why churn rose.")
+    );
+    assert_eq!(whole.summary, "Goal: why churn rose.");
+
+    let cut = store
+        .fork_session(&imported.id, Some(1), Some("Just the start"))
+        .unwrap();
+    assert_eq!((cut.turns, cut.messages, cut.title.as_str()), (1, 2, "Just the start"));
+    assert_eq!(cut.summary, "", "the summary told of more than the fork holds");
+    assert_eq!(store.messages(&cut.id, 0).unwrap()[1].content, "assistant 1");
+    store.set_title(&cut.id, "llm title", false).unwrap();
+    assert_eq!(store.get_session(&cut.id).unwrap().unwrap().title, "Just the start");
+    assert_eq!(
+        store.get_session(&imported.id).unwrap().unwrap().turns,
+        3,
+        "the parent is as it was"
+    );
+}
+
+#[test]
 fn an_imported_session_keeps_its_title_and_summary_until_the_user_renames_it() {
     let (_dir, store) = open();
     let imported = store

@@ -93,6 +93,9 @@ fn item(s: &Session) -> String {
     if !matches!(s.status, SessionStatus::Idle | SessionStatus::Completed) {
         line.push_str(&format!(" [{}]", s.status.name()));
     }
+    if let Some(parent) = &s.provenance.forked_from {
+        line.push_str(&format!(" (fork of {})", one_line(parent)));
+    }
     if s.provenance.imported_by.is_some() {
         let from = s.provenance.exported_by.as_deref().unwrap_or("someone");
         line.push_str(&format!(" (imported from {})", one_line(from)));
