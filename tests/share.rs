@@ -875,3 +875,53 @@ fn what_the_model_is_quoted_of_an_import_is_scrubbed_of_known_secrets() {
         .to_string();
     assert!(quoted.contains("exported by \"[REDACTED"), "{quoted}");
 }
+
+#[test]
+fn export_writes_transcripts_for_people_redacted_like_every_export() {
+    let env = Env::new();
+    let server = LlmServer::start();
+    worked_session(&env, &server);
+    let token = "ghp_4kT9zQ2mW8xR1vB7nL3pJ6sD0fG5hY2uE9aC";
+    server.then(Reply::Text("Noted <script>alert(1)</script>.".into()));
+    let id = env.run(&["sessions", "--json"]).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.run_env(&server.openai_env(), &["-r", &id], &format!("my token is {token}\n"))
+        .ok();
+    for (format, extension, kind) in [("md", "md", "md"), ("html", "html", "html")] {
+        let run = env.run(&["share", "export", "--format", format]);
+        let file = exported_file(&run.ok().stdout);
+        assert_eq!(file.extension().unwrap(), extension, "{run:#?}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(token), "{format}: the token is redacted: {text}");
+        assert!(text.contains("[REDACTED_GITHUB"), "{format}: {text}");
+        for part in [
+            "revenue by region?",
+            "APAC leads.",
+            "Scratchpad cells",
+            "6*7",
+            "Revenue is in cents",
+        ] {
+            assert!(text.contains(part), "{format}: {part:?} missing from {text}");
+        }
+        let history = env.run(&["share", "history", "--json"]).ok().json();
+        assert_eq!(history[0]["kind"], kind, "{history}");
+    }
+    let html = std::fs::read_to_string(exported_file(
+        &env.run(&["share", "export", "--format", "html"]).ok().stdout,
+    ))
+    .unwrap();
+    assert!(html.contains("Noted &lt;script&gt;alert(1)&lt;/script&gt;."), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    // A transcript is for people: importing one says what it is not.
+    let md = env.ws().join(".anton/output");
+    let md = std::fs::read_dir(md)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .unwrap();
+    let refused = env.run(&["share", "import", md.to_str().unwrap()]);
+    refused.fails();
+    assert!(refused.stderr.contains("not a .anton file"), "{refused:#?}");
+}

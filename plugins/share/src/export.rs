@@ -13,14 +13,48 @@ use serde_json::{Value, json};
 use crate::redaction::{Redaction, redact};
 use crate::{cell_count, memory_counts, or_none, time};
 
+/// What an export writes: a `.anton` file, or a transcript for people.
+#[derive(Clone, Copy)]
+enum Output {
+    Anton(Format),
+    Markdown,
+    Html,
+}
+
+impl Output {
+    /// As the ledger and `/share history` name it.
+    fn name(self) -> &'static str {
+        match self {
+            Output::Anton(format) => format.name(),
+            Output::Markdown => "markdown",
+            Output::Html => "html",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Output::Anton(_) => "anton",
+            Output::Markdown => "md",
+            Output::Html => "html",
+        }
+    }
+}
+
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session", "--dry-run"]) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
-    let format = match args.value("--format")? {
-        None | Some("anton") | Some("v1") => Format::V1,
-        Some("v0.1") => Format::V01,
-        Some(other) => return Err(format!("unknown format '{other}': use v1 (default) or v0.1")),
+    let output = match args.value("--format")? {
+        None | Some("anton") | Some("v1") => Output::Anton(Format::V1),
+        Some("v0.1") => Output::Anton(Format::V01),
+        Some("md") | Some("markdown") => Output::Markdown,
+        Some("html") => Output::Html,
+        Some(other) => {
+            return Err(format!(
+                "unknown format '{}': use v1 (default), v0.1, md or html",
+                one_line(other)
+            ));
+        }
     };
     let summary_only = args.flag("--summary");
     let dry_run = args.flag("--dry-run");
@@ -97,16 +131,18 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     };
     let redaction = redact(&mut bundle);
     if dry_run {
-        chat::print(&dry_run_report(&bundle, &redaction, format));
+        chat::print(&dry_run_report(&bundle, &redaction, output.name()));
         return Ok(Outcome::ok());
     }
-    let bytes = match format {
-        Format::V1 => format::write_v1(&bundle),
-        Format::V01 => format::write_v01(&bundle),
+    let bytes = match output {
+        Output::Anton(Format::V1) => format::write_v1(&bundle),
+        Output::Anton(Format::V01) => format::write_v01(&bundle),
+        Output::Markdown => format::readable::markdown(&bundle).into_bytes(),
+        Output::Html => format::readable::html(&bundle).into_bytes(),
     };
     // A slug can join what redacting the title saw apart: redact it too.
     let name = storage::redact(&[slug(&bundle.title)]).texts.concat();
-    let path = write_unique(&slug(&name), &time::file_stamp(now), &bytes)?;
+    let path = write_unique(&slug(&name), &time::file_stamp(now), output.extension(), &bytes)?;
     let sha256 = format::sha256_hex(&bytes);
     storage::record_share(&ShareEntry {
         direction: "export".into(),
@@ -115,7 +151,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         title: bundle.title.clone(),
         who: bundle.exported_by.clone(),
         at: now,
-        format: crate::ledger_format(format, &bundle),
+        format: crate::ledger_format(output.name(), &bundle),
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;
@@ -184,13 +220,13 @@ fn title_and_summary(session: &Session, messages: &[Message]) -> (String, String
 
 /// What `--dry-run` shows: what the file would hide and where, nothing
 /// written.
-fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: Format) -> String {
+fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: &str) -> String {
     const SHOWN: usize = 20;
     let mut lines = vec![
         format!(
             "Dry run: nothing written. Would export \"{}\" ({}).",
             one_line(&bundle.title),
-            format.name()
+            format
         ),
         format!("  Redacted: {}", describe_redactions(&redaction.in_file)),
     ];
@@ -243,7 +279,7 @@ fn slug(title: &str) -> String {
 /// Write `<dir>/<slug>_<stamp>.anton` so that it appears whole and never
 /// replaces another file: a temp file, then a hard link that fails if the
 /// name is taken (then `-2`, `-3`, …).
-fn write_unique(slug: &str, stamp: &str, bytes: &[u8]) -> Result<String, String> {
+fn write_unique(slug: &str, stamp: &str, extension: &str, bytes: &[u8]) -> Result<String, String> {
     let dir = format!("{}/.anton/output", chat::workspace_dir());
     remove_stale_temps(&dir)?;
     let temp = format!("{dir}/.export-{stamp}-{}.tmp", time::now_ms());
@@ -254,9 +290,9 @@ fn write_unique(slug: &str, stamp: &str, bytes: &[u8]) -> Result<String, String>
     let result = (1..1000)
         .map(|n| {
             if n == 1 {
-                format!("{dir}/{slug}_{stamp}.anton")
+                format!("{dir}/{slug}_{stamp}.{extension}")
             } else {
-                format!("{dir}/{slug}_{stamp}-{n}.anton")
+                format!("{dir}/{slug}_{stamp}-{n}.{extension}")
             }
         })
         .find_map(|path| match std::fs::hard_link(&temp, &path) {

@@ -73,7 +73,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         title: bundle.title.clone(),
         who: me,
         at: now,
-        format: crate::ledger_format(format, &bundle),
+        format: crate::ledger_format(format.name(), &bundle),
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;

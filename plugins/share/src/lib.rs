@@ -10,7 +10,7 @@ mod status;
 mod time;
 
 use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, register_plugin};
-use anton_share_format::{Bundle, Format};
+use anton_share_format::Bundle;
 
 struct Share;
 
@@ -62,8 +62,7 @@ pub(crate) fn cell_count(bundle: &Bundle) -> String {
 
 /// How the ledger names a file: its format, with `-summary` for the light
 /// file (`/share history` shows the kind from it).
-pub(crate) fn ledger_format(format: Format, bundle: &Bundle) -> String {
-    let name = format.name();
+pub(crate) fn ledger_format(name: &str, bundle: &Bundle) -> String {
     if bundle.summary_only {
         format!("{name}{SUMMARY_SUFFIX}")
     } else {
@@ -73,9 +72,16 @@ pub(crate) fn ledger_format(format: Format, bundle: &Bundle) -> String {
 
 const SUMMARY_SUFFIX: &str = "-summary";
 
-/// What kind of file a ledger entry is: full, summary, v0.1 or v0.1 summary.
+/// What kind of file a ledger entry is: full, summary, v0.1 or v0.1
+/// summary, or a transcript for people (md, html).
 pub(crate) fn ledger_kind(format: &str) -> &'static str {
     let summary = format.ends_with(SUMMARY_SUFFIX);
+    if format.starts_with("markdown") {
+        return "md";
+    }
+    if format.starts_with("html") {
+        return "html";
+    }
     match (format.contains("v0.1"), summary) {
         (true, true) => "v0.1 summary",
         (true, false) => "v0.1",

@@ -11,6 +11,7 @@
 //! line naming the field at fault, before anything is written anywhere.
 
 pub mod naming;
+pub mod readable;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read, Write};

@@ -436,3 +436,84 @@ fn a_directory_that_disagrees_with_its_end_record_is_refused() {
         "the zip's directory lists 5 entries, but its end record says 4: a damaged or doctored file"
     );
 }
+
+/// The tags of an HTML page nest and close (void tags aside): a page a
+/// browser reads as written, not by repair.
+fn tags_nest(html: &str) -> Result<(), String> {
+    const VOID: [&str; 2] = ["meta", "br"];
+    let mut open: Vec<String> = Vec::new();
+    for piece in html.split('<').skip(1) {
+        let tag = piece.split(['>', ' ']).next().unwrap_or_default();
+        if tag.starts_with('!') || VOID.contains(&tag) {
+            continue;
+        }
+        match tag.strip_prefix('/') {
+            Some(closing) => match open.pop() {
+                Some(opened) if opened == closing => {}
+                other => return Err(format!("</{closing}> closes {other:?}")),
+            },
+            None => open.push(tag.to_string()),
+        }
+    }
+    if open.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("left open: {open:?}"))
+    }
+}
+
+#[test]
+fn a_transcript_for_people_escapes_what_the_session_said_and_fetches_nothing() {
+    let mut bundle = sample();
+    bundle.title = "Revenue <b>by</b> region".into();
+    bundle.summary = "Found it.\n\nNext: <script>alert(1)</script> & more".into();
+    bundle.conversation[0].content = "<img src=http://evil.example/x.png onerror=alert(1)>\u{1b}[31m".into();
+    bundle.cells[0].code = "print('```')\n```\nfence".into();
+    let html = crate::readable::html(&bundle);
+    tags_nest(&html).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    for absent in ["<script", "<img", "url(", "@import", "\u{1b}"] {
+        assert!(!html.contains(absent), "{absent:?} in:\n{html}");
+    }
+    for tag in html
+        .split('<')
+        .skip(1)
+        .map(|piece| piece.split('>').next().unwrap_or_default())
+    {
+        assert!(
+            !["src=", "href=", "on"].iter().any(|a| tag.contains(&format!(" {a}"))) || tag.starts_with("meta"),
+            "nothing fetched or run: <{tag}>"
+        );
+    }
+    assert!(
+        html.contains("<title>Revenue &lt;b&gt;by&lt;/b&gt; region</title>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;img src=http://evil.example/x.png"), "{html}");
+    for text in [
+        "Conversation",
+        "Scratchpad cells",
+        "Memories",
+        bundle.cells[0].description.as_str(),
+    ] {
+        assert!(html.contains(text), "{text} in:\n{html}");
+    }
+
+    let markdown = crate::readable::markdown(&bundle);
+    assert!(
+        markdown.starts_with("# Revenue <b>by</b> region\n\nExported by "),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("````python\nprint('```')\n```\nfence\n````"),
+        "a fence longer than any in the code: {markdown}"
+    );
+    assert!(
+        markdown.contains("> Found it.\n>\n> Next:") || markdown.contains("> Found it.\n> \n> Next:"),
+        "{markdown}"
+    );
+}
