@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::Env;
 use common::llm_server::{LlmServer, Reply};
+use common::pty::Terminal;
 use serde_json::{Value, json};
 
 const ID: &str = "20261123_232051";
@@ -148,13 +149,21 @@ fn a_reference_workspace_lists_grows_and_is_never_written() {
 }
 
 #[test]
-fn a_reference_session_resumes_with_the_context_the_reference_saved() {
+fn a_reference_session_resumes_with_the_context_the_reference_saved_once_the_user_says_so() {
     let env = Env::new();
     reference_workspace(&env, &first_turn(), Some(0o600));
     let server = LlmServer::start();
     server.then(Reply::Text("By month: growing.".into()));
-    let run = env.run_env(&server.openai_env(), &["-c"], "and by month?\n");
-    assert!(run.ok().stdout.contains(&format!("Resumed session {ID}")), "{run:#?}");
+    let mut term = Terminal::launch(&env, &["-c"], &server.openai_env());
+    let at = term.wait_for("Give it to the model as its own", 0);
+    term.send("y\r");
+    let at = term.wait_for(&format!("Resumed session {ID}"), at);
+    let at = term.wait_for("you> ", at);
+    term.send("and by month?\r");
+    let at = term.wait_for("By month: growing.", at);
+    term.wait_for("you> ", at);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
     let request = server.chat_requests().pop().unwrap();
     let messages = request.body["messages"].as_array().unwrap();
     assert_eq!(
@@ -166,6 +175,85 @@ fn a_reference_session_resumes_with_the_context_the_reference_saved() {
     assert_eq!(messages[4]["content"], "APAC leads revenue this quarter.");
     assert_eq!(messages[5]["content"], "and by month?");
     assert_eq!(messages.len(), 6);
+
+    // Asked once: the next resume remembers the answer.
+    server.then(Reply::Text("Still growing.".into()));
+    let mut term = Terminal::launch(&env, &["-r", ID], &server.openai_env());
+    let at = term.wait_for("you> ", 0);
+    term.send("\x04");
+    assert!(term.child.wait().unwrap().success());
+    assert!(!term.screen.lock().unwrap()[..at].contains("Give it to the model"));
+}
+
+#[test]
+fn without_a_person_to_ask_the_saved_context_is_quoted() {
+    let env = Env::new();
+    reference_workspace(&env, &first_turn(), Some(0o600));
+    let server = LlmServer::start();
+    server.then(Reply::Text("noted".into()));
+    env.run_env(&server.openai_env(), &["-r", ID], "what did it find?\n")
+        .ok();
+    let request = server.chat_requests().pop().unwrap();
+    let quoted = request.body["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(
+        quoted.starts_with("The earlier turns of this session were logged by the reference Anton"),
+        "{quoted}"
+    );
+}
+
+#[test]
+fn two_antons_adopting_at_once_store_each_line_once() {
+    for _ in 0..3 {
+        let env = Env::new();
+        reference_workspace(&env, &first_turn(), Some(0o600));
+        let racers: Vec<_> = (0..3)
+            .map(|_| env.command_in(env.ws(), &["sessions", "--json"]).spawn().unwrap())
+            .collect();
+        for mut racer in racers {
+            assert!(racer.wait().unwrap().success());
+        }
+        assert_eq!(env.store().messages(ID, 0).unwrap().len(), 9);
+        assert_eq!(env.store().cells(ID).unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn secrets_odd_turns_and_times_to_come_are_held_at_the_door() {
+    let env = Env::new();
+    let token = "ghp_4kT9zQ2mW8xR1vB7nL3pJ6sD0fG5hY2uE9aC";
+    let log = [
+        episode(1, "user", &format!("my token:\n{token}"), json!({})),
+        episode(1, "assistant", "ok", json!({})),
+        format!(
+            "{}\n",
+            json!({"ts": "2099-12-31T00:00:00+00:00", "session": ID, "turn": 4294967295u64, "role": "user", "content": "far"})
+        ),
+        format!(
+            "{}\n",
+            json!({"ts": "2099-12-31T00:00:00+00:00", "session": ID, "turn": 2, "role": "user", "content": "later"})
+        ),
+    ]
+    .concat();
+    let episodes = reference_workspace(&env, &log, None);
+    let history = json!([{"role": "user", "content": format!("A:\n{token}")}]).to_string();
+    let path = episodes.join(format!("{ID}_history.json"));
+    std::fs::write(&path, history).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let run = env.run(&["sessions", "--json"]);
+    let listed = run.ok().json();
+    assert!(
+        run.stderr.contains("(1 line not episodes, skipped)"),
+        "the turn past the cap: {run:#?}"
+    );
+    assert_eq!(listed[0]["turns"], 2);
+    let store = env.store();
+    let session = store.get_session(ID).unwrap().unwrap();
+    assert!(session.updated_at <= anton::store::now_ms(), "no time to come");
+    let (context, _) = store.reference_context(ID).unwrap().unwrap();
+    assert!(!context.contains(token) && context.contains("[REDACTED"), "{context}");
+    for message in store.messages(ID, 0).unwrap() {
+        assert!(!message.content.contains(token), "{message:?}");
+    }
 }
 
 #[test]

@@ -156,7 +156,7 @@ impl Chat<'_> {
     /// here (its private `_history.json`), else quoted as material; anton's
     /// own turns follow as they were.
     fn model_context(
-        &self,
+        &mut self,
         id: &str,
         messages: &[store::Message],
         imported_note: Option<&str>,
@@ -167,7 +167,11 @@ impl Chat<'_> {
             return context::rebuild(messages, imported_note);
         }
         let saved = match self.journal.with_store(|s| s.reference_context(id)) {
-            Ok(saved) => saved.and_then(|json| crate::episodes::model_context(&self.scrubber().scrub(&json))),
+            Ok(Some((json, accepted))) if accepted || self.accepts_reference_context(id) => {
+                let json = self.scrubber().scrub_json_text(&json, &mut Default::default());
+                crate::episodes::model_context(&json)
+            }
+            Ok(_) => None,
             Err(e) => {
                 println!(
                     "warning: the reference Anton's context for this session cannot be read ({e}); its log is quoted"
@@ -182,6 +186,25 @@ impl Chat<'_> {
         let (rest, repaired) = context::rebuild(&own, imported_note);
         history.extend(rest);
         (history, repaired)
+    }
+
+    /// Whether the user lets the context the reference saved be the model's
+    /// own conversation: its file may have come with a cloned repository
+    /// as well as from their own runs. Asked once, on a terminal only.
+    fn accepts_reference_context(&mut self, id: &str) -> bool {
+        if !self.interactive
+            || !terminal::confirm(
+                "The reference Anton saved this session's context here. Give it to the model as its own \
+                 conversation (no: quoted as material, as for a file from someone else)?",
+                true,
+            )
+        {
+            return false;
+        }
+        if let Err(e) = self.journal.with_store(|s| s.accept_reference_context(id)) {
+            println!("warning: {e}; you will be asked again");
+        }
+        true
     }
 
     /// Make `live` the chat's session, for the model and for plugins alike.

@@ -55,7 +55,61 @@ pub fn model_context(json: &str) -> Option<Vec<Message>> {
             _ => {}
         }
     }
-    Some(out)
+    Some(repaired(out))
+}
+
+/// What providers accept: every tool call answered before the next turn,
+/// no result without its call, no call without an id.
+fn repaired(messages: Vec<Message>) -> Vec<Message> {
+    let mut out = Vec::new();
+    let mut open: Vec<ToolCall> = Vec::new();
+    let answer_open = |out: &mut Vec<Message>, open: &mut Vec<ToolCall>| {
+        for call in open.drain(..) {
+            out.push(Message::ToolResult {
+                call_id: call.id,
+                name: call.name,
+                content: "(no result was saved)".into(),
+            });
+        }
+    };
+    for (n, message) in messages.into_iter().enumerate() {
+        match message {
+            Message::ToolResult { call_id, content, .. } => {
+                if let Some(index) = open.iter().position(|c| c.id == call_id) {
+                    let call = open.remove(index);
+                    out.push(Message::ToolResult {
+                        call_id,
+                        name: call.name,
+                        content,
+                    });
+                }
+            }
+            Message::Assistant { text, tool_calls } => {
+                answer_open(&mut out, &mut open);
+                let tool_calls: Vec<ToolCall> = tool_calls
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, mut call)| {
+                        if call.id.is_empty() {
+                            call.id = format!("ref_{n}_{k}");
+                        }
+                        if !call.input.is_object() {
+                            call.input = serde_json::json!({"input": call.input});
+                        }
+                        call
+                    })
+                    .collect();
+                open.extend(tool_calls.iter().cloned());
+                out.push(Message::Assistant { text, tool_calls });
+            }
+            user => {
+                answer_open(&mut out, &mut open);
+                out.push(user);
+            }
+        }
+    }
+    answer_open(&mut out, &mut open);
+    out
 }
 
 /// A tool result's content: a string, or text blocks.
@@ -108,5 +162,23 @@ mod tests {
             ]
         );
         assert_eq!(model_context("{\"not\": \"a list\"}"), None);
+    }
+
+    #[test]
+    fn a_broken_history_is_repaired_as_providers_need_it() {
+        let history = r#"[
+            {"role":"assistant","content":[{"type":"tool_use","id":"","name":"x","input":"notadict"}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"orphan","content":"?"}]},
+            {"role":"user","content":"next"}
+        ]"#;
+        let context = model_context(history).unwrap();
+        assert_eq!(context.len(), 3, "{context:?}");
+        let Message::Assistant { tool_calls, .. } = &context[0] else {
+            panic!("{context:?}")
+        };
+        assert_eq!(tool_calls[0].id, "ref_0_0");
+        assert_eq!(tool_calls[0].input, serde_json::json!({"input": "notadict"}));
+        assert!(matches!(&context[1], Message::ToolResult { call_id, .. } if call_id == "ref_0_0"));
+        assert_eq!(context[2], Message::User("next".into()));
     }
 }

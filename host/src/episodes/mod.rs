@@ -20,8 +20,10 @@ pub use history::model_context;
 use crate::services::Services;
 use crate::store::{Adopted, Adoption, Cell, FileState, MAX_TURN, NewMessage, SessionMemory};
 
-/// The largest log or history file anton reads.
-const MAX_FILE: u64 = 256 * 1024 * 1024;
+/// The largest history file anton reads.
+const MAX_HISTORY: u64 = 64 * 1024 * 1024;
+/// The most of a log one command reads; the rest waits for the next.
+const MAX_CHUNK: u64 = 64 * 1024 * 1024;
 /// The logs a workspace may hold before the rest are left for later runs.
 const MAX_LOGS: usize = 100_000;
 
@@ -44,7 +46,12 @@ pub fn adopt(services: &Services) {
     if found.is_empty() {
         return;
     }
-    let known = match services.read_store(|s| s.adopted()) {
+    // A store another anton is creating this moment reads as unfinished:
+    // opened for writing, it is read once that anton is done.
+    let known = match services
+        .read_store(|s| s.adopted())
+        .or_else(|_| services.write_store(|s| s.adopted()))
+    {
         Ok(known) => known,
         Err(e) => return warn(&format!("the reference Anton's sessions were not read: {e}")),
     };
@@ -126,7 +133,9 @@ fn scan(dir: &Path) -> Vec<Found> {
 /// The reference names logs by UTC time (`20261123_232051`); anything that
 /// could not be an id on a command line is not one.
 fn is_session_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    id.len() <= 64
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn regular_file(path: &Path) -> Option<FileState> {
@@ -164,36 +173,65 @@ struct Episode {
 
 /// The new lines of one log (and its history, when that changed).
 fn read(dir: &Path, found: &Found, known: Option<&Adopted>) -> std::io::Result<Adoption> {
+    let from = known.map_or(0, |k| k.read_to);
     let mut adoption = Adoption {
         session_id: found.id.clone(),
         log: Some(found.log),
+        read_from: from,
+        read_to: from,
         ..Default::default()
     };
-    // A log the reference only appends to; one that shrank was replaced,
-    // and what was adopted of it stays as it was.
-    let from = known.map_or(0, |k| k.read_to);
-    adoption.read_to = from;
     if found.log.size > from {
-        let bytes = read_from(&dir.join(format!("{}.jsonl", found.id)), from, found.log.size)?;
+        // From the newline that ended what was read: a log that no longer
+        // has one there was replaced, and nothing of the new one is grafted on.
+        let start = from.saturating_sub(1);
+        let to = found.log.size.min(start + MAX_CHUNK);
+        let bytes = read_from(&dir.join(format!("{}.jsonl", found.id)), start, to)?;
+        let bytes = match from {
+            0 => &bytes[..],
+            _ if bytes.first() == Some(&b'\n') => &bytes[1..],
+            _ => {
+                warn(&format!(
+                    "{}.jsonl in .anton/episodes was replaced since it was read; what was read stays",
+                    found.id
+                ));
+                return Ok(adoption);
+            }
+        };
         // A last line without its newline is still being written.
         let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |end| end + 1);
         adoption.read_to = from + whole as u64;
-        episodes(&bytes[..whole], from, &mut adoption);
-    }
-    if found.history.is_some() && found.history != known.and_then(|k| k.history) {
-        let path = dir.join(format!("{}_history.json", found.id));
-        let text = crate::files::read_text(&path, MAX_FILE)?.unwrap_or_default();
-        // Only a list of messages is a model context.
-        if serde_json::from_str::<Vec<Value>>(&text).is_ok() {
-            adoption.history = found.history.map(|state| (state, text));
+        if to < found.log.size {
+            // Read on from here next time.
+            adoption.log = Some(FileState {
+                size: adoption.read_to,
+                ..found.log
+            });
         }
+        let fallback = found.log.modified_ns / 1_000_000;
+        episodes(&bytes[..whole], from, fallback, &mut adoption);
+        if adoption.started_at == 0 {
+            adoption.started_at = fallback;
+        }
+    }
+    if let Some(state) = found.history
+        && Some(state) != known.and_then(|k| k.history)
+    {
+        let path = dir.join(format!("{}_history.json", found.id));
+        // Only a list of messages is a model context; anything else is kept
+        // as looked at, so it is not read again until it changes.
+        let text = crate::files::read_text(&path, MAX_HISTORY)
+            .ok()
+            .flatten()
+            .filter(|t| serde_json::from_str::<Vec<Value>>(t).is_ok());
+        adoption.history = Some((state, text));
     }
     Ok(adoption)
 }
 
-/// Bytes `from..to` of a regular file, its type and size checked first.
+/// Bytes `from..to` of a regular file, its type checked first.
 fn read_from(path: &Path, from: u64, to: u64) -> std::io::Result<Vec<u8>> {
-    let mut file = crate::files::open_regular(path, MAX_FILE)?;
+    let mut file = crate::files::open_regular(path, u64::MAX)?;
     file.seek(SeekFrom::Start(from))?;
     let mut bytes = Vec::new();
     file.take(to - from).read_to_end(&mut bytes)?;
@@ -203,11 +241,12 @@ fn read_from(path: &Path, from: u64, to: u64) -> std::io::Result<Vec<u8>> {
 /// Episodes as anton's rows: every line a message (tool calls paired with
 /// their results by an id the reference never logged), memories from
 /// `memory_write`/`memory_read`, cells from `scratchpad` lines.
-fn episodes(bytes: &[u8], offset: u64, adoption: &mut Adoption) {
+fn episodes(bytes: &[u8], offset: u64, fallback_ms: i64, adoption: &mut Adoption) {
     let mut open_calls: VecDeque<(String, String)> = VecDeque::new();
     let mut last_pad_call: Option<(String, String)> = None;
     let mut at = offset;
-    let mut last_time = 0;
+    let mut last_time = fallback_ms;
+    let now = crate::store::now_ms();
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         let line_at = at;
         at += line.len() as u64;
@@ -215,14 +254,19 @@ fn episodes(bytes: &[u8], offset: u64, adoption: &mut Adoption) {
         if text.trim().is_empty() {
             continue;
         }
-        let Ok(episode) = serde_json::from_str::<Episode>(&text) else {
+        // A turn past what a session holds would leave it unable to go on.
+        let Some(episode) = serde_json::from_str::<Episode>(&text)
+            .ok()
+            .filter(|e| (0..i64::from(MAX_TURN)).contains(&e.turn))
+        else {
             adoption.skipped += 1;
             continue;
         };
         let time = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.f%:z", &episode.ts)
             .or_else(|_| episode.ts.parse::<jiff::Timestamp>())
             .map(|t| t.as_millisecond())
-            .unwrap_or(last_time);
+            // A time to come would pin the session first in every listing.
+            .map_or(last_time, |t| t.clamp(0, now));
         last_time = time;
         if adoption.started_at == 0 {
             adoption.started_at = time;
@@ -294,7 +338,7 @@ fn episodes(bytes: &[u8], offset: u64, adoption: &mut Adoption) {
             });
         }
         adoption.messages.push(NewMessage {
-            turn: episode.turn.clamp(0, MAX_TURN.into()) as u32,
+            turn: episode.turn as u32,
             role: episode.role,
             content,
             meta: Value::Object(meta).to_string(),

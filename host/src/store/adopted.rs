@@ -33,11 +33,15 @@ pub struct Adoption {
     pub memories: Vec<SessionMemory>,
     pub cells: Vec<Cell>,
     pub log: Option<FileState>,
+    /// Where this reading started: what the store must still hold as read,
+    /// or another anton adopted these lines meanwhile.
+    pub read_from: u64,
     pub read_to: u64,
     /// Lines that were not episodes.
     pub skipped: u64,
-    /// The `_history.json` read anew: its state and its text.
-    pub history: Option<(FileState, String)>,
+    /// The `_history.json` looked at anew: its state, and its text when
+    /// it is a list of messages.
+    pub history: Option<(FileState, Option<String>)>,
 }
 
 fn state(size: i64, modified_ns: i64) -> FileState {
@@ -74,20 +78,31 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// The reference's own model context for an adopted session.
-    pub fn reference_context(&self, session_id: &str) -> Result<Option<String>> {
+    /// The reference's own model context for an adopted session, and
+    /// whether the user accepted it as the model's own.
+    pub fn reference_context(&self, session_id: &str) -> Result<Option<(String, bool)>> {
         if self.schema < schema::REFERENCE_SESSIONS {
             return Ok(None);
         }
         self.conn
             .query_row(
-                "SELECT context FROM reference_sessions WHERE session_id = ?1",
+                "SELECT context, context_accepted FROM reference_sessions WHERE session_id = ?1 AND context IS NOT NULL",
                 [session_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
             )
             .optional()
-            .map(Option::flatten)
             .map_err(|e| self.fail(e))
+    }
+
+    /// The user's yes: this session's saved context is the model's own.
+    pub fn accept_reference_context(&self, session_id: &str) -> Result<()> {
+        self.transaction(|w| {
+            w.conn.execute(
+                "UPDATE reference_sessions SET context_accepted = 1 WHERE session_id = ?1",
+                [session_id],
+            )?;
+            Ok(())
+        })
     }
 
     /// What is new in one log, with how far it is now read, in one
@@ -97,11 +112,15 @@ impl Store {
     pub fn adopt(&self, adoption: &Adoption) -> Result<Option<bool>> {
         let id = &adoption.session_id;
         self.transaction(|w| {
-            let known: Option<i64> = w
+            let read_to: Option<i64> = w
                 .conn
-                .query_row("SELECT 1 FROM reference_sessions WHERE session_id = ?1", [id], |r| r.get(0))
+                .query_row("SELECT read_to FROM reference_sessions WHERE session_id = ?1", [id], |r| r.get(0))
                 .optional()?;
-            let new = known.is_none();
+            // Another anton read these lines first: they are stored once.
+            if read_to.unwrap_or(0) as u64 != adoption.read_from {
+                return Ok(Some(false));
+            }
+            let new = read_to.is_none();
             if new {
                 let inserted = w.conn.execute(
                     "INSERT OR IGNORE INTO sessions (id, created_at, updated_at, workspace) VALUES (?1, ?2, ?2, ?3)",
@@ -136,9 +155,15 @@ impl Store {
                 )?;
             }
             if let Some((history, context)) = &adoption.history {
+                // Scrubbed as JSON: an escape (`\n`, `\u0041`) hides a
+                // secret from a scrub of the raw text.
+                let context = context
+                    .as_deref()
+                    .map(|c| w.scrubber.scrub_json_text(c, &mut Default::default()));
                 w.conn.execute(
-                    "UPDATE reference_sessions SET history_size = ?2, history_modified = ?3, context = ?4 WHERE session_id = ?1",
-                    params![id, history.size as i64, history.modified_ns, w.clean(context)],
+                    "UPDATE reference_sessions SET history_size = ?2, history_modified = ?3, context = ?4,
+                         context_accepted = 0 WHERE session_id = ?1",
+                    params![id, history.size as i64, history.modified_ns, context],
                 )?;
             }
             Ok(Some(new))

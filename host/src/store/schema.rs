@@ -148,6 +148,8 @@ CREATE TABLE reference_sessions (
     skipped           INTEGER NOT NULL DEFAULT 0,
     history_size      INTEGER,
     history_modified  INTEGER,
-    context           TEXT
+    context           TEXT,
+    -- The user said the saved context may be the model's own (asked once).
+    context_accepted  INTEGER NOT NULL DEFAULT 0
 );
 "#;
