@@ -32,6 +32,21 @@ fn worked_session(env: &Env, server: &LlmServer) -> String {
         .session_id()
 }
 
+/// Run as the user `name`.
+fn as_user(name: &str) -> Vec<(&'static str, String)> {
+    vec![("LOGNAME", name.to_string()), ("USER", name.to_string())]
+}
+
+/// A one-turn session that the user `name` exported: their workspace, and the file.
+fn exported_by(server: &LlmServer, name: &str) -> (Env, PathBuf) {
+    let sender = Env::new();
+    server.then(Reply::Text("APAC leads.".into()));
+    let vars = [server.openai_env(), as_user(name)].concat();
+    sender.run_env(&vars, &[], "revenue by region?\n").ok();
+    let file = exported_file(&sender.run_env(&vars, &["share", "export"], "").ok().stdout);
+    (sender, file)
+}
+
 /// Who anton says exported a file: the login name the tests run under.
 fn sender_name() -> String {
     ["LOGNAME", "USER", "USERNAME"]
@@ -766,13 +781,8 @@ fn an_imported_session_keeps_its_title_and_its_goal_as_the_chat_goes_on() {
 
 #[test]
 fn the_model_is_told_who_exported_the_file_and_who_imported_it() {
-    let as_user = |name: &str| vec![("LOGNAME", name.to_string()), ("USER", name.to_string())];
     let server = LlmServer::start();
-    let sender = Env::new();
-    server.then(Reply::Text("APAC leads.".into()));
-    let alice = [server.openai_env(), as_user("alice")].concat();
-    sender.run_env(&alice, &[], "revenue by region?\n").ok();
-    let file = exported_file(&sender.run_env(&alice, &["share", "export"], "").ok().stdout);
+    let (_sender, file) = exported_by(&server, "alice");
 
     let recipient = Env::new();
     let bob = [server.openai_env(), as_user("bob")].concat();
@@ -844,13 +854,8 @@ fn importing_a_file_again_in_the_chat_offers_the_session_it_became() {
 
 #[test]
 fn what_the_model_is_quoted_of_an_import_is_scrubbed_of_known_secrets() {
-    let as_user = |name: &str| vec![("LOGNAME", name.to_string()), ("USER", name.to_string())];
     let server = LlmServer::start();
-    let sender = Env::new();
-    server.then(Reply::Text("APAC leads.".into()));
-    let exporter = [server.openai_env(), as_user("zebra42secretvalue")].concat();
-    sender.run_env(&exporter, &[], "revenue by region?\n").ok();
-    let file = exported_file(&sender.run_env(&exporter, &["share", "export"], "").ok().stdout);
+    let (_sender, file) = exported_by(&server, "zebra42secretvalue");
 
     let recipient = Env::new();
     recipient.run(&["share", "import", file.to_str().unwrap()]).ok();

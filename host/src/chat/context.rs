@@ -55,14 +55,11 @@ pub fn rebuild(messages: &[store::Message], imported_note: Option<&str>) -> (Vec
     let mut open_calls: Vec<ToolCall> = Vec::new();
     let mut repaired = false;
     let close_open = |history: &mut Vec<Message>, open: &mut Vec<ToolCall>, repaired: &mut bool| {
-        for call in open.drain(..) {
-            *repaired = true;
-            history.push(Message::ToolResult {
-                call_id: call.id,
-                name: call.name,
-                content: "(no result: the session stopped before this tool finished)".into(),
-            });
-        }
+        *repaired |= !open.is_empty();
+        history.extend(crate::llm::unanswered(
+            open,
+            "(no result: the session stopped before this tool finished)",
+        ));
     };
     for (index, message) in messages.iter().enumerate() {
         let meta: Value = serde_json::from_str(&message.meta).unwrap_or_default();

@@ -64,13 +64,7 @@ fn repaired(messages: Vec<Message>) -> Vec<Message> {
     let mut out = Vec::new();
     let mut open: Vec<ToolCall> = Vec::new();
     let answer_open = |out: &mut Vec<Message>, open: &mut Vec<ToolCall>| {
-        for call in open.drain(..) {
-            out.push(Message::ToolResult {
-                call_id: call.id,
-                name: call.name,
-                content: "(no result was saved)".into(),
-            });
-        }
+        out.extend(crate::llm::unanswered(open, "(no result was saved)"));
     };
     for (n, message) in messages.into_iter().enumerate() {
         match message {

@@ -26,6 +26,19 @@ pub enum Message {
     },
 }
 
+/// Results for `calls` that never got one, so providers accept the
+/// history (they refuse a call left unanswered); drains `calls`.
+pub fn unanswered(calls: &mut Vec<ToolCall>, why: &str) -> Vec<Message> {
+    calls
+        .drain(..)
+        .map(|call| Message::ToolResult {
+            call_id: call.id,
+            name: call.name,
+            content: why.into(),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolCall {
     pub id: String,
