@@ -162,6 +162,10 @@ impl Chat<'_> {
         }
         let title = self.typed_title(&title);
         let parent = live.id.clone();
+        // The fork copies what is stored: the latest turns must be there.
+        if !self.journal.flush() {
+            return println!("Not forked: this session's latest writes have not reached the store yet.");
+        }
         match self
             .journal
             .with_store(|s| s.fork_session(&parent, at, Some(&title).filter(|t| !t.is_empty()).map(String::as_str)))

@@ -86,7 +86,10 @@ impl Chat<'_> {
                 summary: scrubber.scrub(&match self.journal.with_store(|s| s.imported_summary(&session.id)) {
                     Ok(kept) => kept.unwrap_or_else(|| session.summary.clone()),
                     Err(e) => {
-                        println!("warning: the summary this session came with cannot be read ({e}); using its latest");
+                        println!(
+                            "warning: the summary this session came with cannot be read ({}); using its latest",
+                            terminal::sanitize_line(&e.0)
+                        );
                         session.summary.clone()
                     }
                 }),
@@ -174,7 +177,8 @@ impl Chat<'_> {
             Ok(_) => None,
             Err(e) => {
                 println!(
-                    "warning: the reference Anton's context for this session cannot be read ({e}); its log is quoted"
+                    "warning: the reference Anton's context for this session cannot be read ({}); its log is quoted",
+                    terminal::sanitize_line(&e.0)
                 );
                 None
             }
@@ -196,13 +200,13 @@ impl Chat<'_> {
             || !terminal::confirm(
                 "The reference Anton saved this session's context here. Give it to the model as its own \
                  conversation (no: quoted as material, as for a file from someone else)?",
-                true,
+                false,
             )
         {
             return false;
         }
         if let Err(e) = self.journal.with_store(|s| s.accept_reference_context(id)) {
-            println!("warning: {e}; you will be asked again");
+            println!("warning: {}; you will be asked again", terminal::sanitize_line(&e.0));
         }
         true
     }

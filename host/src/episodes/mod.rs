@@ -35,11 +35,18 @@ struct Found {
 }
 
 /// Adopt what changed in the episode folder since the store last looked.
-/// Nothing changed costs a directory listing and a stat a file; a folder
-/// that is not there costs one stat.
+/// A folder that is not there costs one stat; one that did not change
+/// since, a stat and a query. The reference replaces a log's history file
+/// at the end of every turn, which changes the folder: lines it logs in the
+/// middle of a turn are read once the turn is over.
 pub fn adopt(services: &Services) {
+    use std::os::unix::fs::MetadataExt;
     let dir = services.paths.anton_dir.join("episodes");
-    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+    let folder = match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        _ => return,
+    };
+    if services.read_store(|s| s.reference_folder()).ok().flatten() == Some(folder) {
         return;
     }
     let found = scan(&dir);
@@ -82,6 +89,12 @@ pub fn adopt(services: &Services) {
             )),
             Err(e) => return warn(&format!("the reference Anton's sessions were not adopted: {e}")),
         }
+    }
+    // A log that could not be read is tried again when the folder changes.
+    if let Err(e) = services.write_store(|s| s.set_reference_folder(folder)) {
+        warn(&format!(
+            "the reference Anton's folder will be looked through again: {e}"
+        ));
     }
     if adopted > 0 || skipped > 0 {
         let lines = if skipped > 0 {
@@ -188,45 +201,70 @@ fn read(dir: &Path, found: &Found, known: Option<&Adopted>) -> std::io::Result<A
         let to = found.log.size.min(start + MAX_CHUNK);
         let bytes = read_from(&dir.join(format!("{}.jsonl", found.id)), start, to)?;
         let bytes = match from {
-            0 => &bytes[..],
-            _ if bytes.first() == Some(&b'\n') => &bytes[1..],
+            0 => Some(&bytes[..]),
+            _ if bytes.first() == Some(&b'\n') => Some(&bytes[1..]),
             _ => {
                 warn(&format!(
                     "{}.jsonl in .anton/episodes was replaced since it was read; what was read stays",
                     found.id
                 ));
-                return Ok(adoption);
+                None
             }
         };
-        // A last line without its newline is still being written.
-        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |end| end + 1);
-        adoption.read_to = from + whole as u64;
-        if to < found.log.size {
-            // Read on from here next time.
-            adoption.log = Some(FileState {
-                size: adoption.read_to,
-                ..found.log
-            });
-        }
-        let fallback = found.log.modified_ns / 1_000_000;
-        episodes(&bytes[..whole], from, fallback, &mut adoption);
-        if adoption.started_at == 0 {
-            adoption.started_at = fallback;
+        if let Some(bytes) = bytes {
+            // A last line without its newline is still being written.
+            let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |end| end + 1);
+            adoption.read_to = from + whole as u64;
+            if to < found.log.size {
+                if whole == 0 {
+                    // One line longer than a whole read: passed by.
+                    adoption.read_to = next_line(&dir.join(format!("{}.jsonl", found.id)), to)?;
+                    adoption.skipped += 1;
+                }
+                // Read on from here next time.
+                adoption.log = Some(FileState {
+                    size: adoption.read_to,
+                    ..found.log
+                });
+            }
+            let fallback = found.log.modified_ns / 1_000_000;
+            episodes(&bytes[..whole], from, fallback, &mut adoption);
+            if adoption.started_at == 0 {
+                adoption.started_at = fallback;
+            }
         }
     }
-    if let Some(state) = found.history
-        && Some(state) != known.and_then(|k| k.history)
-    {
+    // The history as it is now, gone or not private included, so an
+    // unchanged one is never looked at again.
+    if found.history != known.and_then(|k| k.history) {
         let path = dir.join(format!("{}_history.json", found.id));
-        // Only a list of messages is a model context; anything else is kept
-        // as looked at, so it is not read again until it changes.
-        let text = crate::files::read_text(&path, MAX_HISTORY)
-            .ok()
-            .flatten()
+        // Only a list of messages is a model context.
+        let text = found
+            .history
+            .and_then(|_| crate::files::read_text(&path, MAX_HISTORY).ok().flatten())
             .filter(|t| serde_json::from_str::<Vec<Value>>(t).is_ok());
-        adoption.history = Some((state, text));
+        adoption.history = Some((found.history, text));
     }
     Ok(adoption)
+}
+
+/// Where the line that goes on past `from` ends (after its newline), or
+/// the end of the file.
+fn next_line(path: &Path, from: u64) -> std::io::Result<u64> {
+    let mut file = crate::files::open_regular(path, u64::MAX)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut block = vec![0; 1 << 20];
+    let mut at = from;
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            return Ok(at);
+        }
+        if let Some(end) = block[..n].iter().position(|b| *b == b'\n') {
+            return Ok(at + end as u64 + 1);
+        }
+        at += n as u64;
+    }
 }
 
 /// Bytes `from..to` of a regular file, its type checked first.

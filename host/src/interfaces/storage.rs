@@ -333,6 +333,10 @@ fn imported_meta(meta: &str, at: i64, latest: i64) -> String {
         value = serde_json::json!({});
     }
     value["imported"] = serde_json::json!(true);
+    // Only adoption marks a row as the reference Anton's log in this folder.
+    if let Some(meta) = value.as_object_mut() {
+        meta.remove("reference");
+    }
     if !(0..=latest).contains(&at) {
         value["original_created_at"] = serde_json::json!(at);
     }

@@ -39,9 +39,9 @@ pub struct Adoption {
     pub read_to: u64,
     /// Lines that were not episodes.
     pub skipped: u64,
-    /// The `_history.json` looked at anew: its state, and its text when
-    /// it is a list of messages.
-    pub history: Option<(FileState, Option<String>)>,
+    /// The `_history.json` looked at anew: its state (none when it is gone
+    /// or not private), and its text when it is a list of messages.
+    pub history: Option<(Option<FileState>, Option<String>)>,
 }
 
 fn state(size: i64, modified_ns: i64) -> FileState {
@@ -92,6 +92,26 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.fail(e))
+    }
+
+    /// The episodes folder's mtime when it was last looked through.
+    pub fn reference_folder(&self) -> Result<Option<i64>> {
+        if self.schema < schema::REFERENCE_SESSIONS {
+            return Ok(None);
+        }
+        self.conn
+            .query_row("SELECT modified FROM reference_folder", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    pub fn set_reference_folder(&self, modified: i64) -> Result<()> {
+        self.transaction(|w| {
+            w.conn.execute("DELETE FROM reference_folder", [])?;
+            w.conn
+                .execute("INSERT INTO reference_folder (modified) VALUES (?1)", [modified])?;
+            Ok(())
+        })
     }
 
     /// The user's yes: this session's saved context is the model's own.
@@ -163,7 +183,12 @@ impl Store {
                 w.conn.execute(
                     "UPDATE reference_sessions SET history_size = ?2, history_modified = ?3, context = ?4,
                          context_accepted = 0 WHERE session_id = ?1",
-                    params![id, history.size as i64, history.modified_ns, context],
+                    params![
+                        id,
+                        history.map(|h| h.size as i64),
+                        history.map(|h| h.modified_ns),
+                        context
+                    ],
                 )?;
             }
             Ok(Some(new))

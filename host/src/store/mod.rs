@@ -299,18 +299,26 @@ impl Store {
                 [&child.id],
                 |r| r.get(0),
             )?;
+            // What came with an import or from the reference's log is stamped
+            // when it arrived, not on the turn's clock: all of it is kept.
+            let first_local: i64 = w.conn.query_row(
+                "SELECT coalesce(min(created_at), 9223372036854775807) FROM messages WHERE session_id = ?1
+                     AND json_extract(meta, '$.imported') IS NULL AND json_extract(meta, '$.reference') IS NULL",
+                [id],
+                |r| r.get(0),
+            )?;
             let whole = at >= parent.turns;
             w.conn.execute(
                 "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
                  SELECT ?2, pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
-                 WHERE session_id = ?1 AND (?3 OR started_at <= ?4) ORDER BY id",
-                params![id, child.id, whole, until],
+                 WHERE session_id = ?1 AND (?3 OR started_at <= ?4 OR started_at < ?5) ORDER BY id",
+                params![id, child.id, whole, until, first_local],
             )?;
             w.conn.execute(
                 "INSERT INTO session_memories (session_id, relation, kind, scope, text, topic, at)
                  SELECT ?2, relation, kind, scope, text, topic, at FROM session_memories
-                 WHERE session_id = ?1 AND (?3 OR at <= ?4)",
-                params![id, child.id, whole, until],
+                 WHERE session_id = ?1 AND (?3 OR at <= ?4 OR at < ?5)",
+                params![id, child.id, whole, until, first_local],
             )?;
             w.conn.execute(
                 "UPDATE sessions SET forked_from = ?1, summary = CASE WHEN ?3 THEN p.summary ELSE '' END,

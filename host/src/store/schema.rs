@@ -152,4 +152,7 @@ CREATE TABLE reference_sessions (
     -- The user said the saved context may be the model's own (asked once).
     context_accepted  INTEGER NOT NULL DEFAULT 0
 );
+-- When the episodes folder was last looked through (its mtime): the
+-- reference replaces a history file at every turn's end, which changes it.
+CREATE TABLE reference_folder (modified INTEGER NOT NULL);
 "#;

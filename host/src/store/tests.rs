@@ -162,6 +162,19 @@ fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
         .import_session(&Import {
             title: "Churn in Q3".into(),
             summary: "Goal: why churn rose.".into(),
+            memories: vec![SessionMemory {
+                born: true,
+                kind: "lesson".into(),
+                scope: "project".into(),
+                text: "Churn is monthly".into(),
+                topic: String::new(),
+            }],
+            cells: vec![Cell {
+                pad: "main".into(),
+                code: "print(1)".into(),
+                started_at: now_ms(),
+                ..Default::default()
+            }],
             messages: (1..=3)
                 .flat_map(|turn| {
                     ["user", "assistant"].map(|role| NewMessage {
@@ -178,7 +191,6 @@ fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
                 exported_by: Some("alice".into()),
                 ..Default::default()
             },
-            ..Default::default()
         })
         .unwrap();
     let whole = store.fork_session(&imported.id, None, None).unwrap();
@@ -201,6 +213,12 @@ fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
     assert_eq!((cut.turns, cut.messages, cut.title.as_str()), (1, 2, "Just the start"));
     assert_eq!(cut.summary, "", "the summary told of more than the fork holds");
     assert_eq!(store.messages(&cut.id, 0).unwrap()[1].content, "assistant 1");
+    let details = store.details(&cut.id).unwrap();
+    assert_eq!(
+        (details.cells, details.memories_born),
+        (1, 1),
+        "what came with the import is kept"
+    );
     store.set_title(&cut.id, "llm title", false).unwrap();
     assert_eq!(store.get_session(&cut.id).unwrap().unwrap().title, "Just the start");
     assert_eq!(

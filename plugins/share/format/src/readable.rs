@@ -43,16 +43,16 @@ fn code_block(out: &mut String, language: &str, text: &str) {
 }
 
 pub fn markdown(bundle: &Bundle) -> String {
-    let mut out = format!("# {}\n\n", one_line(&bundle.title, "Untitled session"));
+    let mut out = format!("# {}\n\n", prose(&one_line(&bundle.title, "Untitled session")));
     out.push_str(&format!(
         "Exported by {} on {} · session `{}`\n\n",
-        one_line(&bundle.exported_by, "someone"),
+        prose(&one_line(&bundle.exported_by, "someone")),
         when(&bundle.exported_at),
         bundle.session_id
     ));
     if !bundle.summary.trim().is_empty() {
         for line in bundle.summary.lines() {
-            out.push_str(&format!("> {line}\n"));
+            out.push_str(&format!("> {}\n", prose(line)));
         }
         out.push('\n');
     }
@@ -68,7 +68,11 @@ pub fn markdown(bundle: &Bundle) -> String {
             ));
             match row.role.as_str() {
                 "user" | "assistant" => {
-                    out.push_str(&format!("{}\n\n", row.content.trim_end()));
+                    // Quoted: an unclosed fence or HTML block ends with the quote.
+                    for line in row.content.trim_end().lines() {
+                        out.push_str(&format!("> {}\n", prose(line)));
+                    }
+                    out.push('\n');
                 }
                 "tool_call" => code_block(&mut out, "json", &row.content),
                 _ => code_block(&mut out, "", &row.content),
@@ -82,8 +86,8 @@ pub fn markdown(bundle: &Bundle) -> String {
             out.push_str(&format!(
                 "### {}. {}{}\n\n",
                 n + 1,
-                one_line(&cell.pad, "main"),
-                described(&cell.description)
+                prose(&one_line(&cell.pad, "main")),
+                prose(&described(&cell.description))
             ));
             code_block(&mut out, "python", &cell.code);
             for (label, text) in cell_outputs(cell) {
@@ -98,9 +102,10 @@ pub fn markdown(bundle: &Bundle) -> String {
         out.push_str("## Memories\n\n");
         for (group, kind, text, topic) in memories {
             out.push_str(&format!(
-                "- {group}, {kind}: {}{}\n",
-                one_line(text, ""),
-                topic_of(topic)
+                "- {group}, {}: {}{}\n",
+                prose(kind),
+                prose(&one_line(text, "")),
+                prose(&topic_of(topic))
             ));
         }
     }
@@ -112,6 +117,7 @@ pub fn html(bundle: &Bundle) -> String {
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n"
     );
     out.push_str(&format!(
@@ -174,7 +180,8 @@ pub fn html(bundle: &Bundle) -> String {
         out.push_str("<h2>Memories</h2>\n<ul class=\"memories\">\n");
         for (group, kind, text, topic) in memories {
             out.push_str(&format!(
-                "<li><span class=\"kind\">{group}, {kind}</span> {}{}</li>\n",
+                "<li><span class=\"kind\">{group}, {}</span> {}{}</li>\n",
+                escape(kind),
                 escape(&one_line(text, "")),
                 escape(&topic_of(topic))
             ));
@@ -202,9 +209,15 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace}
 @media print{body{font-size:11pt}main{max-width:none;padding:0}.turn,.summary,pre{background:none;border:1px solid #ccc}}
 ";
 
+/// Text Markdown shows as written: no HTML of its own.
+fn prose(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;")
+}
+
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    // Windows line ends are line ends; a lone carriage return is nothing.
+    for c in text.replace("\r\n", "\n").chars().filter(|c| *c != '\r') {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),

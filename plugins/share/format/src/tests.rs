@@ -467,7 +467,7 @@ fn a_transcript_for_people_escapes_what_the_session_said_and_fetches_nothing() {
     let mut bundle = sample();
     bundle.title = "Revenue <b>by</b> region".into();
     bundle.summary = "Found it.\n\nNext: <script>alert(1)</script> & more".into();
-    bundle.conversation[0].content = "<img src=http://evil.example/x.png onerror=alert(1)>\u{1b}[31m".into();
+    bundle.conversation[0].content = "<img src=http://evil.example/x.png onerror=alert(1)>\u{1b}[31m\r\nnext".into();
     bundle.cells[0].code = "print('```')\n```\nfence".into();
     let html = crate::readable::html(&bundle);
     tags_nest(&html).unwrap();
@@ -494,6 +494,11 @@ fn a_transcript_for_people_escapes_what_the_session_said_and_fetches_nothing() {
         "{html}"
     );
     assert!(html.contains("&lt;img src=http://evil.example/x.png"), "{html}");
+    assert!(
+        !html.contains('\u{fffd}') || html.contains("\u{fffd}[31m"),
+        "a CRLF is a line end: {html}"
+    );
+    assert!(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"));
     for text in [
         "Conversation",
         "Scratchpad cells",
@@ -505,15 +510,16 @@ fn a_transcript_for_people_escapes_what_the_session_said_and_fetches_nothing() {
 
     let markdown = crate::readable::markdown(&bundle);
     assert!(
-        markdown.starts_with("# Revenue <b>by</b> region\n\nExported by "),
+        markdown.starts_with("# Revenue &lt;b>by&lt;/b> region\n\nExported by "),
         "{markdown}"
+    );
+    assert!(
+        markdown.contains("> &lt;img src=http://evil.example/x.png"),
+        "a row is quoted, its HTML shown as text: {markdown}"
     );
     assert!(
         markdown.contains("````python\nprint('```')\n```\nfence\n````"),
         "a fence longer than any in the code: {markdown}"
     );
-    assert!(
-        markdown.contains("> Found it.\n>\n> Next:") || markdown.contains("> Found it.\n> \n> Next:"),
-        "{markdown}"
-    );
+    assert!(markdown.contains("> Found it.\n> \n> Next: &lt;script>"), "{markdown}");
 }
