@@ -71,21 +71,46 @@ pub fn quoted(note: &str, imported: &[store::Message]) -> [Message; 2] {
             acknowledgement(),
         ];
     }
-    let mut text = format!("{note}\nThe conversation, quoted:");
-    for message in said {
-        let who = match message.role.as_str() {
-            "tool_call" => "tool call",
-            "tool_result" => "tool result",
-            "scratchpad" => "scratchpad output",
-            other => other,
-        };
-        text.push_str(&format!("\n> {who}:"));
-        for line in message.content.lines() {
-            text.push_str("\n> ");
-            text.push_str(&crate::terminal::sanitize_line(line));
+    // The latest messages that fit: a long session still leaves the model
+    // room to answer.
+    let mut blocks: Vec<String> = Vec::new();
+    let mut size = 0;
+    for message in said.iter().rev() {
+        let block = quoted_message(message);
+        size += block.len();
+        if size > QUOTED_BYTES && !blocks.is_empty() {
+            break;
         }
+        blocks.push(block);
     }
+    let mut text = format!("{note}\nThe conversation, quoted:");
+    if blocks.len() < said.len() {
+        text.push_str(&format!(
+            "\n(the earliest {} are left out for length)",
+            crate::terminal::count((said.len() - blocks.len()) as u64, "message")
+        ));
+    }
+    text.extend(blocks.into_iter().rev());
     [Message::User(text), acknowledgement()]
+}
+
+/// How much quoted conversation the model is given: about 100,000 tokens.
+const QUOTED_BYTES: usize = 400_000;
+
+/// One message as quoted material: its role, then every line behind `> `.
+fn quoted_message(message: &store::Message) -> String {
+    let who = match message.role.as_str() {
+        "tool_call" => "tool call",
+        "tool_result" => "tool result",
+        "scratchpad" => "scratchpad output",
+        other => other,
+    };
+    let mut block = format!("\n> {who}:");
+    for line in message.content.lines() {
+        block.push_str("\n> ");
+        block.push_str(&crate::terminal::sanitize_line(line));
+    }
+    block
 }
 
 /// Keeps the roles alternating after the quoted block.
@@ -106,6 +131,18 @@ mod tests {
     use super::super::context::rebuild;
     use super::super::context::tests::row;
     use super::*;
+
+    #[test]
+    fn a_long_conversation_is_quoted_from_its_latest_messages() {
+        let long = "x".repeat(100_000);
+        let rows: Vec<store::Message> = (0..10).map(|n| row("user", &format!("{n} {long}"), "{}")).collect();
+        let [Message::User(text), _] = quoted("Note.", &rows) else {
+            panic!()
+        };
+        assert!(text.len() < QUOTED_BYTES + 1_000, "{}", text.len());
+        assert!(text.contains("(the earliest 7 messages are left out for length)\n> user:\n> 7 x"));
+        assert!(text.contains("\n> 9 x"));
+    }
 
     #[test]
     fn imported_turns_reach_the_model_quoted_never_as_its_own() {
