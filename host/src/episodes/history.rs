@@ -55,7 +55,8 @@ pub fn model_context(json: &str) -> Option<Vec<Message>> {
             _ => {}
         }
     }
-    Some(repaired(out))
+    // An empty context says nothing: the log is quoted instead.
+    Some(repaired(out)).filter(|context| !context.is_empty())
 }
 
 /// What providers accept: every tool call answered before the next turn,
@@ -156,6 +157,7 @@ mod tests {
             ]
         );
         assert_eq!(model_context("{\"not\": \"a list\"}"), None);
+        assert_eq!(model_context("[]"), None);
     }
 
     #[test]

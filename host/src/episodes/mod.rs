@@ -300,8 +300,9 @@ fn episodes(bytes: &[u8], offset: u64, fallback_ms: i64, adoption: &mut Adoption
             adoption.skipped += 1;
             continue;
         };
-        let time = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.f%:z", &episode.ts)
-            .or_else(|_| episode.ts.parse::<jiff::Timestamp>())
+        let time = episode
+            .ts
+            .parse::<jiff::Timestamp>()
             .map(|t| t.as_millisecond())
             // A time to come would pin the session first in every listing.
             .map_or(last_time, |t| t.clamp(0, now));
