@@ -377,7 +377,7 @@ fn a_cold_cache_compiles_a_plugin_once_and_a_corrupt_entry_is_recompiled() {
 
 #[test]
 fn in_one_process_the_host_survives_a_trap_and_starts_the_plugin_afresh() {
-    use anton::interfaces::latest::exports::anton::plugin::command::Origin;
+    use anton::interfaces::latest::command::Origin;
     use anton::plugin_host::Dispatch;
     use anton::plugin_host::PluginHost;
     use anton::plugin_host::catalog::Catalog;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anton::interfaces::latest::exports::anton::plugin::command::{Invocation, Origin};
+use anton::interfaces::latest::command::{Invocation, Origin};
 use anton::plugin_host::PluginHost;
 use anton::plugin_host::catalog::{Catalog, Resolution};
 use anton::services::Services;

@@ -24,6 +24,9 @@ pub struct Capabilities {
     /// Ask the user's model for completions.
     #[serde(default)]
     pub llm: bool,
+    /// Write files into the workspace's `.anton/output/`.
+    #[serde(default)]
+    pub output_files: bool,
     /// Directories the plugin may open. `{workspace}` is the workspace root.
     #[serde(default)]
     pub files: Vec<FileAccess>,
@@ -52,6 +55,7 @@ impl Capabilities {
             named_files: self.named_files && granted.named_files,
             vault: self.vault && granted.vault,
             llm: self.llm && granted.llm,
+            output_files: self.output_files && granted.output_files,
             files: self
                 .files
                 .iter()
@@ -78,6 +82,9 @@ impl Capabilities {
         }
         if self.llm {
             lines.push("llm: send prompts to your configured model".into());
+        }
+        if self.output_files {
+            lines.push("output-files: write files into this workspace's .anton/output".into());
         }
         for file in &self.files {
             let access = match file.access {

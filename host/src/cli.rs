@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::app::App;
-use crate::interfaces::latest::exports::anton::plugin::command::{Action, Origin, Outcome};
+use crate::interfaces::latest::command::{Action, Origin, Outcome};
 use crate::plugin_host::catalog::Catalog;
 use crate::plugin_host::{Dispatch, PluginHost};
 use crate::{plugins_command, workspace_trust};

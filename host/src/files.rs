@@ -173,25 +173,46 @@ pub enum NamedFileError {
     Failed(String),
 }
 
-/// The largest file the user may name for a plugin to read.
+/// The largest file the user may name for a plugin to read whole.
 pub const MAX_NAMED_FILE: u64 = 256 * 1024 * 1024;
+
+/// The largest file the user may name for a plugin to read in pieces.
+pub const MAX_NAMED_FILE_IN_PIECES: u64 = 4 << 30;
 
 /// A file the user named in a command: a regular file (through a link is
 /// fine: the user chose it) of at most [`MAX_NAMED_FILE`], never a FIFO or
 /// device that would hang or never end.
 pub fn read_named(path: &str) -> Result<Vec<u8>, NamedFileError> {
+    let (mut file, meta) = open_named(path, MAX_NAMED_FILE)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)
+        .map_err(|e| NamedFileError::Failed(format!("{}: {e}", user_path(path).display())))?;
+    Ok(bytes)
+}
+
+/// A file the user named, opened after the checks [`read_named`] makes,
+/// with `max` bytes the most it may hold.
+pub fn open_named(path: &str, max: u64) -> Result<(fs::File, fs::Metadata), NamedFileError> {
     let file = user_path(path);
     let shown = file.display();
     let meta = fs::metadata(&file).map_err(|e| NamedFileError::Missing(format!("{shown}: {e}")))?;
     if !meta.is_file() {
         return Err(NamedFileError::Refused(format!("{shown} is not a file")));
     }
-    if meta.len() > MAX_NAMED_FILE {
+    if meta.len() > max {
         return Err(NamedFileError::Refused(format!(
-            "{shown} is {} MiB; the limit is {} MiB",
-            meta.len() >> 20,
-            MAX_NAMED_FILE >> 20
+            "{shown} is {}; the limit is {}",
+            human_size(meta.len()),
+            human_size(max)
         )));
     }
-    fs::read(&file).map_err(|e| NamedFileError::Failed(format!("{shown}: {e}")))
+    let opened = fs::File::open(&file).map_err(|e| NamedFileError::Failed(format!("{shown}: {e}")))?;
+    // Checked again on what was opened: the name may lead elsewhere by now.
+    let meta = opened
+        .metadata()
+        .map_err(|e| NamedFileError::Failed(format!("{shown}: {e}")))?;
+    if !meta.is_file() || meta.len() > max {
+        return Err(NamedFileError::Refused(format!("{shown} changed as it was opened")));
+    }
+    Ok((opened, meta))
 }

@@ -166,6 +166,15 @@ impl Services {
         f(slot.as_ref().expect("opened above"))
     }
 
+    /// A connection of its own for a session built over many calls (an
+    /// import), scrubbing as the shared one does.
+    pub fn store_for_build(&self) -> Result<Store, StoreError> {
+        self.adopt_reference_sessions();
+        let store = Store::open(&self.paths.anton_dir, &self.paths.workspace)?;
+        store.scrub_with(self.secrets().scrubber.clone());
+        Ok(store)
+    }
+
     /// Before the store is first used: what the reference Anton logged in
     /// this workspace since it was last looked at (adoption itself uses the
     /// store, so this runs once, first).

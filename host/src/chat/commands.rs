@@ -2,7 +2,7 @@
 
 use super::journal::Record;
 use super::{Chat, input};
-use crate::interfaces::latest::exports::anton::plugin::command::{Action, Origin};
+use crate::interfaces::latest::command::{Action, Origin};
 use crate::plugin_host::Dispatch;
 use crate::terminal;
 

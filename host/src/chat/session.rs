@@ -103,7 +103,8 @@ impl Chat<'_> {
         let messages: Vec<_> = messages
             .into_iter()
             .map(|mut m| {
-                (m.content, m.meta) = scrubber.scrub_message(&m.role, &m.content, &m.meta);
+                (m.content, m.meta) =
+                    scrubber.scrub_message(&m.role, &m.content, &m.meta, &mut crate::scrub::Report::new());
                 m
             })
             .collect();

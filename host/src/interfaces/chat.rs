@@ -1,4 +1,4 @@
-use super::latest::anton::plugin::chat::{Host, Table, TimeStyle};
+use super::latest::chat::{Host, Table, TimeStyle};
 use super::{HostError, PluginState};
 use crate::terminal;
 

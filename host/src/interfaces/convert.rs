@@ -1,8 +1,8 @@
 //! Between the store's types and the WIT records plugins see: each pair of
 //! mirror types is named once, with its fields, and converts both ways.
 
-use super::latest::anton::plugin::storage::{Cell, MemoryRecord, ShareEntry};
-use super::latest::anton::plugin::types::{Provenance, Session, SessionStatus};
+use super::latest::storage::{Cell, MemoryRecord, ShareEntry};
+use super::latest::types::{Provenance, Session, SessionStatus};
 use crate::store;
 
 /// `From` both ways for two records with the same fields (or variants).

@@ -1,5 +1,5 @@
 use super::PluginState;
-use super::latest::anton::plugin::llm::{Completion, CompletionRequest, Host, LlmError, ModelRole};
+use super::latest::llm::{Completion, CompletionRequest, Host, LlmError, ModelRole};
 use crate::llm::{self, Message, Request};
 
 impl Host for PluginState {

@@ -1,5 +1,5 @@
 use super::PluginState;
-use super::latest::anton::plugin::log::{Host, Level};
+use super::latest::log::{Host, Level};
 
 /// `ANTON_LOG=debug|info|warn|error` (default warn).
 fn threshold() -> Level {

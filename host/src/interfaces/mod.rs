@@ -3,32 +3,67 @@
 
 mod chat;
 mod convert;
+mod file_io;
 mod llm;
 mod log;
+mod session_io;
 mod storage;
 mod vault;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::Capabilities;
 pub use crate::services::Services;
 use crate::store::{Store, StoreError};
 
-/// Bindings for `anton:plugin@0.1.0`. A later WIT version gets its own module
-/// here, and `latest` moves to it.
+/// Bindings for `anton:plugin@0.1.0`: its interfaces, and the `command`
+/// export every plugin of every version has.
 pub mod since_v0_1_0 {
     wasmtime::component::bindgen!({
         path: "../wit/since_v0.1.0",
         world: "plugin",
     });
 }
-pub use since_v0_1_0 as latest;
 
-pub use latest::anton::plugin::types::HostError;
+/// Bindings for `anton:plugin@0.2.0`. Its world holds 0.1.0's interfaces
+/// themselves, so they map to the bindings above and are implemented once;
+/// only what 0.2.0 adds is generated here.
+pub mod since_v0_2_0 {
+    wasmtime::component::bindgen!({
+        path: "../wit/since_v0.2.0",
+        world: "plugin",
+        with: {
+            "anton:plugin/types@0.1.0": super::since_v0_1_0::anton::plugin::types,
+            "anton:plugin/chat@0.1.0": super::since_v0_1_0::anton::plugin::chat,
+            "anton:plugin/storage@0.1.0": super::since_v0_1_0::anton::plugin::storage,
+            "anton:plugin/llm@0.1.0": super::since_v0_1_0::anton::plugin::llm,
+            "anton:plugin/log@0.1.0": super::since_v0_1_0::anton::plugin::log,
+            "anton:plugin/vault@0.1.0": super::since_v0_1_0::anton::plugin::vault,
+            "anton:plugin/session-io@0.2.0.message-reader": super::session_io::MessageReader,
+            "anton:plugin/session-io@0.2.0.cell-reader": super::session_io::CellReader,
+            "anton:plugin/session-io@0.2.0.session-builder": super::session_io::SessionBuilder,
+            "anton:plugin/file-io@0.2.0.named-file": super::file_io::NamedFile,
+            "anton:plugin/file-io@0.2.0.output-file": super::file_io::OutputFile,
+        },
+    });
+}
+
+/// Every interface at its newest version, one path each.
+pub mod latest {
+    pub use super::since_v0_1_0::anton::plugin::{chat, llm, log, storage, types, vault};
+    pub use super::since_v0_1_0::exports::anton::plugin::command;
+    /// Finds the `command` export, which every version shares.
+    pub use super::since_v0_1_0::{Plugin, PluginPre};
+    /// Links every interface of every version this host serves.
+    pub use super::since_v0_2_0::Plugin as Contract;
+    pub use super::since_v0_2_0::anton::plugin0_2_0::{file_io, session_io};
+}
+
+pub use latest::types::HostError;
 
 /// Memory cap that remembers a refused growth, so a crash can be explained.
 pub struct MemoryLimiter {
@@ -105,6 +140,25 @@ impl PluginState {
         }
     }
 
+    /// Put a host object in the plugin's table; its handle is what the plugin holds.
+    fn keep<T: Send + 'static>(&mut self, value: T) -> Result<Resource<T>, HostError> {
+        self.table
+            .push(value)
+            .map_err(|e| HostError::Failed(format!("cannot keep another handle: {e}")))
+    }
+
+    fn kept<T: 'static>(&self, handle: &Resource<T>) -> Result<&T, HostError> {
+        self.table
+            .get(handle)
+            .map_err(|e| HostError::Invalid(format!("a handle the host does not know: {e}")))
+    }
+
+    fn kept_mut<T: 'static>(&mut self, handle: &Resource<T>) -> Result<&mut T, HostError> {
+        self.table
+            .get_mut(handle)
+            .map_err(|e| HostError::Invalid(format!("a handle the host does not know: {e}")))
+    }
+
     /// Time spent waiting on the user is the user's, not the plugin's.
     fn waiting_on_user<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let started = Instant::now();
@@ -123,4 +177,4 @@ impl WasiView for PluginState {
     }
 }
 
-impl latest::anton::plugin::types::Host for PluginState {}
+impl latest::types::Host for PluginState {}

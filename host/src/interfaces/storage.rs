@@ -1,8 +1,8 @@
-use super::latest::anton::plugin::storage::{
+use super::latest::storage::{
     Cell, Host, Lookup, MemoryRecord, NewSession, Redacted, RedactionCount, SessionDetails, SessionHit, SessionQuery,
     ShareEntry,
 };
-use super::latest::anton::plugin::types::{Message, Session};
+use super::latest::types::{Message, Session};
 use super::{HostError, PluginState};
 use crate::files::NamedFileError;
 use crate::store;
@@ -140,101 +140,13 @@ impl Host for PluginState {
         })
     }
 
+    /// The whole session in one call: the same build as `session-io`'s.
     fn import_session(&mut self, session: NewSession) -> Result<Session, HostError> {
-        self.require(self.grants.sessions_write, "sessions-write")?;
-        let now = store::now_ms();
-        let latest = now + DAY_MS;
-        let p = session.provenance;
-        let import = store::Import {
-            title: session.title,
-            summary: session.summary,
-            messages: session
-                .messages
-                .into_iter()
-                .map(|m| store::NewMessage {
-                    created_at: m.created_at.clamp(0, latest),
-                    meta: imported_meta(&m.meta, m.created_at, latest),
-                    turn: m.turn,
-                    role: m.role,
-                    content: m.content,
-                })
-                .collect(),
-            memories: session
-                .memories
-                .iter()
-                .map(|m| store::SessionMemory {
-                    born: m.born,
-                    kind: m.kind.clone(),
-                    scope: m.scope.clone(),
-                    text: m.text.clone(),
-                    topic: m.topic.clone(),
-                })
-                .collect(),
-            cells: session.cells.into_iter().map(store::Cell::from).collect(),
-            provenance: store::Provenance {
-                imported_at: p.imported_at.map(|t| t.clamp(0, latest)),
-                exported_at: p.exported_at.map(|t| t.clamp(0, latest)),
-                exported_by: p.exported_by.clone(),
-                imported_by: p.imported_by,
-                original_id: p.original_id,
-                source_file: p.source_file,
-                file_sha256: p.file_sha256,
-                forked_from: None,
-            },
-        };
-        // Whatever plugin sends them, memory files get them scrubbed.
-        let secrets = self.services.secrets();
-        let entries: Vec<crate::memory::Entry> = session
-            .memories
-            .iter()
-            .filter_map(|m| {
-                let mut entry = crate::memory::Entry::new(crate::memory::Kind::parse(&m.kind)?, &m.text);
-                entry.topic = m.topic.clone();
-                entry.source = "import".into();
-                entry.confidence = "medium".into();
-                Some(entry.scrubbed(&secrets.scrubber))
-            })
-            .collect();
-        if let Some(sha256) = &import.provenance.file_sha256 {
-            self.refuse_a_second_copy(sha256)?;
-        }
-        let exporter = p.exported_by.unwrap_or_else(|| "an unknown person".into());
-        let args = self.named_paths.clone();
-        let adopt = !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &exporter, &args));
-        // The database and the memory files change together or not at all.
-        let memory = crate::memory::MemoryDir::new(&self.services.paths.project_memory());
-        let snapshot = if adopt {
-            Some(
-                memory
-                    .add_all(&entries)
-                    .map_err(|e| HostError::Failed(format!("{e}; nothing was imported")))?
-                    .1,
-            )
-        } else {
-            None
-        };
-        match self.write_store(|s| s.import_session(&import)) {
-            Ok(created) => {
-                // A snapshot is only needed while the import can still fail.
-                drop(snapshot);
-                if adopt {
-                    // Accepted by the user: in force in this workspace's chats.
-                    let mut known = crate::memory_review::Known::load(&self.services.paths);
-                    if let Err(e) = known.accept(&entries) {
-                        eprintln!("warning: {e}; the chat will ask about these memories again");
-                    }
-                }
-                Ok(Session::from(created))
-            }
-            Err(error) => {
-                if let Some(snapshot) = snapshot {
-                    snapshot
-                        .restore()
-                        .map_err(|e| HostError::Failed(format!("{error:?}; and {e}")))?;
-                }
-                Err(error)
-            }
-        }
+        let mut builder = self.begin_build(session.provenance)?;
+        builder.add_messages(session.messages)?;
+        builder.add_cells(session.cells)?;
+        builder.add_memories(session.memories, &self.services.secrets().scrubber)?;
+        self.commit_build(builder, &session.title, &session.summary)
     }
 
     fn record_share(&mut self, entry: ShareEntry) -> Result<(), HostError> {
@@ -287,7 +199,7 @@ impl Host for PluginState {
 impl PluginState {
     /// A file imported before makes no second session unless the user says
     /// so (on a terminal) or the command says `--again`.
-    fn refuse_a_second_copy(&mut self, file_sha256: &str) -> Result<(), HostError> {
+    pub(super) fn refuse_a_second_copy(&mut self, file_sha256: &str) -> Result<(), HostError> {
         let Some(existing) = self.read_store(|s| s.imported_from(file_sha256))? else {
             return Ok(());
         };
@@ -319,59 +231,4 @@ impl PluginState {
             id = existing.id
         )))
     }
-}
-
-const DAY_MS: i64 = 86_400_000;
-
-/// An imported message's meta: marked imported (the model gets it as quoted
-/// material, never as its own conversation), and a time from the file
-/// outside [1970, now + 1 day] kept here, as the message itself is clamped
-/// (it would pin the session first in every listing).
-fn imported_meta(meta: &str, at: i64, latest: i64) -> String {
-    let mut value: serde_json::Value = serde_json::from_str(meta).unwrap_or_else(|_| serde_json::json!({}));
-    if !value.is_object() {
-        value = serde_json::json!({});
-    }
-    value["imported"] = serde_json::json!(true);
-    // Only adoption marks a row as the reference Anton's log in this folder.
-    if let Some(meta) = value.as_object_mut() {
-        meta.remove("reference");
-    }
-    if !(0..=latest).contains(&at) {
-        value["original_created_at"] = serde_json::json!(at);
-    }
-    value.to_string()
-}
-
-/// Memories from a file become standing guidance for every later session
-/// here, so they are adopted only when the user says yes. Without a person
-/// to ask, only `--accept-memories` on the command adopts them.
-fn consent_to_memories(entries: &[crate::memory::Entry], exporter: &str, args: &[String]) -> bool {
-    use crate::terminal::sanitize_line;
-    let count = entries.len();
-    let plural = if count == 1 { "memory" } else { "memories" };
-    if !crate::terminal::stdin_is_terminal() {
-        if args.iter().any(|a| a == "--accept-memories") {
-            println!("Adding the file's {count} {plural} to this project's memory (--accept-memories).");
-            return true;
-        }
-        println!(
-            "Not added: the file's {count} {plural} from {} stay with the imported session; \
-             import with --accept-memories to add them to this project's memory.",
-            sanitize_line(exporter)
-        );
-        return false;
-    }
-    println!("This file brings {count} {plural} from {}:", sanitize_line(exporter));
-    for entry in entries {
-        println!("  {:<7} {}", entry.kind.as_str(), sanitize_line(&entry.text));
-    }
-    let adopt = crate::terminal::confirm(
-        "Add them to this project's memory (.anton/memory), where they guide every later session?",
-        false,
-    );
-    if !adopt {
-        println!("Not added: they stay with the imported session only.");
-    }
-    adopt
 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::latest::anton::plugin::vault::{Connection, Field, Host, Listing, ReachResult, Unreadable};
+use super::latest::vault::{Connection, Field, Host, Listing, ReachResult, Unreadable};
 use super::{HostError, PluginState};
 use crate::vault::{DataSource, Vault};
 

@@ -9,7 +9,7 @@ use super::engine::{ComponentCache, sha256_hex};
 use super::instance::PluginInstance;
 use super::manifest::{self, Capabilities, MANIFEST_FILE, Manifest, read_manifest};
 use super::{load_component, new_linker};
-use crate::interfaces::latest::exports::anton::plugin::command::{CommandKind, CommandSpec};
+use crate::interfaces::latest::command::{CommandKind, CommandSpec};
 use crate::services::Services;
 use crate::terminal::sanitize_line;
 use crate::workspace::Paths;

@@ -16,7 +16,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use super::catalog::PluginRecord;
 use super::engine::engine;
 use super::manifest::{Access, Capabilities, home_dirs, whole_tree};
-use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Outcome};
+use crate::interfaces::latest::command::{CommandSpec, Invocation, Outcome};
 use crate::interfaces::latest::{Plugin, PluginPre};
 use crate::interfaces::{MemoryLimiter, PluginState};
 use crate::services::Services;

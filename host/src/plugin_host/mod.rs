@@ -21,8 +21,8 @@ pub use instance::PluginFailure;
 use instance::PluginInstance;
 
 use crate::interfaces::PluginState;
-use crate::interfaces::latest::Plugin;
-use crate::interfaces::latest::exports::anton::plugin::command::{CommandSpec, Invocation, Origin, Outcome};
+use crate::interfaces::latest::Contract;
+use crate::interfaces::latest::command::{CommandSpec, Invocation, Origin, Outcome};
 use crate::services::Services;
 
 pub use builtin::BUILTIN_PLUGINS;
@@ -169,7 +169,7 @@ pub fn new_linker() -> Result<Linker<PluginState>, PluginFailure> {
     let mut linker = Linker::new(engine());
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
         .and_then(|_| {
-            Plugin::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)
+            Contract::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)
         })
         .map_err(|e| PluginFailure(format!("cannot set up the plugin host: {e}")))?;
     Ok(linker)
@@ -189,31 +189,56 @@ pub fn load_component(cache: &ComponentCache, record: &PluginRecord) -> Result<C
     Ok(component)
 }
 
-/// The component's exports must include `anton:plugin/command` at the
-/// manifest's WIT version.
+/// What every plugin exports, at every WIT version: 0.2.0 kept 0.1.0's `command`.
+const COMMAND_EXPORT: &str = "anton:plugin/command@0.1.0";
+
+/// The component must export `anton:plugin/command`, and import nothing of
+/// `anton:plugin` newer than its manifest's `api` (nor anything this anton
+/// does not serve).
 fn check_world(component: &Component, api: &str) -> Result<(), String> {
-    let exports: Vec<String> = component
-        .component_type()
-        .exports(engine())
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let wanted = format!("anton:plugin/command@{api}");
-    if exports.contains(&wanted) {
-        return Ok(());
-    }
-    match exports.iter().find(|e| e.starts_with("anton:plugin/command@")) {
-        Some(found) => Err(format!(
-            "its manifest says api {api}, but the component exports {found}; rebuild it or fix `api`"
-        )),
-        None => Err(format!(
-            "the component does not export anton:plugin/command (it exports: {}); build it with the anton plugin SDK",
-            if exports.is_empty() {
-                "nothing".to_string()
-            } else {
-                exports.join(", ")
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine()).map(|(name, _)| name.to_string()).collect();
+    if !exports.iter().any(|e| e == COMMAND_EXPORT) {
+        return Err(match exports.iter().find(|e| e.starts_with("anton:plugin/command@")) {
+            Some(found) => {
+                format!("its manifest says api {api}, but the component exports {found}; rebuild it or fix `api`")
             }
-        )),
+            None => format!(
+                "the component does not export anton:plugin/command (it exports: {}); build it with the anton plugin SDK",
+                if exports.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            ),
+        });
     }
+    for (import, _) in ty.imports(engine()) {
+        let Some(version) = import
+            .strip_prefix("anton:plugin/")
+            .and_then(|i| i.split_once('@'))
+            .map(|(_, v)| v)
+        else {
+            continue;
+        };
+        if !manifest::SUPPORTED_APIS.contains(&version) {
+            return Err(format!(
+                "it imports {import}, which this anton does not serve (it serves anton:plugin@{}); upgrade anton",
+                manifest::SUPPORTED_APIS.join(", ")
+            ));
+        }
+        if version_key(version) > version_key(api) {
+            return Err(format!(
+                "its manifest says api {api}, but the component imports {import}; set `api = \"{version}\"` in its anton-plugin.toml"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// "0.2.0" as numbers, so that 0.10.0 comes after 0.9.0.
+fn version_key(version: &str) -> Vec<u64> {
+    version.split('.').map(|part| part.parse().unwrap_or(0)).collect()
 }
 
 /// Tell a core module or junk from a component before asking wasmtime.

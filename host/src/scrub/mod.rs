@@ -212,14 +212,13 @@ impl Scrubber {
 
     /// A stored message's content and meta: a tool call's arguments and
     /// every meta are JSON, and stay JSON.
-    pub fn scrub_message(&self, role: &str, content: &str, meta: &str) -> (String, String) {
-        let mut report = Report::new();
+    pub fn scrub_message(&self, role: &str, content: &str, meta: &str, report: &mut Report) -> (String, String) {
         let content = if role == "tool_call" {
-            self.scrub_json_text(content, &mut report)
+            self.scrub_json_text(content, report)
         } else {
-            self.scrub_counting(content, &mut report)
+            self.scrub_counting(content, report)
         };
-        (content, self.scrub_json_text(meta, &mut report))
+        (content, self.scrub_json_text(meta, report))
     }
 
     pub fn scrub_json(&self, value: &mut Value, report: &mut Report) {

@@ -4,6 +4,7 @@
 //! workspace queue behind `busy_timeout` instead of failing on a lock upgrade.
 
 mod adopted;
+mod build;
 mod lease;
 mod rows;
 mod schema;
@@ -11,10 +12,11 @@ mod types;
 mod writer;
 
 pub use adopted::{Adopted, Adoption, FileState};
+pub use build::{BuildError, BuildLimits, SessionBuild};
 pub use lease::hostname;
-use rows::{SESSION_COLUMNS, session_from_row, share_from_row, turn_from};
+use rows::{SESSION_COLUMNS, cell_from_row, session_from_row, share_from_row, turn_from};
 pub use types::*;
-pub use writer::Writer;
+pub use writer::{MAX_TEXT, Writer};
 
 use std::fmt;
 
@@ -220,15 +222,20 @@ impl Store {
     /// Run `f` in one immediate transaction: all of its writes land, or none.
     pub fn transaction<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
         let tx = self.immediate()?;
+        let result = self.with_writer(f)?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(result)
+    }
+
+    /// Run `f` with a writer inside the transaction the caller holds.
+    fn with_writer<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
         let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let result = f(&Writer {
-            conn: &tx,
+        f(&Writer {
+            conn: &self.conn,
             workspace: &self.workspace,
             scrubber: &scrubber,
         })
-        .map_err(|e| self.fail(e))?;
-        tx.commit().map_err(|e| self.fail(e))?;
-        Ok(result)
+        .map_err(|e| self.fail(e))
     }
 
     pub fn create_session(&self, new: &NewSession) -> Result<Session> {
@@ -553,6 +560,50 @@ impl Store {
         )
     }
 
+    /// The messages after message `after_id`, in order: as many as fit in
+    /// `max_bytes` of text, and one at least while any are left.
+    pub fn messages_page(&self, session_id: &str, after_id: i64, max_bytes: usize) -> Result<Vec<Message>> {
+        let mut page = self
+            .conn
+            .prepare_cached(
+                "SELECT id, turn, role, content, meta, created_at FROM messages
+                 WHERE session_id = ?1 AND id > ?2 ORDER BY id",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = page
+            .query_map(params![session_id, after_id], |r| {
+                Ok(Message {
+                    id: r.get(0)?,
+                    turn: turn_from(r, 1)?,
+                    role: r.get(2)?,
+                    content: r.get(3)?,
+                    meta: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.fail(e))?;
+        within_budget(rows, max_bytes, |m| m.content.len() + m.meta.len()).map_err(|e| self.fail(e))
+    }
+
+    /// The cells after cell `after_id`, in order, with their ids, paged as
+    /// [`Store::messages_page`] pages messages.
+    pub fn cells_page(&self, session_id: &str, after_id: i64, max_bytes: usize) -> Result<Vec<(i64, Cell)>> {
+        let mut page = self
+            .conn
+            .prepare_cached(
+                "SELECT id, pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
+                 WHERE session_id = ?1 AND id > ?2 ORDER BY id",
+            )
+            .map_err(|e| self.fail(e))?;
+        let rows = page
+            .query_map(params![session_id, after_id], |r| Ok((r.get(0)?, cell_from_row(r, 1)?)))
+            .map_err(|e| self.fail(e))?;
+        within_budget(rows, max_bytes, |(_, c)| {
+            c.code.len() + c.stdout.len() + c.stderr.len() + c.error.as_ref().map_or(0, String::len)
+        })
+        .map_err(|e| self.fail(e))
+    }
+
     pub fn details(&self, session_id: &str) -> Result<Details> {
         let count = |sql: &str| -> Result<u32> {
             self.conn
@@ -606,18 +657,7 @@ impl Store {
             "SELECT pad, code, stdout, stderr, error, description, started_at, finished_at FROM cells
                  WHERE session_id = ?1 ORDER BY id",
             [session_id],
-            |r| {
-                Ok(Cell {
-                    pad: r.get(0)?,
-                    code: r.get(1)?,
-                    stdout: r.get(2)?,
-                    stderr: r.get(3)?,
-                    error: r.get(4)?,
-                    description: r.get(5)?,
-                    started_at: r.get(6)?,
-                    finished_at: r.get(7)?,
-                })
-            },
+            |r| cell_from_row(r, 0),
         )
     }
 
@@ -630,51 +670,6 @@ impl Store {
             [limit],
             share_from_row,
         )
-    }
-
-    /// A whole session from outside (an import), in one transaction.
-    pub fn import_session(&self, import: &Import) -> Result<Session> {
-        for (index, message) in import.messages.iter().enumerate() {
-            check_turn(message.turn, &format!("messages[{index}].turn"))?;
-        }
-        let id = self.transaction(|w| {
-            let session = w.create_session(&NewSession {
-                title: import.title.clone(),
-                ..Default::default()
-            })?;
-            let p = &import.provenance;
-            w.conn.execute(
-                "UPDATE sessions SET title_source = 'import', summary = ?2, imported_summary = ?2, imported_by = ?3, imported_at = ?4,
-                     exported_by = ?5, exported_at = ?6, original_id = ?7, source_file = ?8, file_sha256 = ?9
-                 WHERE id = ?1",
-                params![
-                    session.id,
-                    w.clean(&import.summary),
-                    p.imported_by.as_deref().map(|t| w.clean(t)),
-                    p.imported_at,
-                    p.exported_by.as_deref().map(|t| w.clean(t)),
-                    p.exported_at,
-                    p.original_id.as_deref().map(|t| w.clean(t)),
-                    p.source_file.as_deref().map(|t| w.clean(t)),
-                    p.file_sha256
-                ],
-            )?;
-            w.append_messages(&session.id, &import.messages)?;
-            // Listings follow local activity, not the exporter's clock.
-            w.conn.execute(
-                "UPDATE sessions SET updated_at = ?2 WHERE id = ?1",
-                params![session.id, now_ms()],
-            )?;
-            for memory in &import.memories {
-                w.record_memory(&session.id, memory)?;
-            }
-            for cell in &import.cells {
-                w.add_cell(&session.id, cell)?;
-            }
-            Ok(session.id)
-        })?;
-        self.get_session(&id)?
-            .ok_or_else(|| StoreError(format!("session {id} vanished")))
     }
 
     pub fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<String>> {
@@ -719,6 +714,25 @@ fn check_turn(turn: u32, field: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Rows up to `max_bytes` by `size`, and the first row whatever its size.
+fn within_budget<T>(
+    rows: impl Iterator<Item = rusqlite::Result<T>>,
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> rusqlite::Result<Vec<T>> {
+    let mut page = Vec::new();
+    let mut used = 0;
+    for row in rows {
+        let row = row?;
+        used += size(&row);
+        page.push(row);
+        if used >= max_bytes {
+            break;
+        }
+    }
+    Ok(page)
 }
 
 /// `file:` URI of `path` with `immutable=1`: SQLite then takes no locks and

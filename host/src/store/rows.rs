@@ -3,7 +3,7 @@
 use rusqlite::Row;
 
 use super::lease::{holder, writer_is_alive};
-use super::{MAX_TURN, Provenance, Session, ShareEntry, Status, now_ms};
+use super::{Cell, MAX_TURN, Provenance, Session, ShareEntry, Status, now_ms};
 
 pub const SESSION_COLUMNS: &str = "id, title, task, status, summary, created_at, updated_at, turns, \
     messages, provider, model, workspace, imported_by, imported_at, exported_by, exported_at, \
@@ -73,4 +73,19 @@ pub fn share_from_row(r: &Row) -> rusqlite::Result<ShareEntry> {
 /// A time as people can read it: from 1970 to a day from now.
 pub fn within_reason(at_ms: i64) -> i64 {
     at_ms.clamp(0, now_ms() + 86_400_000)
+}
+
+/// A cell from the columns starting at `first`, in this order:
+/// pad, code, stdout, stderr, error, description, started_at, finished_at.
+pub fn cell_from_row(r: &Row, first: usize) -> rusqlite::Result<Cell> {
+    Ok(Cell {
+        pad: r.get(first)?,
+        code: r.get(first + 1)?,
+        stdout: r.get(first + 2)?,
+        stderr: r.get(first + 3)?,
+        error: r.get(first + 4)?,
+        description: r.get(first + 5)?,
+        started_at: r.get(first + 6)?,
+        finished_at: r.get(first + 7)?,
+    })
 }

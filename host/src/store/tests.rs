@@ -6,6 +6,27 @@ fn open() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// A session from outside, in whole.
+#[derive(Default)]
+struct Import {
+    title: String,
+    summary: String,
+    messages: Vec<NewMessage>,
+    memories: Vec<SessionMemory>,
+    cells: Vec<Cell>,
+    provenance: Provenance,
+}
+
+/// Built as an import builds one, on a connection of its own.
+fn import(dir: &tempfile::TempDir, import: &Import) -> std::result::Result<Session, BuildError> {
+    let store = Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
+    let mut build = store.build_session(&import.provenance, BuildLimits::default())?;
+    build.add_messages(&import.messages)?;
+    build.add_cells(&import.cells)?;
+    build.add_memories(&import.memories)?;
+    build.commit(&import.title, &import.summary)
+}
+
 fn session_with(store: &Store, at: i64, user_text: &str) -> Session {
     let s = store
         .create_session(&NewSession {
@@ -157,9 +178,10 @@ fn an_automatic_title_never_replaces_the_users() {
 
 #[test]
 fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
-    let (_dir, store) = open();
-    let imported = store
-        .import_session(&Import {
+    let (dir, store) = open();
+    let imported = import(
+        &dir,
+        &Import {
             title: "Churn in Q3".into(),
             summary: "Goal: why churn rose.".into(),
             memories: vec![SessionMemory {
@@ -191,8 +213,9 @@ fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
                 exported_by: Some("alice".into()),
                 ..Default::default()
             },
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     let whole = store.fork_session(&imported.id, None, None).unwrap();
     assert_eq!((whole.turns, whole.messages), (3, 6));
     assert_eq!(whole.provenance.forked_from.as_deref(), Some(imported.id.as_str()));
@@ -230,9 +253,10 @@ fn a_fork_keeps_the_turns_up_to_its_cut_and_what_came_from_outside() {
 
 #[test]
 fn an_imported_session_keeps_its_title_and_summary_until_the_user_renames_it() {
-    let (_dir, store) = open();
-    let imported = store
-        .import_session(&Import {
+    let (dir, store) = open();
+    let imported = import(
+        &dir,
+        &Import {
             title: "Churn in Q3".into(),
             summary: "Goal: why churn rose.".into(),
             provenance: Provenance {
@@ -240,8 +264,9 @@ fn an_imported_session_keeps_its_title_and_summary_until_the_user_renames_it() {
                 ..Default::default()
             },
             ..Default::default()
-        })
-        .unwrap();
+        },
+    )
+    .unwrap();
     store.set_title(&imported.id, "llm title", false).unwrap();
     store.set_summary(&imported.id, "A refreshed summary.").unwrap();
     let session = store.get_session(&imported.id).unwrap().unwrap();
@@ -489,7 +514,7 @@ fn a_session_another_live_process_holds_is_neither_claimed_nor_written() {
 
 #[test]
 fn turn_numbers_past_the_bound_are_refused_on_write_and_held_on_read() {
-    let (_dir, store) = open();
+    let (dir, store) = open();
     let s = session_with(&store, 1, "x");
     let error = store
         .append_message(&s.id, u32::MAX, "user", "y", "{}", None)
@@ -518,8 +543,8 @@ fn turn_numbers_past_the_bound_are_refused_on_write_and_held_on_read() {
         ],
         ..Default::default()
     };
-    let error = store.import_session(&import).err().unwrap().to_string();
-    assert!(error.starts_with("messages[1].turn: 4294967295"), "{error}");
+    let error = self::import(&dir, &import).err().unwrap().to_string();
+    assert!(error.starts_with("message 2: its turn: 4294967295"), "{error}");
     assert_eq!(store.count_sessions().unwrap(), 1, "nothing was imported");
 
     // A database written by someone else may hold any number.

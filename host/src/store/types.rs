@@ -121,17 +121,6 @@ pub struct NewSession {
     pub created_at: Option<i64>,
 }
 
-/// What an import brings: a session in whole.
-#[derive(Debug, Clone, Default)]
-pub struct Import {
-    pub title: String,
-    pub summary: String,
-    pub messages: Vec<NewMessage>,
-    pub memories: Vec<SessionMemory>,
-    pub cells: Vec<Cell>,
-    pub provenance: Provenance,
-}
-
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub turn: u32,

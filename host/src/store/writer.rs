@@ -14,9 +14,18 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Every text goes to disk through here: no secret is kept at rest.
+    /// Every text goes to disk through here: no secret is kept at rest, and
+    /// none longer than a `.anton` file carries.
     pub(super) fn clean(&self, text: &str) -> String {
-        self.scrubber.scrub(text)
+        fit_stored(self.scrubber.scrub(text))
+    }
+
+    /// A message's content and meta, cleaned as [`Writer::clean`] does.
+    fn clean_message(&self, role: &str, content: &str, meta: &str) -> (String, String) {
+        let (content, meta) = self
+            .scrubber
+            .scrub_message(role, content, meta, &mut crate::scrub::Report::new());
+        (fit_stored(content), meta)
     }
 
     /// "pid N on HOST" of a live process other than this one that holds the session.
@@ -67,7 +76,7 @@ impl Writer<'_> {
         at: Option<i64>,
     ) -> rusqlite::Result<i64> {
         let at = at.unwrap_or_else(now_ms);
-        let (content, meta) = self.scrubber.scrub_message(role, content, meta);
+        let (content, meta) = self.clean_message(role, content, meta);
         let id = self.insert_message(session_id, turn, role, &content, &meta, at)?;
         self.conn
             .prepare_cached(
@@ -98,10 +107,21 @@ impl Writer<'_> {
 
     /// Many messages at once; the session's counters are set once at the end.
     pub fn append_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
+        self.insert_messages(session_id, messages)?;
+        self.recount(session_id)
+    }
+
+    /// Messages without touching the session's counters ([`Writer::recount`] sets them).
+    pub(super) fn insert_messages(&self, session_id: &str, messages: &[NewMessage]) -> rusqlite::Result<()> {
         for m in messages {
-            let (content, meta) = self.scrubber.scrub_message(&m.role, &m.content, &m.meta);
+            let (content, meta) = self.clean_message(&m.role, &m.content, &m.meta);
             self.insert_message(session_id, m.turn, &m.role, &content, &meta, m.created_at)?;
         }
+        Ok(())
+    }
+
+    /// The session's message count, turns, last activity and task, from its messages.
+    pub(super) fn recount(&self, session_id: &str) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE sessions SET
                  messages = (SELECT count(*) FROM messages WHERE session_id = ?1),
@@ -196,4 +216,24 @@ impl Writer<'_> {
         )?;
         Ok(self.conn.last_insert_rowid())
     }
+}
+
+/// The longest text the store keeps: what one `.anton` file's text may be,
+/// so everything stored can be exported and imported back.
+pub const MAX_TEXT: usize = 8 * 1024 * 1024;
+
+/// `text`, cut to [`MAX_TEXT`] with a note saying so when it is longer (a
+/// paste or a log line no model could take in whole anyway).
+fn fit_stored(text: String) -> String {
+    if text.len() <= MAX_TEXT {
+        return text;
+    }
+    let note = format!(
+        "\n[… cut: the text was {} bytes; anton keeps {MAX_TEXT} bytes of one text]",
+        text.len()
+    );
+    let mut cut = text;
+    cut.truncate(cut.floor_char_boundary(MAX_TEXT - note.len()));
+    cut.push_str(&note);
+    cut
 }

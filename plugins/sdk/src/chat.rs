@@ -1,7 +1,7 @@
 //! Output, prompts and the current session.
 
 use crate::HostError;
-use crate::bindings::anton::plugin::chat as host;
+use crate::bindings::anton::plugin0_1_0::chat as host;
 
 pub use host::{Column, Table, TimeStyle};
 

@@ -2,8 +2,10 @@
 //!
 //! Implement [`Plugin`], register it with [`register_plugin!`], and build with
 //! `cargo build --release --target wasm32-wasip2`. Every host interface has a
-//! typed wrapper here ([`chat`], [`storage`], [`llm`], [`log`]); host errors
-//! arrive as [`HostError`] values in a `Result`, never as traps.
+//! typed wrapper here ([`chat`], [`storage`], [`llm`], [`log`], [`vault`], and
+//! since WIT 0.2.0 [`session_io`] and [`file_io`] for sessions and files of
+//! any size); host errors arrive as [`HostError`] values in a `Result`, never
+//! as traps.
 
 #[doc(hidden)]
 pub mod bindings {
@@ -13,26 +15,30 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "export_plugin_component",
         default_bindings_module: "anton_plugin_sdk::bindings",
+        // The 0.1.0 interfaces come from a package of their own (deps/).
+        generate_all,
     });
 }
 
 mod args;
 pub mod chat;
+pub mod file_io;
 pub mod llm;
 pub mod log;
 pub mod session;
+pub mod session_io;
 pub mod storage;
 pub mod vault;
 
 pub use args::Args;
-pub use bindings::anton::plugin::types::{HostError, Message, Provenance, Session, SessionStatus, Timestamp};
-pub use bindings::exports::anton::plugin::command::{
+pub use bindings::anton::plugin0_1_0::types::{HostError, Message, Provenance, Session, SessionStatus, Timestamp};
+pub use bindings::exports::anton::plugin0_1_0::command::{
     Action, CommandKind, CommandSpec, Invocation, LaunchFlag, Origin, Outcome, Subcommand,
 };
 pub use session::Role;
 
 /// The WIT package version this SDK builds against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// The plugin's command table, from its `anton-plugin.toml` at build time:
 /// commands are declared once, in the manifest. `register_plugin!` uses it.
@@ -206,7 +212,7 @@ pub fn closest<'a>(given: &str, names: impl IntoIterator<Item = &'a str>) -> Opt
 macro_rules! register_plugin {
     ($plugin:ty) => {
         struct __AntonPluginExport;
-        impl $crate::bindings::exports::anton::plugin::command::Guest for __AntonPluginExport {
+        impl $crate::bindings::exports::anton::plugin0_1_0::command::Guest for __AntonPluginExport {
             fn describe() -> ::std::vec::Vec<$crate::CommandSpec> {
                 $crate::manifest_commands!()
             }

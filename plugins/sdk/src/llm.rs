@@ -1,6 +1,6 @@
 //! Completions from the user's model. Needs the `llm` capability.
 
-use crate::bindings::anton::plugin::llm as host;
+use crate::bindings::anton::plugin0_1_0::llm as host;
 
 pub use host::{ChatMessage, Completion, CompletionRequest, LlmError, ModelRole};
 

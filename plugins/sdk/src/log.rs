@@ -1,6 +1,6 @@
 //! Diagnostics on stderr, filtered by `ANTON_LOG`.
 
-use crate::bindings::anton::plugin::log as host;
+use crate::bindings::anton::plugin0_1_0::log as host;
 
 pub use host::Level;
 

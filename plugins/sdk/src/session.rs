@@ -1,7 +1,7 @@
 //! What plugins ask about sessions again and again, said once: the session
 //! a command is about, statuses and roles as types, a message's meta parsed.
 
-use crate::bindings::anton::plugin::storage as host;
+use crate::bindings::anton::plugin0_1_0::storage as host;
 use crate::storage::{Lookup, SessionQuery};
 use crate::{Args, HostError, Invocation, Message, Origin, Session, SessionStatus};
 

@@ -1,7 +1,7 @@
 //! The workspace store. Session access needs the `sessions-read` capability;
 //! the key/value space is private to the plugin and always available.
 
-use crate::bindings::anton::plugin::storage as host;
+use crate::bindings::anton::plugin0_1_0::storage as host;
 use crate::{HostError, Message};
 
 pub use host::{

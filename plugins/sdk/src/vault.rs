@@ -2,7 +2,7 @@
 //! values can be written but are never read back.
 
 use crate::HostError;
-use crate::bindings::anton::plugin::vault as host;
+use crate::bindings::anton::plugin0_1_0::vault as host;
 
 pub use host::{Connection, Field, Listing, ReachResult, Unreadable};
 

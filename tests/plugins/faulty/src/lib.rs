@@ -1,6 +1,6 @@
 //! A plugin that misbehaves on request, so tests can prove the host survives.
 
-use anton_plugin_sdk::bindings::exports::anton::plugin::command::Guest;
+use anton_plugin_sdk::bindings::exports::anton::plugin0_1_0::command::Guest;
 use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
 use anton_plugin_sdk::storage::{self, SessionQuery};
 use anton_plugin_sdk::{CommandSpec, Invocation, Outcome, Plugin, chat};

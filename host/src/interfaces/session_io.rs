@@ -1,0 +1,429 @@
+//! `session-io` (0.2.0): sessions of any size, a page at a time. Readers
+//! keep only where they are; a builder is an open transaction on a store
+//! connection of its own, rolled back when the plugin drops it (or traps,
+//! which drops the plugin's whole table).
+
+use wasmtime::component::Resource;
+
+use super::latest::session_io::{Host, HostCellReader, HostMessageReader, HostSessionBuilder};
+use super::latest::storage::{Cell, MemoryRecord, NewMessage, RedactionCount};
+use super::latest::types::{Message, Provenance, Session};
+use super::{HostError, PluginState};
+use crate::scrub::{Report, Scrubber};
+use crate::store::{self, BuildError, BuildLimits, SessionBuild};
+
+/// The largest page a reader hands out in one call.
+const MAX_PAGE_BYTES: u32 = 16 * 1024 * 1024;
+
+pub struct MessageReader {
+    session_id: String,
+    after: i64,
+    redact: bool,
+    report: Report,
+}
+
+pub struct CellReader {
+    session_id: String,
+    after: i64,
+    redact: bool,
+    report: Report,
+}
+
+pub struct SessionBuilder {
+    /// `None` once committed.
+    build: Option<SessionBuild>,
+    /// The memories, for the workspace's memory files if the user agrees.
+    entries: Vec<crate::memory::Entry>,
+    exporter: String,
+}
+
+impl Host for PluginState {
+    fn read_messages(&mut self, session_id: String, redact: bool) -> Result<Resource<MessageReader>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        self.known_session(&session_id)?;
+        self.keep(MessageReader {
+            session_id,
+            after: 0,
+            redact,
+            report: Report::new(),
+        })
+    }
+
+    fn read_cells(&mut self, session_id: String, redact: bool) -> Result<Resource<CellReader>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        self.known_session(&session_id)?;
+        self.keep(CellReader {
+            session_id,
+            after: 0,
+            redact,
+            report: Report::new(),
+        })
+    }
+
+    fn build_session(&mut self, provenance: Provenance) -> Result<Resource<SessionBuilder>, HostError> {
+        let builder = self.begin_build(provenance)?;
+        self.keep(builder)
+    }
+
+    fn set_summary(&mut self, session_id: String, summary: String) -> Result<(), HostError> {
+        self.require(self.grants.sessions_write, "sessions-write")?;
+        self.known_session(&session_id)?;
+        self.write_store(|s| s.set_summary(&session_id, &summary))
+    }
+
+    fn fork_session(
+        &mut self,
+        session_id: String,
+        at_turn: Option<u32>,
+        title: Option<String>,
+    ) -> Result<Session, HostError> {
+        self.require(self.grants.sessions_write, "sessions-write")?;
+        self.known_session(&session_id)?;
+        if let Some(title) = &title
+            && title.trim().is_empty()
+        {
+            return Err(HostError::Invalid("a fork's title cannot be empty".into()));
+        }
+        let fork = self.write_store(|s| s.fork_session(&session_id, at_turn, title.as_deref()))?;
+        Ok(Session::from(fork))
+    }
+}
+
+impl HostMessageReader for PluginState {
+    fn next_page(&mut self, reader: Resource<MessageReader>, max_bytes: u32) -> Result<Vec<Message>, HostError> {
+        let (session_id, after) = {
+            let r = self.kept(&reader)?;
+            (r.session_id.clone(), r.after)
+        };
+        let budget = max_bytes.min(MAX_PAGE_BYTES) as usize;
+        let page = self.read_store(|s| s.messages_page(&session_id, after, budget))?;
+        let secrets = self.services.secrets();
+        let r = self.kept_mut(&reader)?;
+        if let Some(last) = page.last() {
+            r.after = last.id;
+        }
+        Ok(page
+            .into_iter()
+            .map(|mut m| {
+                if r.redact {
+                    (m.content, m.meta) = secrets
+                        .scrubber
+                        .scrub_message(&m.role, &m.content, &m.meta, &mut r.report);
+                }
+                Message {
+                    id: m.id,
+                    turn: m.turn,
+                    role: m.role,
+                    content: m.content,
+                    meta: m.meta,
+                    created_at: m.created_at,
+                }
+            })
+            .collect())
+    }
+
+    fn redactions(&mut self, reader: Resource<MessageReader>) -> Vec<RedactionCount> {
+        self.kept(&reader).map(|r| counts(&r.report)).unwrap_or_default()
+    }
+
+    fn drop(&mut self, reader: Resource<MessageReader>) -> wasmtime::Result<()> {
+        self.table.delete(reader)?;
+        Ok(())
+    }
+}
+
+impl HostCellReader for PluginState {
+    fn next_page(&mut self, reader: Resource<CellReader>, max_bytes: u32) -> Result<Vec<Cell>, HostError> {
+        let (session_id, after) = {
+            let r = self.kept(&reader)?;
+            (r.session_id.clone(), r.after)
+        };
+        let budget = max_bytes.min(MAX_PAGE_BYTES) as usize;
+        let page = self.read_store(|s| s.cells_page(&session_id, after, budget))?;
+        let secrets = self.services.secrets();
+        let r = self.kept_mut(&reader)?;
+        if let Some((last, _)) = page.last() {
+            r.after = *last;
+        }
+        Ok(page
+            .into_iter()
+            .map(|(_, mut cell)| {
+                if r.redact {
+                    let scrubber = &secrets.scrubber;
+                    for text in [
+                        &mut cell.pad,
+                        &mut cell.code,
+                        &mut cell.stdout,
+                        &mut cell.stderr,
+                        &mut cell.description,
+                    ]
+                    .into_iter()
+                    .chain(cell.error.as_mut())
+                    {
+                        *text = scrubber.scrub_counting(text, &mut r.report);
+                    }
+                }
+                Cell::from(cell)
+            })
+            .collect())
+    }
+
+    fn redactions(&mut self, reader: Resource<CellReader>) -> Vec<RedactionCount> {
+        self.kept(&reader).map(|r| counts(&r.report)).unwrap_or_default()
+    }
+
+    fn drop(&mut self, reader: Resource<CellReader>) -> wasmtime::Result<()> {
+        self.table.delete(reader)?;
+        Ok(())
+    }
+}
+
+impl HostSessionBuilder for PluginState {
+    fn add_messages(&mut self, builder: Resource<SessionBuilder>, messages: Vec<NewMessage>) -> Result<(), HostError> {
+        self.kept_mut(&builder)?.add_messages(messages)
+    }
+
+    fn add_cells(&mut self, builder: Resource<SessionBuilder>, cells: Vec<Cell>) -> Result<(), HostError> {
+        self.kept_mut(&builder)?.add_cells(cells)
+    }
+
+    fn add_memories(
+        &mut self,
+        builder: Resource<SessionBuilder>,
+        memories: Vec<MemoryRecord>,
+    ) -> Result<(), HostError> {
+        let secrets = self.services.secrets();
+        self.kept_mut(&builder)?.add_memories(memories, &secrets.scrubber)
+    }
+
+    fn commit(
+        &mut self,
+        builder: Resource<SessionBuilder>,
+        title: String,
+        summary: String,
+    ) -> Result<Session, HostError> {
+        let b = self.kept_mut(&builder)?;
+        let taken = SessionBuilder {
+            build: Some(b.build.take().ok_or_else(committed_already)?),
+            entries: std::mem::take(&mut b.entries),
+            exporter: b.exporter.clone(),
+        };
+        self.commit_build(taken, &title, &summary)
+    }
+
+    fn drop(&mut self, builder: Resource<SessionBuilder>) -> wasmtime::Result<()> {
+        self.table.delete(builder)?;
+        Ok(())
+    }
+}
+
+impl SessionBuilder {
+    pub(super) fn add_messages(&mut self, messages: Vec<NewMessage>) -> Result<(), HostError> {
+        let messages: Vec<store::NewMessage> = messages.into_iter().map(imported_message).collect();
+        self.open()?.add_messages(&messages).map_err(refusal)
+    }
+
+    pub(super) fn add_cells(&mut self, cells: Vec<Cell>) -> Result<(), HostError> {
+        let cells: Vec<store::Cell> = cells.into_iter().map(store::Cell::from).collect();
+        self.open()?.add_cells(&cells).map_err(refusal)
+    }
+
+    pub(super) fn add_memories(&mut self, memories: Vec<MemoryRecord>, scrubber: &Scrubber) -> Result<(), HostError> {
+        let records: Vec<store::SessionMemory> = memories.into_iter().map(store::SessionMemory::from).collect();
+        self.open()?.add_memories(&records).map_err(refusal)?;
+        // Whatever plugin sends them, memory files get them scrubbed.
+        self.entries.extend(records.iter().filter_map(|m| {
+            let mut entry = crate::memory::Entry::new(crate::memory::Kind::parse(&m.kind)?, &m.text);
+            entry.topic = m.topic.clone();
+            entry.source = "import".into();
+            entry.confidence = "medium".into();
+            Some(entry.scrubbed(scrubber))
+        }));
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<&mut SessionBuild, HostError> {
+        self.build.as_mut().ok_or_else(committed_already)
+    }
+}
+
+impl PluginState {
+    /// Begin a session from outside: its times held to what could be true,
+    /// refused when its file was imported before (unless the user wants
+    /// another copy).
+    pub(super) fn begin_build(&mut self, provenance: Provenance) -> Result<SessionBuilder, HostError> {
+        self.require(self.grants.sessions_write, "sessions-write")?;
+        let latest = store::now_ms() + DAY_MS;
+        let p = provenance;
+        let provenance = store::Provenance {
+            imported_at: p.imported_at.map(|t| t.clamp(0, latest)),
+            exported_at: p.exported_at.map(|t| t.clamp(0, latest)),
+            exported_by: p.exported_by.clone(),
+            imported_by: p.imported_by,
+            original_id: p.original_id,
+            source_file: p.source_file,
+            file_sha256: p.file_sha256,
+            // Only anton forks; a plugin cannot claim a session's parent.
+            forked_from: None,
+        };
+        if let Some(sha256) = &provenance.file_sha256 {
+            self.refuse_a_second_copy(sha256)?;
+        }
+        let build = self
+            .services
+            .store_for_build()
+            .and_then(|store| store.build_session(&provenance, BuildLimits::default()))
+            .map_err(|e| HostError::Failed(e.0))?;
+        Ok(SessionBuilder {
+            build: Some(build),
+            entries: Vec::new(),
+            exporter: p.exported_by.unwrap_or_else(|| "an unknown person".into()),
+        })
+    }
+
+    /// Land a built session. The database and the memory files change
+    /// together or not at all; the memories go into the files only on the
+    /// user's yes.
+    pub(super) fn commit_build(
+        &mut self,
+        mut builder: SessionBuilder,
+        title: &str,
+        summary: &str,
+    ) -> Result<Session, HostError> {
+        let build = builder.build.take().ok_or_else(committed_already)?;
+        let entries = builder.entries;
+        let args = self.named_paths.clone();
+        let adopt =
+            !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &builder.exporter, &args));
+        let memory = crate::memory::MemoryDir::new(&self.services.paths.project_memory());
+        let snapshot = if adopt {
+            Some(
+                memory
+                    .add_all(&entries)
+                    .map_err(|e| HostError::Failed(format!("{e}; nothing was imported")))?
+                    .1,
+            )
+        } else {
+            None
+        };
+        match build.commit(title, summary) {
+            Ok(created) => {
+                // A snapshot is only needed while the import can still fail.
+                drop(snapshot);
+                if adopt {
+                    // Accepted by the user: in force in this workspace's chats.
+                    let mut known = crate::memory_review::Known::load(&self.services.paths);
+                    if let Err(e) = known.accept(&entries) {
+                        eprintln!("warning: {e}; the chat will ask about these memories again");
+                    }
+                }
+                Ok(Session::from(created))
+            }
+            Err(error) => {
+                let error = refusal(error);
+                if let Some(snapshot) = snapshot {
+                    snapshot
+                        .restore()
+                        .map_err(|e| HostError::Failed(format!("{}; and {e}", error_text(&error))))?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn known_session(&self, session_id: &str) -> Result<(), HostError> {
+        match self.read_store(|s| s.get_session(session_id))? {
+            Some(_) => Ok(()),
+            None => Err(HostError::NotFound(format!("no session {session_id}"))),
+        }
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A message from outside, marked imported (the model gets it as quoted
+/// material, never as its own conversation), with a time outside
+/// [1970, now + 1 day] kept in its meta and the message held to that
+/// range (it would pin the session first in every listing).
+fn imported_message(m: NewMessage) -> store::NewMessage {
+    let latest = store::now_ms() + DAY_MS;
+    let mut meta: serde_json::Value = serde_json::from_str(&m.meta).unwrap_or_else(|_| serde_json::json!({}));
+    if !meta.is_object() {
+        meta = serde_json::json!({});
+    }
+    meta["imported"] = serde_json::json!(true);
+    // Only adoption marks a row as the reference Anton's log in this folder.
+    if let Some(meta) = meta.as_object_mut() {
+        meta.remove("reference");
+    }
+    if !(0..=latest).contains(&m.created_at) {
+        meta["original_created_at"] = serde_json::json!(m.created_at);
+    }
+    store::NewMessage {
+        created_at: m.created_at.clamp(0, latest),
+        meta: meta.to_string(),
+        turn: m.turn,
+        role: m.role,
+        content: m.content,
+    }
+}
+
+fn refusal(error: BuildError) -> HostError {
+    match error {
+        BuildError::Refused(why) => HostError::Invalid(why),
+        BuildError::Store(e) => HostError::Failed(e.0),
+    }
+}
+
+fn error_text(error: &HostError) -> &str {
+    match error {
+        HostError::Denied(m) | HostError::NotFound(m) | HostError::Invalid(m) | HostError::Failed(m) => m,
+    }
+}
+
+fn committed_already() -> HostError {
+    HostError::Invalid("this session builder was committed already".into())
+}
+
+fn counts(report: &Report) -> Vec<RedactionCount> {
+    report
+        .iter()
+        .map(|(kind, count)| RedactionCount {
+            kind: kind.to_string(),
+            count: *count as u32,
+        })
+        .collect()
+}
+
+/// Memories from a file become standing guidance for every later session
+/// here, so they are adopted only when the user says yes. Without a person
+/// to ask, only `--accept-memories` on the command adopts them.
+fn consent_to_memories(entries: &[crate::memory::Entry], exporter: &str, args: &[String]) -> bool {
+    use crate::terminal::sanitize_line;
+    let count = entries.len();
+    let plural = if count == 1 { "memory" } else { "memories" };
+    if !crate::terminal::stdin_is_terminal() {
+        if args.iter().any(|a| a == "--accept-memories") {
+            println!("Adding the file's {count} {plural} to this project's memory (--accept-memories).");
+            return true;
+        }
+        println!(
+            "Not added: the file's {count} {plural} from {} stay with the imported session; \
+             import with --accept-memories to add them to this project's memory.",
+            sanitize_line(exporter)
+        );
+        return false;
+    }
+    println!("This file brings {count} {plural} from {}:", sanitize_line(exporter));
+    for entry in entries {
+        println!("  {:<7} {}", entry.kind.as_str(), sanitize_line(&entry.text));
+    }
+    let adopt = crate::terminal::confirm(
+        "Add them to this project's memory (.anton/memory), where they guide every later session?",
+        false,
+    );
+    if !adopt {
+        println!("Not added: they stay with the imported session only.");
+    }
+    adopt
+}
