@@ -684,10 +684,21 @@ fn export_makes_the_summary_current_and_keeps_the_title() {
         "{asked}"
     );
 
-    // Without a model the stored summary goes out as it is.
+    // The session keeps the summary its file went out with, and without a
+    // model that stored summary goes out as it is.
+    let kept = env.store().get_session(&s.id).unwrap().unwrap().summary;
+    assert_eq!(kept, "Churn rose because the March cohort left after the price change.");
     let run = env.run(&["share", "export"]);
     let (bundle, _) = read(&std::fs::read(exported_file(&run.ok().stdout)).unwrap()).unwrap();
-    assert_eq!(bundle.summary, "Looking into churn; nothing found yet.");
+    assert_eq!(bundle.summary, kept);
+    // A dry run changes nothing.
+    env.store()
+        .set_summary(&s.id, "Looking into churn; nothing found yet.")
+        .unwrap();
+    env.run_env(&server.openai_env(), &["share", "export", "--dry-run"], "")
+        .ok();
+    let unchanged = env.store().get_session(&s.id).unwrap().unwrap().summary;
+    assert_eq!(unchanged, "Looking into churn; nothing found yet.");
 }
 
 #[test]

@@ -34,7 +34,8 @@ pub struct SessionBuilder {
     build: Option<SessionBuild>,
     /// The memories, for the workspace's memory files if the user agrees.
     entries: Vec<crate::memory::Entry>,
-    exporter: String,
+    /// The file it is built from, as `build-session` named it.
+    file_sha256: Option<String>,
 }
 
 impl Host for PluginState {
@@ -60,8 +61,8 @@ impl Host for PluginState {
         })
     }
 
-    fn build_session(&mut self, provenance: Provenance) -> Result<Resource<SessionBuilder>, HostError> {
-        let builder = self.begin_build(provenance)?;
+    fn build_session(&mut self, file_sha256: Option<String>) -> Result<Resource<SessionBuilder>, HostError> {
+        let builder = self.begin_build(file_sha256)?;
         self.keep(builder)
     }
 
@@ -201,14 +202,15 @@ impl HostSessionBuilder for PluginState {
         builder: Resource<SessionBuilder>,
         title: String,
         summary: String,
+        provenance: Provenance,
     ) -> Result<Session, HostError> {
         let b = self.kept_mut(&builder)?;
         let taken = SessionBuilder {
             build: Some(b.build.take().ok_or_else(committed_already)?),
             entries: std::mem::take(&mut b.entries),
-            exporter: b.exporter.clone(),
+            file_sha256: b.file_sha256.take(),
         };
-        self.commit_build(taken, &title, &summary)
+        self.commit_build(taken, &title, &summary, provenance)
     }
 
     fn drop(&mut self, builder: Resource<SessionBuilder>) -> wasmtime::Result<()> {
@@ -248,36 +250,22 @@ impl SessionBuilder {
 }
 
 impl PluginState {
-    /// Begin a session from outside: its times held to what could be true,
-    /// refused when its file was imported before (unless the user wants
-    /// another copy).
-    pub(super) fn begin_build(&mut self, provenance: Provenance) -> Result<SessionBuilder, HostError> {
+    /// Begin a session from outside, refused when its file was imported
+    /// before (unless the user wants another copy).
+    pub(super) fn begin_build(&mut self, file_sha256: Option<String>) -> Result<SessionBuilder, HostError> {
         self.require(self.grants.sessions_write, "sessions-write")?;
-        let latest = store::now_ms() + DAY_MS;
-        let p = provenance;
-        let provenance = store::Provenance {
-            imported_at: p.imported_at.map(|t| t.clamp(0, latest)),
-            exported_at: p.exported_at.map(|t| t.clamp(0, latest)),
-            exported_by: p.exported_by.clone(),
-            imported_by: p.imported_by,
-            original_id: p.original_id,
-            source_file: p.source_file,
-            file_sha256: p.file_sha256,
-            // Only anton forks; a plugin cannot claim a session's parent.
-            forked_from: None,
-        };
-        if let Some(sha256) = &provenance.file_sha256 {
+        if let Some(sha256) = &file_sha256 {
             self.refuse_a_second_copy(sha256)?;
         }
         let build = self
             .services
             .store_for_build()
-            .and_then(|store| store.build_session(&provenance, BuildLimits::default()))
+            .and_then(|store| store.build_session(BuildLimits::default()))
             .map_err(|e| HostError::Failed(e.0))?;
         Ok(SessionBuilder {
             build: Some(build),
             entries: Vec::new(),
-            exporter: p.exported_by.unwrap_or_else(|| "an unknown person".into()),
+            file_sha256,
         })
     }
 
@@ -289,12 +277,17 @@ impl PluginState {
         mut builder: SessionBuilder,
         title: &str,
         summary: &str,
+        provenance: Provenance,
     ) -> Result<Session, HostError> {
         let build = builder.build.take().ok_or_else(committed_already)?;
         let entries = builder.entries;
+        let provenance = imported_provenance(provenance, builder.file_sha256);
+        let exporter = provenance
+            .exported_by
+            .clone()
+            .unwrap_or_else(|| "an unknown person".into());
         let args = self.named_paths.clone();
-        let adopt =
-            !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &builder.exporter, &args));
+        let adopt = !entries.is_empty() && self.waiting_on_user(|| consent_to_memories(&entries, &exporter, &args));
         let memory = crate::memory::MemoryDir::new(&self.services.paths.project_memory());
         let snapshot = if adopt {
             Some(
@@ -306,7 +299,7 @@ impl PluginState {
         } else {
             None
         };
-        match build.commit(title, summary) {
+        match build.commit(title, summary, &provenance) {
             Ok(created) => {
                 // A snapshot is only needed while the import can still fail.
                 drop(snapshot);
@@ -340,6 +333,23 @@ impl PluginState {
 }
 
 const DAY_MS: i64 = 86_400_000;
+
+/// Where a session from outside came from, its times held to what could be
+/// true, from the file `build-session` named: a plugin cannot say another.
+fn imported_provenance(p: Provenance, file_sha256: Option<String>) -> store::Provenance {
+    let latest = store::now_ms() + DAY_MS;
+    store::Provenance {
+        imported_at: Some(p.imported_at.unwrap_or_else(store::now_ms).clamp(0, latest)),
+        exported_at: p.exported_at.map(|t| t.clamp(0, latest)),
+        exported_by: p.exported_by,
+        imported_by: p.imported_by,
+        original_id: p.original_id,
+        source_file: p.source_file,
+        file_sha256,
+        // Only anton forks; a plugin cannot claim a session's parent.
+        forked_from: None,
+    }
+}
 
 /// A message from outside, marked imported (the model gets it as quoted
 /// material, never as its own conversation), with a time outside

@@ -142,11 +142,11 @@ impl Host for PluginState {
 
     /// The whole session in one call: the same build as `session-io`'s.
     fn import_session(&mut self, session: NewSession) -> Result<Session, HostError> {
-        let mut builder = self.begin_build(session.provenance)?;
+        let mut builder = self.begin_build(session.provenance.file_sha256.clone())?;
         builder.add_messages(session.messages)?;
         builder.add_cells(session.cells)?;
         builder.add_memories(session.memories, &self.services.secrets().scrubber)?;
-        self.commit_build(builder, &session.title, &session.summary)
+        self.commit_build(builder, &session.title, &session.summary, session.provenance)
     }
 
     fn record_share(&mut self, entry: ShareEntry) -> Result<(), HostError> {

@@ -59,27 +59,15 @@ pub struct SessionBuild {
 }
 
 impl Store {
-    /// Begin a session that came from `provenance`, on this connection,
-    /// which the build then owns. Takes the write lock until it ends.
-    pub fn build_session(self, provenance: &Provenance, limits: BuildLimits) -> Result<SessionBuild> {
+    /// Begin a session from outside on this connection, which the build
+    /// then owns. Takes the write lock until it ends.
+    pub fn build_session(self, limits: BuildLimits) -> Result<SessionBuild> {
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.fail(e))?;
         let session_id = self.with_writer(|w| {
             let session = w.create_session(&NewSession::default())?;
-            let p = provenance;
             w.conn.execute(
-                "UPDATE sessions SET title_source = 'import', imported_by = ?2, imported_at = ?3,
-                         exported_by = ?4, exported_at = ?5, original_id = ?6, source_file = ?7, file_sha256 = ?8
-                     WHERE id = ?1",
-                params![
-                    session.id,
-                    p.imported_by.as_deref().map(|t| w.clean(t)),
-                    p.imported_at,
-                    p.exported_by.as_deref().map(|t| w.clean(t)),
-                    p.exported_at,
-                    p.original_id.as_deref().map(|t| w.clean(t)),
-                    p.source_file.as_deref().map(|t| w.clean(t)),
-                    p.file_sha256
-                ],
+                "UPDATE sessions SET title_source = 'import' WHERE id = ?1",
+                [&session.id],
             )?;
             Ok(session.id)
         })?;
@@ -153,22 +141,39 @@ impl SessionBuild {
         Ok(())
     }
 
-    /// Land the session with its title and summary, counted from its parts.
-    pub fn commit(self, title: &str, summary: &str) -> std::result::Result<Session, BuildError> {
+    /// Land the session with its title, summary and provenance, counted from its parts.
+    pub fn commit(
+        self,
+        title: &str,
+        summary: &str,
+        provenance: &Provenance,
+    ) -> std::result::Result<Session, BuildError> {
         check_text("the title", title)?;
         check_text("the summary", summary)?;
         let id = &self.session_id;
+        let p = provenance;
         self.store.with_writer(|w| {
             w.conn.execute(
-                "UPDATE sessions SET title = ?2, summary = ?3, imported_summary = ?3 WHERE id = ?1",
-                params![id, w.clean(title), w.clean(summary)],
+                "UPDATE sessions SET title = ?2, summary = ?3, imported_summary = ?3, imported_by = ?4, imported_at = ?5,
+                     exported_by = ?6, exported_at = ?7, original_id = ?8, source_file = ?9, file_sha256 = ?10
+                 WHERE id = ?1",
+                params![
+                    id,
+                    w.clean(title),
+                    w.clean(summary),
+                    p.imported_by.as_deref().map(|t| w.clean(t)),
+                    p.imported_at,
+                    p.exported_by.as_deref().map(|t| w.clean(t)),
+                    p.exported_at,
+                    p.original_id.as_deref().map(|t| w.clean(t)),
+                    p.source_file.as_deref().map(|t| w.clean(t)),
+                    p.file_sha256
+                ],
             )?;
             w.recount(id)?;
             // Listings follow local activity, not the exporter's clock.
-            w.conn.execute(
-                "UPDATE sessions SET updated_at = ?2 WHERE id = ?1",
-                params![id, now_ms()],
-            )?;
+            w.conn
+                .execute("UPDATE sessions SET updated_at = ?2 WHERE id = ?1", params![id, now_ms()])?;
             Ok(())
         })?;
         self.store

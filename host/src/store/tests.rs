@@ -20,11 +20,11 @@ struct Import {
 /// Built as an import builds one, on a connection of its own.
 fn import(dir: &tempfile::TempDir, import: &Import) -> std::result::Result<Session, BuildError> {
     let store = Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
-    let mut build = store.build_session(&import.provenance, BuildLimits::default())?;
+    let mut build = store.build_session(BuildLimits::default())?;
     build.add_messages(&import.messages)?;
     build.add_cells(&import.cells)?;
     build.add_memories(&import.memories)?;
-    build.commit(&import.title, &import.summary)
+    build.commit(&import.title, &import.summary, &import.provenance)
 }
 
 fn session_with(store: &Store, at: i64, user_text: &str) -> Session {

@@ -91,10 +91,11 @@ pub fn cells(session_id: &str, redact: bool) -> Result<Cells, HostError> {
 /// [`SessionBuilder::commit`]; dropped before, it leaves nothing behind.
 pub struct SessionBuilder(host::SessionBuilder);
 
-/// Start a session that came from `provenance`; refused when its file was
-/// imported before and the user wants no other copy.
-pub fn build_session(provenance: &Provenance) -> Result<SessionBuilder, HostError> {
-    host::build_session(provenance).map(SessionBuilder)
+/// Start a session from the file whose bytes hash to `file_sha256` (if it
+/// came from one); refused when that file was imported before and the user
+/// wants no other copy.
+pub fn build_session(file_sha256: Option<&str>) -> Result<SessionBuilder, HostError> {
+    host::build_session(file_sha256).map(SessionBuilder)
 }
 
 impl SessionBuilder {
@@ -110,10 +111,10 @@ impl SessionBuilder {
         self.0.add_memories(memories)
     }
 
-    /// Land the session; its memories reach the workspace's memory files
-    /// only on the user's yes.
-    pub fn commit(self, title: &str, summary: &str) -> Result<Session, HostError> {
-        self.0.commit(title, summary)
+    /// Land the session with where it came from; its memories reach the
+    /// workspace's memory files only on the user's yes.
+    pub fn commit(self, title: &str, summary: &str, provenance: &Provenance) -> Result<Session, HostError> {
+        self.0.commit(title, summary, provenance)
     }
 }
 

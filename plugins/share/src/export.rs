@@ -1,17 +1,19 @@
-//! `share export`: a session packed into a .anton file, redacted.
+//! `share export`: a session written into a .anton file (or a transcript for
+//! people) a page of messages at a time, redacted on the way out.
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 
-use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
+use anton_plugin_sdk::chat::{self, one_line};
+use anton_plugin_sdk::file_io::{self, OutputFile};
 use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
 use anton_plugin_sdk::storage::{self, ShareEntry};
-use anton_plugin_sdk::{Args, Invocation, Message, Outcome, Session, session};
-use anton_share_format::{self as format, Bundle, Episode, Format, Memory};
+use anton_plugin_sdk::{Args, Invocation, Message, Outcome, Session, session, session_io};
+use anton_share_format::readable::{HtmlWriter, MarkdownWriter};
+use anton_share_format::{self as format, Episode, Format, Head, Memory, SessionWriter, V01Writer, V1Writer};
 use serde_json::{Value, json};
 
-use crate::redaction::{Redaction, redact};
-use crate::{cell_count, memory_counts, or_none, time};
+use crate::redaction::{Redaction, SHOWN};
+use crate::{Counts, or_none, time};
 
 /// What an export writes: a `.anton` file, or a transcript for people.
 #[derive(Clone, Copy)]
@@ -38,6 +40,43 @@ impl Output {
             Output::Html => "html",
         }
     }
+
+    fn writer(
+        self,
+        target: Target,
+        head: &Head,
+        born: &[Memory],
+        used: &[Memory],
+    ) -> io::Result<Box<dyn SessionWriter<Target>>> {
+        Ok(match self {
+            Output::Anton(Format::V1) => Box::new(V1Writer::new(target, head, born, used)?),
+            Output::Anton(Format::V01) => Box::new(V01Writer::new(target, head, born, used)?),
+            Output::Markdown => Box::new(MarkdownWriter::new(target, head, born, used)?),
+            Output::Html => Box::new(HtmlWriter::new(target, head, born, used)?),
+        })
+    }
+}
+
+/// Where the rows go: the output file, or nowhere for a dry run.
+enum Target {
+    File(OutputFile),
+    Nowhere,
+}
+
+impl Write for Target {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::File(file) => file.write(bytes),
+            Target::Nowhere => Ok(bytes.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(file) => file.flush(),
+            Target::Nowhere => Ok(()),
+        }
+    }
 }
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
@@ -59,45 +98,75 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let summary_only = args.flag("--summary");
     let dry_run = args.flag("--dry-run");
     let session = session::about(invocation, args)?;
-    let messages = storage::messages(&session.id, 0)?;
-    if messages.is_empty() && session.summary.trim().is_empty() {
+    if session.messages == 0 && session.summary.trim().is_empty() {
         chat::print("This session is empty; nothing to export.");
         return Ok(Outcome::ok());
     }
-    let memories = storage::session_memories(&session.id)?;
-    let cells = storage::session_cells(&session.id)?;
-    let (title, summary) = title_and_summary(&session, &messages);
-
-    let conversation: Vec<Episode> = if summary_only {
-        Vec::new()
-    } else {
-        messages
-            .iter()
-            .filter(|m| !m.role.starts_with("memory_"))
-            .map(|m| Episode {
-                ts: chat::format_time(m.created_at, TimeStyle::Iso),
-                session: session.id.clone(),
-                turn: m.turn,
-                role: m.role.clone(),
-                content: m.content.clone(),
-                meta: serde_json::from_str(&m.meta).unwrap_or_else(|_| json!({})),
-            })
-            .collect()
+    let recent = storage::messages(&session.id, format::naming::RECENT_MESSAGES as u32)?;
+    let (title, summary) = title_and_summary(&session, &recent);
+    if !dry_run && summary != session.summary {
+        // The file tells what the session is now; so does the session from here on.
+        session_io::set_summary(&session.id, &summary)?;
+    }
+    let now = time::now_ms();
+    let mut redaction = Redaction::default();
+    let heads = redaction.redact(
+        vec![
+            title,
+            summary,
+            chat::user_name(),
+            env!("CARGO_PKG_VERSION").into(),
+            session.id.clone(),
+        ],
+        |i| ["title", "summary", "exported by", "anton version", "session id"][i].to_string(),
+    );
+    let [title, summary, exported_by, anton_version, session_id] =
+        <[String; 5]>::try_from(heads).map_err(|_| "the host's redaction lost a text".to_string())?;
+    let head = Head {
+        exported_by,
+        exported_at: time::iso(now),
+        anton_version,
+        session_id,
+        title,
+        summary,
+        summary_only,
+        ..Head::default()
     };
-    let memory = |born: bool| -> Vec<Memory> {
-        memories
-            .iter()
-            .filter(|m| m.born == born)
-            .map(|m| Memory {
-                content: m.text.clone(),
-                kind: m.kind.clone(),
-                topic: m.topic.clone(),
-            })
-            .collect()
+    let (born, used) = memories(&session.id, &mut redaction)?;
+    // A slug can join what redacting the title saw apart: redact it too.
+    let slug = slug(&storage::redact(&[slug(&head.title)]).texts.concat());
+    let name = format!("{slug}_{}.{}", time::file_stamp(now), output.extension());
+    let target = match dry_run {
+        true => Target::Nowhere,
+        false => Target::File(file_io::create_output(&name)?),
     };
-    let cells: Vec<format::Cell> = cells
-        .into_iter()
-        .map(|c| {
+    let cannot = |e: io::Error| format!("cannot write {name}: {e}");
+    let mut writer = output.writer(target, &head, &born, &used).map_err(cannot)?;
+    let mut counts = Counts {
+        born: born.len(),
+        used: used.len(),
+        ..Counts::default()
+    };
+    if !summary_only {
+        let mut messages = session_io::messages(&session.id, true)?;
+        for page in &mut messages {
+            for m in page? {
+                if m.role.starts_with("memory_") {
+                    continue;
+                }
+                counts.messages += 1;
+                let n = counts.messages;
+                redaction.note(&m.content, || format!("message {n} ({})", m.role));
+                redaction.note(&m.meta, || format!("message {n} ({}) meta", m.role));
+                writer.episode(&episode(m, &head.session_id)).map_err(cannot)?;
+            }
+        }
+        redaction.found(messages.redactions());
+    }
+    let mut cells = session_io::cells(&session.id, true)?;
+    for page in &mut cells {
+        for c in page? {
+            counts.cells += 1;
             let mut cell = format::Cell {
                 pad: c.pad,
                 code: c.code,
@@ -110,64 +179,43 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
                 // The light file carries what was run, not what it printed.
                 (cell.stdout, cell.stderr, cell.error) = (String::new(), String::new(), None);
             }
-            cell
-        })
-        .collect();
-    let now = time::now_ms();
-    let mut bundle = Bundle {
-        exported_by: chat::user_name(),
-        exported_at: chat::format_time(now, TimeStyle::Iso),
-        anton_version: env!("CARGO_PKG_VERSION").into(),
-        session_id: session.id.clone(),
-        title,
-        summary,
-        summary_only,
-        conversation,
-        session_born: memory(true),
-        project_accessed: memory(false),
-        cells,
-        redactions: BTreeMap::new(),
-        imported: None,
-    };
-    let redaction = redact(&mut bundle);
-    if dry_run {
-        chat::print(&dry_run_report(&bundle, &redaction, output.name()));
-        return Ok(Outcome::ok());
+            note_cell(&mut redaction, counts.cells, &cell);
+            writer.cell(&cell).map_err(cannot)?;
+        }
     }
-    let bytes = match output {
-        Output::Anton(Format::V1) => format::write_v1(&bundle),
-        Output::Anton(Format::V01) => format::write_v01(&bundle),
-        Output::Markdown => format::readable::markdown(&bundle).into_bytes(),
-        Output::Html => format::readable::html(&bundle).into_bytes(),
+    redaction.found(cells.redactions());
+    let target = writer.finish(&redaction.in_file).map_err(cannot)?;
+    let file = match target {
+        Target::File(file) => file.finish()?,
+        Target::Nowhere => {
+            chat::print(&dry_run_report(&head, &redaction, output.name()));
+            return Ok(Outcome::ok());
+        }
     };
-    // A slug can join what redacting the title saw apart: redact it too.
-    let name = storage::redact(&[slug(&bundle.title)]).texts.concat();
-    let path = write_unique(&slug(&name), &time::file_stamp(now), output.extension(), &bytes)?;
-    let sha256 = format::sha256_hex(&bytes);
     storage::record_share(&ShareEntry {
         direction: "export".into(),
-        path: path.clone(),
-        sha256,
-        title: bundle.title.clone(),
-        who: bundle.exported_by.clone(),
+        path: file.path.clone(),
+        sha256: file.sha256,
+        title: head.title.clone(),
+        who: head.exported_by.clone(),
         at: now,
-        format: crate::ledger_format(output.name(), &bundle),
+        format: crate::ledger_format(output.name(), summary_only),
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;
     let mut lines = vec![
         "Session exported".to_string(),
-        format!("  File:     {path}"),
-        format!("  Title:    {}", one_line(&bundle.title)),
-        chat::labelled("  Summary:  ", or_none(&bundle.summary)),
-        format!("  Memory:   {}", memory_counts(&bundle)),
+        format!("  File:     {}", file.path),
+        format!("  Title:    {}", one_line(&head.title)),
+        chat::labelled("  Summary:  ", or_none(&head.summary)),
+        format!("  Memory:   {}", counts.memories()),
         format!(
             "  Code:     {}{}",
-            cell_count(&bundle),
+            counts.cells(),
             if summary_only { " (code only, no outputs)" } else { "" }
         ),
     ];
-    lines.push(format!("  Redacted: {}", describe_redactions(&bundle.redactions)));
+    lines.push(format!("  Redacted: {}", describe_redactions(&redaction.in_file)));
     if summary_only {
         lines.push("  Light file: title, summary, memory and code; no conversation.".into());
     }
@@ -175,19 +223,75 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     Ok(Outcome::ok())
 }
 
-/// The stored title and summary; the model's when there are none yet; the
-/// first words of the task as a last resort.
+/// A stored message as the file's row.
+fn episode(m: Message, session_id: &str) -> Episode {
+    Episode {
+        ts: time::iso(m.created_at),
+        session: session_id.to_string(),
+        turn: m.turn,
+        role: m.role,
+        content: m.content,
+        meta: serde_json::from_str(&m.meta).unwrap_or_else(|_| json!({})),
+    }
+}
+
+fn note_cell(redaction: &mut Redaction, n: usize, cell: &format::Cell) {
+    for (what, text) in [
+        ("pad", &cell.pad),
+        ("code", &cell.code),
+        ("output", &cell.stdout),
+        ("errors", &cell.stderr),
+        ("description", &cell.description),
+    ]
+    .into_iter()
+    .chain(cell.error.as_ref().map(|e| ("error", e)))
+    {
+        redaction.note(text, || format!("cell {n} {what}"));
+    }
+}
+
+/// The memories the session wrote and those it was given, redacted.
+fn memories(session_id: &str, redaction: &mut Redaction) -> Result<(Vec<Memory>, Vec<Memory>), String> {
+    let records = storage::session_memories(session_id)?;
+    let texts = records.iter().flat_map(|m| [m.text.clone(), m.topic.clone()]).collect();
+    let mut redacted = redaction
+        .redact(texts, |i| {
+            let m = &records[i / 2];
+            let what = if m.born {
+                "session-born memory"
+            } else {
+                "project memory"
+            };
+            format!("{what} {}", i / 2 + 1)
+        })
+        .into_iter();
+    let (mut born, mut used) = (Vec::new(), Vec::new());
+    for record in &records {
+        let memory = Memory {
+            content: redacted.next().unwrap_or_default(),
+            topic: redacted.next().unwrap_or_default(),
+            kind: record.kind.clone(),
+        };
+        match record.born {
+            true => born.push(memory),
+            false => used.push(memory),
+        }
+    }
+    Ok((born, used))
+}
+
 /// The stored title (the user's, the model's or the imported one), and a
 /// summary made current here: the chat refreshes it only every few turns.
 /// Without a model, or for an import nothing was added to, what is stored.
-fn title_and_summary(session: &Session, messages: &[Message]) -> (String, String) {
-    let added_here = messages
+fn title_and_summary(session: &Session, recent: &[Message]) -> (String, String) {
+    // What the chat adds comes after what an import brought.
+    let added_here = recent
         .iter()
         .any(|m| m.meta().get("imported") != Some(&Value::Bool(true)));
     if !session.title.is_empty() && !session.summary.is_empty() && !added_here {
         return (session.title.clone(), session.summary.clone());
     }
-    let said = messages
+    let said = recent
         .iter()
         .filter(|m| m.role == "user" || m.role == "assistant")
         .map(|m| (m.role.as_str(), m.content.as_str()));
@@ -220,12 +324,11 @@ fn title_and_summary(session: &Session, messages: &[Message]) -> (String, String
 
 /// What `--dry-run` shows: what the file would hide and where, nothing
 /// written.
-fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: &str) -> String {
-    const SHOWN: usize = 20;
+fn dry_run_report(head: &Head, redaction: &Redaction, format: &str) -> String {
     let mut lines = vec![
         format!(
             "Dry run: nothing written. Would export \"{}\" ({}).",
-            one_line(&bundle.title),
+            one_line(&head.title),
             format
         ),
         format!("  Redacted: {}", describe_redactions(&redaction.in_file)),
@@ -238,19 +341,19 @@ fn dry_run_report(bundle: &Bundle, redaction: &Redaction, format: &str) -> Strin
             describe_redactions(&redaction.found_now)
         ));
     }
-    for (place, snippet) in redaction.places.iter().take(SHOWN) {
+    for (place, snippet) in &redaction.places {
         lines.push(format!("  {place}: {snippet}"));
     }
-    if redaction.places.len() > SHOWN {
+    if redaction.place_count > SHOWN {
         lines.push(format!(
             "  … and {} more",
-            chat::count((redaction.places.len() - SHOWN) as u64, "place", "places")
+            chat::count((redaction.place_count - SHOWN) as u64, "place", "places")
         ));
     }
     lines.join("\n")
 }
 
-fn describe_redactions(counts: &BTreeMap<String, u64>) -> String {
+fn describe_redactions(counts: &std::collections::BTreeMap<String, u64>) -> String {
     if counts.is_empty() {
         return "nothing".into();
     }
@@ -274,58 +377,4 @@ fn slug(title: &str) -> String {
     let mut out: String = out.trim_end_matches('-').chars().take(60).collect();
     out = out.trim_end_matches('-').to_string();
     if out.is_empty() { "session".into() } else { out }
-}
-
-/// Write `<dir>/<slug>_<stamp>.anton` so that it appears whole and never
-/// replaces another file: a temp file, then a hard link that fails if the
-/// name is taken (then `-2`, `-3`, …).
-fn write_unique(slug: &str, stamp: &str, extension: &str, bytes: &[u8]) -> Result<String, String> {
-    let dir = format!("{}/.anton/output", chat::workspace_dir());
-    remove_stale_temps(&dir)?;
-    let temp = format!("{dir}/.export-{stamp}-{}.tmp", time::now_ms());
-    let io = |e: std::io::Error| format!("cannot write in {dir}: {e}");
-    let mut file = std::fs::File::create(&temp).map_err(io)?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(io)?;
-    drop(file);
-    let result = (1..1000)
-        .map(|n| {
-            if n == 1 {
-                format!("{dir}/{slug}_{stamp}.{extension}")
-            } else {
-                format!("{dir}/{slug}_{stamp}-{n}.{extension}")
-            }
-        })
-        .find_map(|path| match std::fs::hard_link(&temp, &path) {
-            Ok(()) => Some(Ok(path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
-            Err(e) => Some(Err(io(e))),
-        })
-        .unwrap_or_else(|| Err(format!("too many exports named {slug}_{stamp} in {dir}")));
-    // Linked or not, the temp name must go; if it will not, the next export's sweep takes it.
-    if let Err(e) = std::fs::remove_file(&temp) {
-        chat::print_error(&format!("warning: cannot remove {temp}: {e}"));
-    }
-    result
-}
-
-/// An export killed mid-write leaves its temp file; one older than any
-/// export takes is removed by the next export.
-fn remove_stale_temps(dir: &str) -> Result<(), String> {
-    const STALE: std::time::Duration = std::time::Duration::from_secs(600);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE);
-        if name.starts_with(".export-") && name.ends_with(".tmp") && stale {
-            std::fs::remove_file(entry.path()).map_err(|e| format!("cannot remove {dir}/{name}: {e}"))?;
-        }
-    }
-    Ok(())
 }

@@ -1,13 +1,15 @@
-//! `share import <file>`: a .anton file of either format as a new session.
+//! `share import <file>`: a .anton file of either format as a new session,
+//! read a row at a time and built in one transaction that lands whole or
+//! not at all.
 
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
-use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, NewSession, ShareEntry};
-use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance};
-use anton_share_format::{self as format, Bundle, Memory};
+use anton_plugin_sdk::session_io::{self, PAGE_BYTES, SessionBuilder};
+use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, ShareEntry};
+use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance, file_io};
+use anton_share_format::{self as format, Episode, Memory, Sink};
 use serde_json::json;
 
-use crate::redaction::redact;
-use crate::{cell_count, memory_counts, or_none, time};
+use crate::{Counts, or_none, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let origin = invocation.origin;
@@ -17,9 +19,9 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {
         return Err(invocation.usage_error("which file?"));
     };
-    let bytes = storage::read_named_file(&path).map_err(|e| format!("cannot import {path}: {}", e.message()))?;
-    let (mut bundle, format) = format::read(&bytes).map_err(|e| format!("cannot import {path}: {e}"))?;
-    let sha256 = format::sha256_hex(&bytes);
+    let cannot = |e: String| format!("cannot import {path}: {e}");
+    let mut file = file_io::open_named(&path).map_err(|e| cannot(e.message()))?;
+    let sha256 = file.sha256();
     // The session this file became before, which the host asks or tells
     // about: no question of ours goes first.
     let imported_before = match args.flag("--again") {
@@ -45,15 +47,8 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             return Ok(Outcome::ok());
         }
     }
-    // The file may predate redaction or come from anywhere: scrub again.
-    redact(&mut bundle);
-    let now = time::now_ms();
-    let me = chat::user_name();
-    let session = match (
-        storage::import_session(&new_session(&bundle, &path, &sha256, &me, now)),
-        imported_before,
-    ) {
-        (Ok(session), _) => session,
+    let builder = match (session_io::build_session(Some(&sha256)), imported_before) {
+        (Ok(builder), _) => builder,
         // In the chat the session it became is one answer away.
         (Err(refused), Some(existing)) if origin == Origin::Chat => {
             chat::print_error(&refused.message());
@@ -66,34 +61,54 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         }
         (Err(refused), _) => return Err(refused.into()),
     };
+    let now = time::now_ms();
+    let mut importer = Importer::new(builder, now);
+    // A refused file drops the builder: nothing of it was stored.
+    let (head, format) = format::read_from(&mut file, &mut importer).map_err(|e| cannot(e.0))?;
+    importer.send().map_err(cannot)?;
+    let me = chat::user_name();
+    let provenance = Provenance {
+        imported_by: Some(me.clone()),
+        imported_at: Some(now),
+        exported_by: Some(head.exported_by.clone()).filter(|s| !s.is_empty()),
+        exported_at: time::parse_rfc3339(&head.exported_at),
+        original_id: Some(head.session_id.clone()).filter(|s| !s.is_empty()),
+        source_file: Some(path.clone()),
+        file_sha256: Some(sha256.clone()),
+        forked_from: None,
+    };
+    let Importer { builder, counts, .. } = importer;
+    let session = builder.commit(&head.title, &head.summary, &provenance)?;
     storage::record_share(&ShareEntry {
         direction: "import".into(),
         path: path.clone(),
         sha256,
-        title: bundle.title.clone(),
+        title: head.title.clone(),
         who: me,
         at: now,
-        format: crate::ledger_format(format.name(), &bundle),
+        format: crate::ledger_format(format.name(), head.summary_only),
         session_id: Some(session.id.clone()),
         file_exists: true,
     })?;
+    // What the file says is shown as the store keeps it: redacted.
+    let said = storage::redact(&[head.title, head.exported_by, head.summary]).texts;
+    let [title, exporter, summary] = <[String; 3]>::try_from(said).unwrap_or_default();
     // A date from the file is shown only if it could be true.
-    let from_when = time::parse_rfc3339(&bundle.exported_at)
+    let from_when = time::parse_rfc3339(&head.exported_at)
         .filter(|t| (0..=now + 86_400_000).contains(t))
         .map(|t| chat::format_time(t, TimeStyle::Absolute));
-    let mut lines = vec![format!("Imported: {}", or_none(&one_line(&bundle.title)))];
+    let mut lines = vec![format!("Imported: {}", or_none(&one_line(&title)))];
     lines.push(format!(
         "  From:    {} · {}",
-        or_none(&one_line(&bundle.exported_by)),
+        or_none(&one_line(&exporter)),
         from_when.unwrap_or_else(|| "unknown date".into())
     ));
-    lines.push(chat::labelled("  Summary: ", or_none(&bundle.summary)));
-    let turns = bundle.conversation.iter().filter(|e| e.role == "user").count();
-    if turns > 0 {
-        lines.push(format!("  Turns:   {turns}"));
+    lines.push(chat::labelled("  Summary: ", or_none(&summary)));
+    if counts.turns > 0 {
+        lines.push(format!("  Turns:   {}", counts.turns));
     }
-    lines.push(format!("  Memory:  {}", memory_counts(&bundle)));
-    lines.push(format!("  Code:    {} (recorded, not run)", cell_count(&bundle)));
+    lines.push(format!("  Memory:  {}", counts.memories()));
+    lines.push(format!("  Code:    {} (recorded, not run)", counts.cells()));
     lines.push(format!("  Session: {}", session.id));
     chat::print(&lines.join("\n"));
     Ok(match origin {
@@ -105,85 +120,131 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     })
 }
 
-/// The store's shape of an imported bundle. Tool calls without ids (the
-/// reference Anton keeps none) get ids paired with their results.
-fn new_session(bundle: &Bundle, path: &str, sha256: &str, me: &str, now: i64) -> NewSession {
-    let mut open: Vec<(String, String)> = Vec::new();
-    let messages = bundle
-        .conversation
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let mut meta = if e.meta.is_object() { e.meta.clone() } else { json!({}) };
-            let tool = meta["tool"].as_str().unwrap_or_default().to_string();
-            if e.role == "tool_call" && meta["id"].as_str().is_none_or(str::is_empty) {
-                meta["id"] = json!(format!("imported_{i}"));
+/// The rows of a file on their way into the builder, a page at a time.
+struct Importer {
+    builder: SessionBuilder,
+    now: i64,
+    counts: Counts,
+    messages: Vec<NewMessage>,
+    memories: Vec<MemoryRecord>,
+    cells: Vec<Cell>,
+    /// Text gathered and not yet sent.
+    pending: usize,
+    /// Tool calls without their result yet: (tool, id).
+    open_calls: Vec<(String, String)>,
+}
+
+impl Importer {
+    fn new(builder: SessionBuilder, now: i64) -> Importer {
+        Importer {
+            builder,
+            now,
+            counts: Counts::default(),
+            messages: Vec::new(),
+            memories: Vec::new(),
+            cells: Vec::new(),
+            pending: 0,
+            open_calls: Vec::new(),
+        }
+    }
+
+    /// Send what is gathered once it makes a page.
+    fn gathered(&mut self, bytes: usize) -> Result<(), String> {
+        self.pending += bytes;
+        if self.pending >= PAGE_BYTES as usize {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<(), String> {
+        if !self.messages.is_empty() {
+            self.builder.add_messages(&std::mem::take(&mut self.messages))?;
+        }
+        if !self.memories.is_empty() {
+            self.builder.add_memories(&std::mem::take(&mut self.memories))?;
+        }
+        if !self.cells.is_empty() {
+            self.builder.add_cells(&std::mem::take(&mut self.cells))?;
+        }
+        self.pending = 0;
+        Ok(())
+    }
+}
+
+impl Sink for Importer {
+    /// Tool calls without ids (the reference Anton keeps none) get ids
+    /// paired with their results.
+    fn episode(&mut self, e: Episode) -> Result<(), String> {
+        let index = self.counts.messages;
+        self.counts.messages += 1;
+        if e.role == "user" {
+            self.counts.turns += 1;
+        }
+        let mut meta = if e.meta.is_object() { e.meta } else { json!({}) };
+        let tool = meta["tool"].as_str().unwrap_or_default().to_string();
+        let no_id = meta["id"].as_str().is_none_or(str::is_empty);
+        if e.role == "tool_call" {
+            if no_id {
+                meta["id"] = json!(format!("imported_{index}"));
             }
-            if e.role == "tool_call" {
-                open.push((tool.clone(), meta["id"].as_str().unwrap_or_default().to_string()));
+            let id = meta["id"].as_str().unwrap_or_default().to_string();
+            self.open_calls.push((tool, id));
+        } else if e.role == "tool_result" && no_id {
+            let call = self
+                .open_calls
+                .iter()
+                .position(|(t, _)| *t == tool)
+                .or((!self.open_calls.is_empty()).then_some(0));
+            if let Some(at) = call {
+                meta["id"] = json!(self.open_calls.remove(at).1);
             }
-            if e.role == "tool_result" && meta["id"].as_str().is_none_or(str::is_empty) {
-                if let Some(at) =
-                    open.iter()
-                        .position(|(t, _)| *t == tool)
-                        .or(if open.is_empty() { None } else { Some(0) })
-                {
-                    meta["id"] = json!(open.remove(at).1);
-                }
-            } else if e.role == "tool_result"
-                && let Some(at) = open.iter().position(|(_, id)| meta["id"] == json!(id))
-            {
-                open.remove(at);
-            }
-            NewMessage {
-                turn: e.turn,
-                role: e.role.clone(),
-                content: e.content.clone(),
-                meta: meta.to_string(),
-                created_at: time::parse_rfc3339(&e.ts).unwrap_or(now),
-            }
-        })
-        .collect();
-    let memory = |m: &Memory, born: bool| MemoryRecord {
-        born,
-        kind: m.kind.clone(),
-        scope: "project".into(),
-        text: m.content.clone(),
-        topic: m.topic.clone(),
-    };
-    NewSession {
-        title: bundle.title.clone(),
-        summary: bundle.summary.clone(),
-        messages,
-        memories: bundle
-            .session_born
-            .iter()
-            .map(|m| memory(m, true))
-            .chain(bundle.project_accessed.iter().map(|m| memory(m, false)))
-            .collect(),
-        cells: bundle
-            .cells
-            .iter()
-            .map(|c| Cell {
-                pad: c.pad.clone(),
-                code: c.code.clone(),
-                stdout: c.stdout.clone(),
-                stderr: c.stderr.clone(),
-                error: c.error.clone(),
-                description: c.description.clone(),
-                started_at: now,
-                finished_at: None,
-            })
-            .collect(),
-        provenance: Provenance {
-            imported_by: Some(me.to_string()),
-            imported_at: Some(now),
-            exported_by: Some(bundle.exported_by.clone()).filter(|s| !s.is_empty()),
-            exported_at: time::parse_rfc3339(&bundle.exported_at),
-            original_id: Some(bundle.session_id.clone()).filter(|s| !s.is_empty()),
-            source_file: Some(path.to_string()),
-            file_sha256: Some(sha256.to_string()),
-            forked_from: None,
-        },
+        } else if e.role == "tool_result"
+            && let Some(at) = self.open_calls.iter().position(|(_, id)| meta["id"] == json!(id))
+        {
+            self.open_calls.remove(at);
+        }
+        let meta = meta.to_string();
+        let bytes = e.content.len() + meta.len();
+        self.messages.push(NewMessage {
+            turn: e.turn,
+            role: e.role,
+            created_at: time::parse_rfc3339(&e.ts).unwrap_or(self.now),
+            content: e.content,
+            meta,
+        });
+        self.gathered(bytes)
+    }
+
+    fn memory(&mut self, m: Memory, born: bool) -> Result<(), String> {
+        match born {
+            true => self.counts.born += 1,
+            false => self.counts.used += 1,
+        }
+        let bytes = m.content.len() + m.topic.len();
+        self.memories.push(MemoryRecord {
+            born,
+            kind: m.kind,
+            scope: "project".into(),
+            text: m.content,
+            topic: m.topic,
+        });
+        self.gathered(bytes)
+    }
+
+    fn cell(&mut self, c: format::Cell) -> Result<(), String> {
+        self.counts.cells += 1;
+        let bytes = c.code.len() + c.stdout.len() + c.stderr.len();
+        self.cells.push(Cell {
+            pad: c.pad,
+            code: c.code,
+            stdout: c.stdout,
+            stderr: c.stderr,
+            error: c.error,
+            description: c.description,
+            started_at: self.now,
+            finished_at: None,
+        });
+        self.gathered(bytes)
     }
 }

@@ -10,7 +10,6 @@ mod status;
 mod time;
 
 use anton_plugin_sdk::{Args, Invocation, Outcome, Plugin, register_plugin};
-use anton_share_format::Bundle;
 
 struct Share;
 
@@ -43,27 +42,36 @@ pub(crate) fn or_none(text: &str) -> &str {
     if text.is_empty() { "(none)" } else { text }
 }
 
-/// "2 session-born, 1 project memory": what a file's memory snapshot holds.
-pub(crate) fn memory_counts(bundle: &Bundle) -> String {
-    format!(
-        "{} session-born, {}",
-        bundle.session_born.len(),
-        anton_plugin_sdk::chat::count(
-            bundle.project_accessed.len() as u64,
-            "project memory",
-            "project memories"
-        )
-    )
+/// What passed through an export or an import, counted as it went.
+#[derive(Default)]
+pub(crate) struct Counts {
+    pub messages: usize,
+    /// Messages from the user: the turns.
+    pub turns: usize,
+    pub born: usize,
+    pub used: usize,
+    pub cells: usize,
 }
 
-pub(crate) fn cell_count(bundle: &Bundle) -> String {
-    anton_plugin_sdk::chat::count(bundle.cells.len() as u64, "scratchpad cell", "scratchpad cells")
+impl Counts {
+    /// "2 session-born, 1 project memory": what a file's memory snapshot holds.
+    pub fn memories(&self) -> String {
+        format!(
+            "{} session-born, {}",
+            self.born,
+            anton_plugin_sdk::chat::count(self.used as u64, "project memory", "project memories")
+        )
+    }
+
+    pub fn cells(&self) -> String {
+        anton_plugin_sdk::chat::count(self.cells as u64, "scratchpad cell", "scratchpad cells")
+    }
 }
 
 /// How the ledger names a file: its format, with `-summary` for the light
 /// file (`/share history` shows the kind from it).
-pub(crate) fn ledger_format(name: &str, bundle: &Bundle) -> String {
-    if bundle.summary_only {
+pub(crate) fn ledger_format(name: &str, summary_only: bool) -> String {
+    if summary_only {
         format!("{name}{SUMMARY_SUFFIX}")
     } else {
         name.to_string()

@@ -1,5 +1,6 @@
 //! Times without a time-zone database: the host formats times for people;
-//! this only needs "now", file-name stamps and reading RFC 3339.
+//! this only needs "now", file-name stamps, and RFC 3339 in UTC both ways
+//! (a message's time, without a call to the host for each).
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -15,6 +16,25 @@ pub fn file_stamp(ms: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}{m:02}{d:02}_{:02}{:02}{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// `2026-11-24T01:00:02.001Z`, as the host writes a time for machines: the
+/// fraction only when there is one, without trailing zeros.
+pub fn iso(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let millis = ms.rem_euclid(1000);
+    let fraction = match millis {
+        0 => String::new(),
+        n => format!(".{n:03}").trim_end_matches('0').to_string(),
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{fraction}Z",
         rest / 3600,
         rest % 3600 / 60,
         rest % 60
@@ -83,5 +103,9 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-24T00:20:53.637+01:00"), Some(t));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("yesterday"), None);
+        for ms in [0, 1, 100, 1_764_000_000_123, 1_764_000_000_500] {
+            assert_eq!(parse_rfc3339(&iso(ms)), Some(ms), "{}", iso(ms));
+        }
+        assert_eq!(iso(1_764_000_000_100), "2025-11-24T16:00:00.1Z");
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// The latest messages a summary is refreshed from, beside its goal and the
 /// summary so far.
-const RECENT_MESSAGES: usize = 20;
+pub const RECENT_MESSAGES: usize = 20;
 /// How much of one message, the goal or the summary the prompt quotes.
 const QUOTED_CHARS: usize = 400;
 

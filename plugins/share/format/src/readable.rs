@@ -1,8 +1,12 @@
 //! A session for people to read: Markdown, or one self-contained HTML page
 //! (no scripts, nothing fetched, every text escaped) that prints well.
-//! Made from the same redacted [`Bundle`] a `.anton` file is.
+//! Made from the same redacted rows a `.anton` file is, and written as they
+//! come: a long message is escaped straight into the output.
 
-use crate::{Bundle, Episode};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use crate::{Bundle, Cell, Episode, Head, Memory, SessionWriter};
 
 /// Who said a conversation row, for people.
 fn speaker(role: &str) -> &'static str {
@@ -34,162 +38,269 @@ fn fence(text: &str) -> String {
     "`".repeat(longest.max(2) + 1)
 }
 
-fn code_block(out: &mut String, language: &str, text: &str) {
+fn code_block(out: &mut impl Write, language: &str, text: &str) -> io::Result<()> {
     let fence = fence(text);
-    out.push_str(&format!(
-        "{fence}{language}\n{}\n{fence}\n",
-        text.trim_end_matches('\n')
-    ));
+    writeln!(out, "{fence}{language}")?;
+    out.write_all(text.trim_end_matches('\n').as_bytes())?;
+    write!(out, "\n{fence}\n")
+}
+
+/// What both transcripts keep of the file: its memories, for the end, and
+/// whether a section has begun.
+struct Sections {
+    memories: Vec<(&'static str, Memory)>,
+    conversation_begun: bool,
+    cells: usize,
+}
+
+impl Sections {
+    fn new(session_born: &[Memory], project_accessed: &[Memory]) -> Sections {
+        let born = session_born.iter().map(|m| ("born here", m.clone()));
+        let used = project_accessed.iter().map(|m| ("project memory used", m.clone()));
+        Sections {
+            memories: born.chain(used).collect(),
+            conversation_begun: false,
+            cells: 0,
+        }
+    }
+}
+
+/// Markdown, written as rows come.
+pub struct MarkdownWriter<W: Write> {
+    out: W,
+    sections: Sections,
+}
+
+impl<W: Write> MarkdownWriter<W> {
+    pub fn new(mut out: W, head: &Head, session_born: &[Memory], project_accessed: &[Memory]) -> io::Result<Self> {
+        write!(out, "# {}\n\n", prose(&one_line(&head.title, "Untitled session")))?;
+        write!(
+            out,
+            "Exported by {} on {} · session `{}`\n\n",
+            prose(&one_line(&head.exported_by, "someone")),
+            when(&head.exported_at),
+            head.session_id
+        )?;
+        if !head.summary.trim().is_empty() {
+            for line in head.summary.lines() {
+                writeln!(out, "> {}", prose(line))?;
+            }
+            out.write_all(b"\n")?;
+        }
+        Ok(MarkdownWriter {
+            out,
+            sections: Sections::new(session_born, project_accessed),
+        })
+    }
+}
+
+impl<W: Write> SessionWriter<W> for MarkdownWriter<W> {
+    fn episode(&mut self, row: &Episode) -> io::Result<()> {
+        if row.role.starts_with("memory_") {
+            return Ok(());
+        }
+        let out = &mut self.out;
+        if !std::mem::replace(&mut self.sections.conversation_begun, true) {
+            out.write_all(b"## Conversation\n\n")?;
+        }
+        write!(
+            out,
+            "**{}**{} · turn {} · {}\n\n",
+            speaker(&row.role),
+            tool(row),
+            row.turn,
+            when(&row.ts)
+        )?;
+        match row.role.as_str() {
+            "user" | "assistant" => {
+                // Quoted: an unclosed fence or HTML block ends with the quote.
+                for line in row.content.trim_end().lines() {
+                    out.write_all(b"> ")?;
+                    write_prose(out, line)?;
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(b"\n")?;
+            }
+            "tool_call" => code_block(out, "json", &row.content)?,
+            _ => code_block(out, "", &row.content)?,
+        }
+        out.write_all(b"\n")
+    }
+
+    fn cell(&mut self, cell: &Cell) -> io::Result<()> {
+        let out = &mut self.out;
+        if self.sections.cells == 0 {
+            out.write_all(b"## Scratchpad cells\n\n")?;
+        }
+        self.sections.cells += 1;
+        write!(
+            out,
+            "### {}. {}{}\n\n",
+            self.sections.cells,
+            prose(&one_line(&cell.pad, "main")),
+            prose(&described(&cell.description))
+        )?;
+        code_block(out, "python", &cell.code)?;
+        for (label, text) in cell_outputs(cell) {
+            write!(out, "\n{label}:\n\n")?;
+            code_block(out, "", text)?;
+        }
+        out.write_all(b"\n")
+    }
+
+    fn finish(mut self: Box<Self>, _redactions: &BTreeMap<String, u64>) -> io::Result<W> {
+        if !self.sections.memories.is_empty() {
+            self.out.write_all(b"## Memories\n\n")?;
+            for (group, m) in &self.sections.memories {
+                writeln!(
+                    self.out,
+                    "- {group}, {}: {}{}",
+                    prose(&m.kind),
+                    prose(&one_line(&m.content, "")),
+                    prose(&topic_of(&m.topic))
+                )?;
+            }
+        }
+        Ok(self.out)
+    }
+}
+
+/// One HTML page, written as rows come.
+pub struct HtmlWriter<W: Write> {
+    out: W,
+    sections: Sections,
+}
+
+impl<W: Write> HtmlWriter<W> {
+    pub fn new(mut out: W, head: &Head, session_born: &[Memory], project_accessed: &[Memory]) -> io::Result<Self> {
+        let title = escape(&one_line(&head.title, "Untitled session"));
+        write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+             <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n"
+        )?;
+        writeln!(
+            out,
+            "<p class=\"meta\">Exported by {} on {} · session <code>{}</code></p>",
+            escape(&one_line(&head.exported_by, "someone")),
+            escape(&when(&head.exported_at)),
+            escape(&head.session_id)
+        )?;
+        if !head.summary.trim().is_empty() {
+            out.write_all(b"<blockquote class=\"summary\">")?;
+            write_paragraphs(&mut out, &head.summary)?;
+            out.write_all(b"</blockquote>\n")?;
+        }
+        Ok(HtmlWriter {
+            out,
+            sections: Sections::new(session_born, project_accessed),
+        })
+    }
+}
+
+impl<W: Write> SessionWriter<W> for HtmlWriter<W> {
+    fn episode(&mut self, row: &Episode) -> io::Result<()> {
+        if row.role.starts_with("memory_") {
+            return Ok(());
+        }
+        let out = &mut self.out;
+        if !std::mem::replace(&mut self.sections.conversation_begun, true) {
+            out.write_all(b"<h2>Conversation</h2>\n")?;
+        }
+        let class = match row.role.as_str() {
+            "user" => "user",
+            "assistant" => "assistant",
+            _ => "tool",
+        };
+        write!(
+            out,
+            "<section class=\"turn {class}\"><p class=\"who\">{}{} <span>turn {} · {}</span></p>",
+            speaker(&row.role),
+            escape(&tool(row)),
+            row.turn,
+            escape(&when(&row.ts))
+        )?;
+        match class {
+            "tool" => {
+                out.write_all(b"<pre>")?;
+                write_escaped(out, row.content.trim_end(), false)?;
+                out.write_all(b"</pre>")?;
+            }
+            _ => write_paragraphs(out, &row.content)?,
+        }
+        out.write_all(b"</section>\n")
+    }
+
+    fn cell(&mut self, cell: &Cell) -> io::Result<()> {
+        let out = &mut self.out;
+        if self.sections.cells == 0 {
+            out.write_all(b"<h2>Scratchpad cells</h2>\n")?;
+        }
+        self.sections.cells += 1;
+        write!(
+            out,
+            "<section class=\"cell\"><h3>{}. {}{}</h3><pre class=\"code\">",
+            self.sections.cells,
+            escape(&one_line(&cell.pad, "main")),
+            escape(&described(&cell.description)),
+        )?;
+        write_escaped(out, cell.code.trim_end(), false)?;
+        out.write_all(b"</pre>")?;
+        for (label, text) in cell_outputs(cell) {
+            write!(out, "<p class=\"label\">{label}</p><pre>")?;
+            write_escaped(out, text.trim_end(), false)?;
+            out.write_all(b"</pre>")?;
+        }
+        out.write_all(b"</section>\n")
+    }
+
+    fn finish(mut self: Box<Self>, _redactions: &BTreeMap<String, u64>) -> io::Result<W> {
+        if !self.sections.memories.is_empty() {
+            self.out.write_all(b"<h2>Memories</h2>\n<ul class=\"memories\">\n")?;
+            for (group, m) in &self.sections.memories {
+                writeln!(
+                    self.out,
+                    "<li><span class=\"kind\">{group}, {}</span> {}{}</li>",
+                    escape(&m.kind),
+                    escape(&one_line(&m.content, "")),
+                    escape(&topic_of(&m.topic))
+                )?;
+            }
+            self.out.write_all(b"</ul>\n")?;
+        }
+        self.out.write_all(b"</main>\n</body>\n</html>\n")?;
+        Ok(self.out)
+    }
+}
+
+/// A whole transcript in memory.
+fn whole(writer: io::Result<Box<dyn SessionWriter<Vec<u8>>>>, bundle: &Bundle) -> String {
+    let bytes = writer
+        .and_then(|w| crate::write_with(w, bundle))
+        .expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("written from text")
 }
 
 pub fn markdown(bundle: &Bundle) -> String {
-    let mut out = format!("# {}\n\n", prose(&one_line(&bundle.title, "Untitled session")));
-    out.push_str(&format!(
-        "Exported by {} on {} · session `{}`\n\n",
-        prose(&one_line(&bundle.exported_by, "someone")),
-        when(&bundle.exported_at),
-        bundle.session_id
-    ));
-    if !bundle.summary.trim().is_empty() {
-        for line in bundle.summary.lines() {
-            out.push_str(&format!("> {}\n", prose(line)));
-        }
-        out.push('\n');
-    }
-    if !bundle.conversation.is_empty() {
-        out.push_str("## Conversation\n\n");
-        for row in bundle.conversation.iter().filter(|r| !r.role.starts_with("memory_")) {
-            out.push_str(&format!(
-                "**{}**{} · turn {} · {}\n\n",
-                speaker(&row.role),
-                tool(row),
-                row.turn,
-                when(&row.ts)
-            ));
-            match row.role.as_str() {
-                "user" | "assistant" => {
-                    // Quoted: an unclosed fence or HTML block ends with the quote.
-                    for line in row.content.trim_end().lines() {
-                        out.push_str(&format!("> {}\n", prose(line)));
-                    }
-                    out.push('\n');
-                }
-                "tool_call" => code_block(&mut out, "json", &row.content),
-                _ => code_block(&mut out, "", &row.content),
-            }
-            out.push('\n');
-        }
-    }
-    if !bundle.cells.is_empty() {
-        out.push_str("## Scratchpad cells\n\n");
-        for (n, cell) in bundle.cells.iter().enumerate() {
-            out.push_str(&format!(
-                "### {}. {}{}\n\n",
-                n + 1,
-                prose(&one_line(&cell.pad, "main")),
-                prose(&described(&cell.description))
-            ));
-            code_block(&mut out, "python", &cell.code);
-            for (label, text) in cell_outputs(cell) {
-                out.push_str(&format!("\n{label}:\n\n"));
-                code_block(&mut out, "", text);
-            }
-            out.push('\n');
-        }
-    }
-    let memories = memories(bundle);
-    if !memories.is_empty() {
-        out.push_str("## Memories\n\n");
-        for (group, kind, text, topic) in memories {
-            out.push_str(&format!(
-                "- {group}, {}: {}{}\n",
-                prose(kind),
-                prose(&one_line(text, "")),
-                prose(&topic_of(topic))
-            ));
-        }
-    }
-    out
+    let writer = MarkdownWriter::new(
+        Vec::new(),
+        &bundle.head(),
+        &bundle.session_born,
+        &bundle.project_accessed,
+    );
+    whole(writer.map(|w| Box::new(w) as Box<dyn SessionWriter<Vec<u8>>>), bundle)
 }
 
 pub fn html(bundle: &Bundle) -> String {
-    let title = escape(&one_line(&bundle.title, "Untitled session"));
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n"
+    let writer = HtmlWriter::new(
+        Vec::new(),
+        &bundle.head(),
+        &bundle.session_born,
+        &bundle.project_accessed,
     );
-    out.push_str(&format!(
-        "<p class=\"meta\">Exported by {} on {} · session <code>{}</code></p>\n",
-        escape(&one_line(&bundle.exported_by, "someone")),
-        escape(&when(&bundle.exported_at)),
-        escape(&bundle.session_id)
-    ));
-    if !bundle.summary.trim().is_empty() {
-        out.push_str(&format!(
-            "<blockquote class=\"summary\">{}</blockquote>\n",
-            paragraphs(&bundle.summary)
-        ));
-    }
-    if !bundle.conversation.is_empty() {
-        out.push_str("<h2>Conversation</h2>\n");
-        for row in bundle.conversation.iter().filter(|r| !r.role.starts_with("memory_")) {
-            let class = match row.role.as_str() {
-                "user" => "user",
-                "assistant" => "assistant",
-                _ => "tool",
-            };
-            out.push_str(&format!(
-                "<section class=\"turn {class}\"><p class=\"who\">{}{} <span>turn {} · {}</span></p>",
-                speaker(&row.role),
-                escape(&tool(row)),
-                row.turn,
-                escape(&when(&row.ts))
-            ));
-            match class {
-                "tool" => {
-                    out.push_str(&format!("<pre>{}</pre>", escape(row.content.trim_end())));
-                }
-                _ => out.push_str(&paragraphs(&row.content)),
-            }
-            out.push_str("</section>\n");
-        }
-    }
-    if !bundle.cells.is_empty() {
-        out.push_str("<h2>Scratchpad cells</h2>\n");
-        for (n, cell) in bundle.cells.iter().enumerate() {
-            out.push_str(&format!(
-                "<section class=\"cell\"><h3>{}. {}{}</h3><pre class=\"code\">{}</pre>",
-                n + 1,
-                escape(&one_line(&cell.pad, "main")),
-                escape(&described(&cell.description)),
-                escape(cell.code.trim_end())
-            ));
-            for (label, text) in cell_outputs(cell) {
-                out.push_str(&format!(
-                    "<p class=\"label\">{label}</p><pre>{}</pre>",
-                    escape(text.trim_end())
-                ));
-            }
-            out.push_str("</section>\n");
-        }
-    }
-    let memories = memories(bundle);
-    if !memories.is_empty() {
-        out.push_str("<h2>Memories</h2>\n<ul class=\"memories\">\n");
-        for (group, kind, text, topic) in memories {
-            out.push_str(&format!(
-                "<li><span class=\"kind\">{group}, {}</span> {}{}</li>\n",
-                escape(kind),
-                escape(&one_line(text, "")),
-                escape(&topic_of(topic))
-            ));
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("</main>\n</body>\n</html>\n");
-    out
+    whole(writer.map(|w| Box::new(w) as Box<dyn SessionWriter<Vec<u8>>>), bundle)
 }
 
 /// Readable on screen and on paper: one column, nothing fetched.
@@ -211,33 +322,60 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace}
 
 /// Text Markdown shows as written: no HTML of its own.
 fn prose(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;")
+    let mut out = Vec::new();
+    write_prose(&mut out, text).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("written from text")
+}
+
+fn write_prose(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<']) {
+        out.write_all(&rest.as_bytes()[..at])?;
+        out.write_all(if rest.as_bytes()[at] == b'&' { b"&amp;" } else { b"&lt;" })?;
+        rest = &rest[at + 1..];
+    }
+    out.write_all(rest.as_bytes())
 }
 
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    // Windows line ends are line ends; a lone carriage return is nothing.
-    for c in text.replace("\r\n", "\n").chars().filter(|c| *c != '\r') {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Controls have no business in a page.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
+    let mut out = Vec::new();
+    write_escaped(&mut out, text, false).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("written from text")
+}
+
+/// `text` for a page, every special character escaped; line breaks as
+/// `<br>` when `breaks`. Windows line ends are line ends; a lone carriage
+/// return is nothing; other controls have no business in a page.
+fn write_escaped(out: &mut impl Write, text: &str, breaks: bool) -> io::Result<()> {
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        let replacement: &str = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#39;",
+            '\r' => "",
+            '\n' if breaks => "<br>",
+            '\n' | '\t' => continue,
+            c if c.is_control() => "\u{fffd}",
+            _ => continue,
+        };
+        out.write_all(&text.as_bytes()[plain..at])?;
+        out.write_all(replacement.as_bytes())?;
+        plain = at + c.len_utf8();
     }
-    out
+    out.write_all(&text.as_bytes()[plain..])
 }
 
 /// Text as paragraphs, its line breaks kept.
-fn paragraphs(text: &str) -> String {
-    text.trim()
-        .split("\n\n")
-        .map(|p| format!("<p>{}</p>", escape(p.trim()).replace('\n', "<br>")))
-        .collect()
+fn write_paragraphs(out: &mut impl Write, text: &str) -> io::Result<()> {
+    for paragraph in text.trim().split("\n\n") {
+        out.write_all(b"<p>")?;
+        write_escaped(out, paragraph.trim(), true)?;
+        out.write_all(b"</p>")?;
+    }
+    Ok(())
 }
 
 fn one_line(text: &str, otherwise: &str) -> String {
@@ -263,27 +401,10 @@ fn topic_of(topic: &str) -> String {
     }
 }
 
-fn cell_outputs(cell: &crate::Cell) -> Vec<(&'static str, &str)> {
+fn cell_outputs(cell: &Cell) -> Vec<(&'static str, &str)> {
     [("Output", cell.stdout.as_str()), ("Errors", cell.stderr.as_str())]
         .into_iter()
         .chain(cell.error.as_deref().map(|e| ("Failed", e)))
         .filter(|(_, text)| !text.trim().is_empty())
-        .collect()
-}
-
-/// (group, kind, text, topic) of every memory the file carries.
-fn memories(bundle: &Bundle) -> Vec<(&'static str, &str, &str, &str)> {
-    bundle
-        .session_born
-        .iter()
-        .map(|m| ("born here", m.kind.as_str(), m.content.as_str(), m.topic.as_str()))
-        .chain(bundle.project_accessed.iter().map(|m| {
-            (
-                "project memory used",
-                m.kind.as_str(),
-                m.content.as_str(),
-                m.topic.as_str(),
-            )
-        }))
         .collect()
 }

@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use super::*;
 
 fn sample() -> Bundle {
@@ -83,17 +85,53 @@ fn the_written_zip_is_stable_for_the_same_bundle() {
     assert_eq!(write_v1(&sample()), write_v1(&sample()));
 }
 
+/// A file of `size` spaces that is never there: only its size is read.
+struct Spaces {
+    size: u64,
+    at: u64,
+}
+
+impl Read for Spaces {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        panic!("read {} bytes into a file refused for its size", self.at)
+    }
+}
+
+impl BufRead for Spaces {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        panic!("read into a file refused for its size")
+    }
+    fn consume(&mut self, _: usize) {}
+}
+
+impl Seek for Spaces {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.at = match to {
+            SeekFrom::Start(at) => at,
+            SeekFrom::End(delta) => self.size.saturating_add_signed(delta),
+            SeekFrom::Current(delta) => self.at.saturating_add_signed(delta),
+        };
+        Ok(self.at)
+    }
+}
+
 #[test]
 fn oversized_input_is_refused_before_parsing() {
-    let huge = vec![b' '; MAX_FILE + 1];
-    assert_eq!(read(&huge).unwrap_err().0, "the file is just over the 256.0 MiB limit");
+    let huge = Spaces {
+        size: MAX_FILE + 1,
+        at: 0,
+    };
+    assert_eq!(
+        read_from(huge, &mut Bundle::default()).unwrap_err().0,
+        "the file is just over the 4.0 GiB limit"
+    );
     let long = "x".repeat(MAX_TEXT + 1);
     let text = format!(
         r#"{{"version":"0.1","session":{{"conversation_history":[{{"ts":"t","turn":1,"role":"user","content":"{long}"}}]}}}}"#
     );
     assert_eq!(
         read(text.as_bytes()).unwrap_err().0,
-        "session.conversation_history[0].content: the text is just over the 32.0 MiB limit"
+        "session.conversation_history[0].content: the text is just over the 8.0 MiB limit"
     );
 }
 
@@ -228,7 +266,7 @@ fn sizes_show_in_a_unit_that_shows_them() {
         (2_100, "2.1 KiB"),
         (1024 * 1024 - 1, "1.0 MiB"),
         (3 * 1024 * 1024 / 2, "1.5 MiB"),
-        (MAX_UNPACKED, "512.0 MiB"),
+        (MAX_UNPACKED, "4.0 GiB"),
         (3_435_973_837, "3.2 GiB"),
     ] {
         assert_eq!(human_size(bytes), shown, "{bytes}");
@@ -257,12 +295,15 @@ fn doctored_v1(entry: &str, content: &str, edit: impl Fn(&mut Value)) -> Vec<u8>
             *data = content.as_bytes().to_vec();
         }
     }
-    let mut manifest: Value = serde_json::from_slice(&files[0].1).unwrap();
-    for (name, data) in &files[1..] {
-        manifest["entries"][name] = json!(sha256_hex(data));
+    let at = files.iter().position(|(name, _)| name == "manifest.json").unwrap();
+    let mut manifest: Value = serde_json::from_slice(&files[at].1).unwrap();
+    for (name, data) in &files {
+        if name != "manifest.json" {
+            manifest["entries"][name] = json!(sha256_hex(data));
+        }
     }
     edit(&mut manifest);
-    files[0].1 = serde_json::to_vec(&manifest).unwrap();
+    files[at].1 = serde_json::to_vec(&manifest).unwrap();
     zip_of(&files)
 }
 
@@ -348,7 +389,7 @@ fn manifest_counts_must_match_the_entries() {
     let file = doctored_v1("cells.jsonl", "", |m| m["redactions"]["api key"] = json!(u64::MAX));
     assert_eq!(
         read(&file).unwrap_err().0,
-        "manifest.json: redactions[\"api key\"]: expected a whole number from 0 to 536870912, found 18446744073709551615"
+        "manifest.json: redactions[\"api key\"]: expected a whole number from 0 to 4294967296, found 18446744073709551615"
     );
 }
 
@@ -382,10 +423,12 @@ fn declare_size(bytes: &mut [u8], name: &str, size: u32) {
 #[test]
 fn what_an_entry_declares_is_capped_and_never_exceeded() {
     let mut file = write_v1(&sample());
-    declare_size(&mut file, "cells.jsonl", 600 << 20);
-    assert_eq!(
-        read(&file).unwrap_err().0,
-        "the zip would unpack to 600.0 MiB, over the 512.0 MiB limit; refusing it"
+    declare_size(&mut file, "cells.jsonl", u32::MAX - 15);
+    let error = read(&file).unwrap_err().0;
+    assert!(
+        error.starts_with("the zip would unpack to 4.0 GiB, over the 4.0 GiB limit")
+            || error.starts_with("the zip would unpack to just over the 4.0 GiB limit"),
+        "{error}"
     );
     let mut file = write_v1(&sample());
     declare_size(&mut file, "cells.jsonl", 3);
