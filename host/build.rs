@@ -97,6 +97,79 @@ fn main() {
     }
     table.push_str("];\n");
     fs::write(out_dir.join("builtin_plugins.rs"), table).unwrap();
+    embed_sdk(&root, &out_dir);
+}
+
+/// The SDK's sources and WIT (links followed, so 0.1.0 comes along as
+/// `wit/deps/`), for `anton plugins new` to write into a new plugin: it then
+/// builds with no anton sources around.
+fn embed_sdk(root: &Path, out_dir: &Path) {
+    fn walk(dir: &Path, under: &str, files: &mut Vec<(String, PathBuf)>) {
+        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let inside = format!("{under}/{name}");
+            if path.is_dir() {
+                walk(&path, &inside, files);
+            } else if name.ends_with(".rs") || name.ends_with(".wit") {
+                files.push((inside, path));
+            }
+        }
+    }
+    let sdk = root.join("plugins/sdk");
+    let mut files = Vec::new();
+    for part in ["src", "macros/src", "wit"] {
+        walk(&sdk.join(part), &format!("sdk/{part}"), &mut files);
+    }
+    let mut table = String::from("pub const SDK_FILES: &[(&str, &str)] = &[\n");
+    for (inside, path) in files {
+        writeln!(
+            table,
+            "    ({inside:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    let workspace = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    for (inside, manifest) in [
+        ("sdk/Cargo.toml", "plugins/sdk/Cargo.toml"),
+        ("sdk/macros/Cargo.toml", "plugins/sdk/macros/Cargo.toml"),
+    ] {
+        let text = standalone(&fs::read_to_string(root.join(manifest)).unwrap(), &workspace);
+        writeln!(table, "    ({inside:?}, {text:?}),").unwrap();
+    }
+    table.push_str("];\n");
+    fs::write(out_dir.join("sdk_files.rs"), table).unwrap();
+}
+
+/// A member's manifest made to stand alone: each `key.workspace = true`
+/// takes the value the workspace gives `key`.
+fn standalone(manifest: &str, workspace: &str) -> String {
+    let mut shared = std::collections::HashMap::new();
+    let mut section = "";
+    for line in workspace.lines() {
+        if line.starts_with('[') {
+            section = line.trim();
+        } else if let Some((key, value)) = line.split_once(" = ")
+            && matches!(section, "[workspace.package]" | "[workspace.dependencies]")
+        {
+            shared.insert(key.trim().to_string(), value.trim().to_string());
+        }
+    }
+    let mut out = String::new();
+    for line in manifest.lines() {
+        match line.strip_suffix(".workspace = true") {
+            Some(key) => {
+                let value = shared
+                    .get(key.trim())
+                    .unwrap_or_else(|| panic!("the workspace gives no {key}"));
+                writeln!(out, "{key} = {value}").unwrap();
+            }
+            None => writeln!(out, "{line}").unwrap(),
+        }
+    }
+    out
 }
 
 /// `<target>/<profile>/build/anton-<hash>/out` → `<target>` (or `<target>/<triple>`).

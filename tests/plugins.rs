@@ -213,6 +213,47 @@ fn capabilities_a_plugin_did_not_ask_for_are_denied_with_a_hint() {
 }
 
 #[test]
+fn a_plugin_that_crashes_mid_build_or_mid_write_leaves_nothing_behind() {
+    let env = Env::new();
+    env.install("faulty").ok();
+    let run = env.run(&["faulty", "half-import"]);
+    assert!(run.stderr.contains("crashed with a session half built"), "{run:#?}");
+    assert_eq!(
+        env.store().count_sessions().unwrap(),
+        0,
+        "the half-built session was rolled back"
+    );
+    let run = env.run(&["faulty", "half-export"]);
+    assert!(run.stderr.contains("crashed with a file half written"), "{run:#?}");
+    let output = env.ws().join(".anton/output");
+    assert_eq!(
+        common::every_file(&output),
+        Vec::<std::path::PathBuf>::new(),
+        "nothing left in {output:?}"
+    );
+
+    // A plugin cannot say a built session was forked from another.
+    let built = env.run(&["faulty", "commit-twice"]);
+    assert!(built.ok().stdout.contains("forked from None"), "{built:#?}");
+    assert_eq!(env.store().count_sessions().unwrap(), 1);
+
+    // Output files are plain names in the output folder, never paths.
+    for name in ["../escaped.anton", ".hidden", "a/b.anton", "", "tab\there"] {
+        let run = env.run(&["faulty", "output", name]);
+        assert_eq!(run.code, 1, "{name:?}: {run:#?}");
+        assert!(run.stderr.contains("cannot name an output file"), "{name:?}: {run:#?}");
+    }
+    assert!(!env.ws().join(".anton/escaped.anton").exists());
+    let first = env.run(&["faulty", "output", "notes.txt"]);
+    assert!(first.ok().stdout.ends_with("/.anton/output/notes.txt\n"), "{first:#?}");
+    let second = env.run(&["faulty", "output", "notes.txt"]);
+    assert!(
+        second.ok().stdout.ends_with("/.anton/output/notes-2.txt\n"),
+        "no file is replaced: {second:#?}"
+    );
+}
+
+#[test]
 fn a_plugin_that_arrives_with_a_workspace_runs_only_once_trusted_and_again_after_a_change() {
     let env = Env::new();
     // As if cloned with the repository: copied in, never installed.
@@ -298,12 +339,23 @@ fn install_refuses_an_unknown_wit_version_and_a_non_component() {
     let dir = staged_plugin("faulty", &env.home.path().join("future"));
     let manifest = dir.join("anton-plugin.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text.replace("api = \"0.1.0\"", "api = \"0.9.0\"")).unwrap();
+    std::fs::write(&manifest, text.replace("api = \"0.2.0\"", "api = \"0.9.0\"")).unwrap();
     let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
             .contains("field `api`: anton:plugin@0.9.0 is not served by this anton"),
+        "{run:#?}"
+    );
+    // Built against 0.2.0 (it reads and writes in pieces), said to be 0.1.0.
+    std::fs::write(&manifest, text.replace("api = \"0.2.0\"", "api = \"0.1.0\"")).unwrap();
+    let run = env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "its manifest says api 0.1.0, but the component imports anton:plugin/session-io@0.2.0; \
+             set `api = \"0.2.0\"` in its anton-plugin.toml"
+        ),
         "{run:#?}"
     );
 

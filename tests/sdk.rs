@@ -23,19 +23,42 @@ fn from_plugins_new_to_a_working_command_in_the_chat() {
     for file in ["Cargo.toml", "anton-plugin.toml", "src/lib.rs", "README.md"] {
         assert!(dir.join(file).exists(), "{file} missing");
     }
-    // Exactly the build command the scaffold's README gives.
+    // It carries the SDK and the WIT: nothing points back at anton's sources.
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("anton-plugin-sdk = { path = \"sdk\" }"), "{manifest}");
+    for file in [
+        "sdk/Cargo.toml",
+        "sdk/src/lib.rs",
+        "sdk/macros/Cargo.toml",
+        "sdk/wit/world.wit",
+        "sdk/wit/deps/anton-plugin-0.1.0/world.wit",
+        "Cargo.lock",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let root = common::repo_root().display().to_string();
+    for file in common::every_file(&dir) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(!text.contains(&root), "{} names the anton sources", file.display());
+    }
+    // The build command the scaffold's README gives, offline, into a target
+    // folder elsewhere (as CARGO_TARGET_DIR often puts it).
+    let target = env.home.path().join("elsewhere");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--offline"])
         .current_dir(&dir)
-        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .status()
         .unwrap();
-    assert!(status.success(), "the scaffold does not build");
-    env.run(&["plugins", "check", dir.to_str().unwrap()]).ok();
-    env.run(&["plugins", "install", dir.to_str().unwrap(), "--yes"]).ok();
+    assert!(status.success(), "the scaffold does not build offline");
+    let elsewhere = [("CARGO_TARGET_DIR", target.display().to_string())];
+    env.run_env(&elsewhere, &["plugins", "check", dir.to_str().unwrap()], "")
+        .ok();
+    env.run_env(&elsewhere, &["plugins", "install", dir.to_str().unwrap(), "--yes"], "")
+        .ok();
     let run = env.run_env(&[], &[], "/hello big world\n");
     assert!(
         run.ok()
@@ -68,6 +91,22 @@ fn a_plugin_built_against_wit_0_1_0_still_loads_and_runs() {
         run.ok().stdout,
         "pinned 0.1.0 plugin ran `pinned` (1970-01-01T00:00:00Z)\n"
     );
+}
+
+#[test]
+fn the_stats_example_built_against_wit_0_1_0_still_loads_and_runs() {
+    let env = Env::new();
+    // As someone shipped it for anton:plugin@0.1.0, never rebuilt.
+    let shipped = common::repo_root().join("tests/fixtures/plugins/stats-0.1.0");
+    env.run(&["plugins", "install", shipped.to_str().unwrap(), "--yes"])
+        .ok();
+    let server = LlmServer::start();
+    server.then(Reply::Text("two".into()));
+    env.run_env(&server.openai_env(), &[], "add one and one\n").ok();
+    let json = env.run(&["stats", "--json"]).ok().json();
+    assert_eq!(json["messages"]["user"], 1, "{json}");
+    let table = env.run(&["stats"]).ok().stdout.clone();
+    assert!(table.contains("user messages"), "{table}");
 }
 
 #[test]

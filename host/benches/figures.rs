@@ -41,6 +41,7 @@ fn main() {
     }
     if want("share") {
         share_figures(scratch.path());
+        share_at_scale(scratch.path());
     }
     if want("reference") {
         reference_figures(scratch.path());
@@ -399,6 +400,8 @@ fn measured(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Dura
         .into_iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>();
+    // The one setting of this process a run takes on.
+    request.push(std::env::var("ANTON_LOG").unwrap_or_default());
     request.extend(args.iter().map(|a| a.to_string()));
     writeln!(spawner.0, "{}", serde_json::to_string(&request).unwrap()).unwrap();
     let mut answer = String::new();
@@ -411,6 +414,8 @@ fn measured(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Dura
 }
 
 type Spawner = (std::process::ChildStdin, std::io::BufReader<std::process::ChildStdout>);
+/// In the cache folder of a run: what it wrote on stderr.
+const LAST_STDERR: &str = "last-stderr.txt";
 static SPAWNER: std::sync::OnceLock<std::sync::Mutex<Spawner>> = std::sync::OnceLock::new();
 const SPAWNER_MODE: &str = "ANTON_FIGURES_SPAWNER";
 
@@ -431,24 +436,30 @@ fn start_spawner() {
     assert!(SPAWNER.set(std::sync::Mutex::new(pipes)).is_ok());
 }
 
-/// Each request line: workspace, home, cache, then the arguments; each
-/// answer: nanoseconds and peak bytes, or `failed`.
+/// Each request line: workspace, home, cache, `ANTON_LOG`, then the
+/// arguments; each answer: nanoseconds and peak bytes, or `failed`.
 #[expect(clippy::zombie_processes, reason = "wait4 reaps the child, for its rusage")]
 fn spawner() {
     for line in std::io::stdin().lines() {
         let request: Vec<String> = serde_json::from_str(&line.unwrap()).unwrap();
         let (workspace, home, cache) = (Path::new(&request[0]), Path::new(&request[1]), Path::new(&request[2]));
         let started = Instant::now();
-        let child = Command::new(ANTON)
+        // What the run said on stderr is kept for the bench to read (ANTON_LOG=debug lines).
+        let stderr = std::fs::File::create(cache.join(LAST_STDERR)).unwrap();
+        let mut command = Command::new(ANTON);
+        if !request[3].is_empty() {
+            command.env("ANTON_LOG", &request[3]);
+        }
+        let child = command
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", cache)
-            .args(&request[3..])
+            .args(&request[4..])
             .current_dir(workspace)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut status = 0;
@@ -733,6 +744,103 @@ fn share_figures(scratch: &Path) {
         })
         .collect();
     report("share import of a 10,000-message session (process)", samples);
+}
+
+/// A 100,000-message session (about 200 MB of text): export to format 1 and
+/// to 0.1, import of its 0.1 file, and import of the format 1 file; each
+/// with the host's peak memory and the share plugin's linear memory, which
+/// `ANTON_LOG=debug` reports (the spawner passes the bench's environment on).
+fn share_at_scale(scratch: &Path) {
+    const MESSAGES: u32 = 100_000;
+    // SAFETY: the bench sets this before any thread of its own reads the environment.
+    unsafe { std::env::set_var("ANTON_LOG", "debug") };
+    let home = scratch.join("home-scale");
+    let cache = scratch.join("scale-cache");
+    let ws = scratch.join("ws-scale");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    let store = Store::open(&ws.join(".anton"), &ws).unwrap();
+    let words = [
+        "revenue", "region", "churn", "pricing", "the", "customer", "cohort", "and", "of", "march", "query", "table",
+        "total", "by", "month", "EMEA", "APAC", "grew", "fell", "because",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let id = store
+        .transaction(|w| {
+            let s = w.create_session(&NewSession {
+                title: "a very long session".into(),
+                ..Default::default()
+            })?;
+            for i in 0..MESSAGES {
+                let mut text = format!("message {i}: ");
+                while text.len() < 2_000 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    text.push_str(words[(seed % words.len() as u64) as usize]);
+                    text.push(if seed.is_multiple_of(11) { '\n' } else { ' ' });
+                }
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                w.append_message(&s.id, i / 2 + 1, role, &text, "{}", None)?;
+            }
+            w.set_summary(&s.id, "a long session")?;
+            Ok(s.id)
+        })
+        .unwrap();
+    drop(store);
+    settle();
+    let plugin_peak = |cache: &Path| -> String {
+        let said = std::fs::read_to_string(cache.join(LAST_STDERR)).unwrap_or_default();
+        said.lines()
+            .filter(|l| l.starts_with("[share debug]"))
+            .filter_map(|l| l.split("peaked at ").nth(1))
+            .filter_map(|l| l.split(' ').next()?.parse::<f64>().ok())
+            .fold(None, |max: Option<f64>, v| Some(max.map_or(v, |m| m.max(v))))
+            .map_or("?".into(), |v| format!("{v:.1} MiB"))
+    };
+    let output = ws.join(".anton/output");
+    let newest = |extension: &str| -> PathBuf {
+        std::fs::read_dir(&output)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == extension))
+            .max_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+            .unwrap()
+    };
+    let mut files = Vec::new();
+    for (what, args) in [
+        ("format 1", vec!["share", "export", "--session", &id]),
+        ("0.1", vec!["share", "export", "--session", &id, "--format", "v0.1"]),
+    ] {
+        let runs: Vec<(Duration, u64)> = (0..3).map(|_| measured(&home, &ws, &cache, &args)).collect();
+        let file = newest("anton");
+        report_with_peak(
+            &format!("export of a 100,000-message session to {what} (process)"),
+            runs.into_iter(),
+        );
+        println!(
+            "  {}: {:.1} MB, share plugin peak {}",
+            file.display(),
+            std::fs::metadata(&file).unwrap().len() as f64 / 1e6,
+            plugin_peak(&cache)
+        );
+        files.push((what, file));
+    }
+    for (what, file) in files.iter().rev() {
+        let runs = (0..3).map(|i| {
+            let target = scratch.join(format!("ws-scale-import-{}-{i}", what.replace(' ', "-")));
+            std::fs::create_dir_all(&target).unwrap();
+            measured(&home, &target, &cache, &["share", "import", file.to_str().unwrap()])
+        });
+        report_with_peak(
+            &format!("import of its {what} file (process)"),
+            runs.collect::<Vec<_>>().into_iter(),
+        );
+        println!("  share plugin peak {}", plugin_peak(&cache));
+    }
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("ANTON_LOG") };
 }
 
 /// 1 MB of ordinary prose and code, none of it secret: this repository's

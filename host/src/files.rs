@@ -130,7 +130,7 @@ fn too_large(size: u64, max: u64) -> io::Error {
 }
 
 /// Bytes in the largest unit that keeps the number readable: "64 KiB", "1.5 GiB".
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     for (unit, name) in [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
         if bytes >= unit {
             return if bytes.is_multiple_of(unit) {

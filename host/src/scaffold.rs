@@ -5,15 +5,13 @@ use std::process::ExitCode;
 
 use crate::plugin_host::manifest::{MANIFEST_FILE, SUPPORTED_APIS};
 
-/// The SDK beside the anton sources this binary was built from, when they are
-/// still there; otherwise the published crate.
-fn sdk_dependency() -> String {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk");
-    match local.canonicalize() {
-        Ok(path) if path.join("Cargo.toml").exists() => format!("{{ path = {:?} }}", path.display().to_string()),
-        _ => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
-    }
-}
+// The SDK (its sources, its macros and the WIT) as this anton was built with it.
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+
+/// The versions this anton's own plugins were built with: with them in
+/// cargo's cache (as they are where anton was built), a new plugin builds
+/// offline.
+const LOCKED: &str = include_str!("../../Cargo.lock");
 
 pub fn create(name: &str, dir: &Path) -> Result<ExitCode, String> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
@@ -45,7 +43,9 @@ publish = false
 crate-type = ["cdylib"]
 
 [dependencies]
-anton-plugin-sdk = {sdk}
+# The SDK of the anton that made this crate, in sdk/: no anton sources or
+# registry needed to build.
+anton-plugin-sdk = {{ path = "sdk" }}
 
 [profile.release]
 opt-level = "s"
@@ -53,8 +53,7 @@ strip = "debuginfo"
 
 # A plugin builds on its own, not as part of a surrounding workspace.
 [workspace]
-"#,
-                sdk = sdk_dependency()
+"#
             ),
         ),
         (
@@ -124,12 +123,17 @@ anton {name} hello                                   # or /{name} hello in the c
 After a rebuild, `anton plugins install .` again, then `/plugins reload` in a
 running chat. `anton plugins check .` validates without installing. The guide:
 docs/plugins.md in the anton repository.
+
+`sdk/` is the anton plugin SDK and the WIT contract (`anton:plugin@{api}`) of
+the anton that made this crate, so it builds anywhere, offline too.
 "#
             ),
         ),
         (".gitignore", "/target\n".to_string()),
     ];
-    for (file, text) in files {
+    let sdk = SDK_FILES.iter().map(|(file, text)| (*file, text.to_string()));
+    let lock = std::iter::once(("Cargo.lock", LOCKED.to_string()));
+    for (file, text) in files.into_iter().chain(sdk).chain(lock) {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().expect("inside dir"))
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

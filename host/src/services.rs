@@ -166,6 +166,30 @@ impl Services {
         f(slot.as_ref().expect("opened above"))
     }
 
+    /// Before a search: put into the index what large imports left out of
+    /// it, saying how far it is when that takes a while. A workspace that
+    /// cannot be written is searched as it is, with a warning.
+    pub fn catch_up_search_index(&self) {
+        let waiting = match self.read_store(|s| s.unindexed_messages()) {
+            Ok(0) => return,
+            Ok(waiting) => waiting,
+            Err(e) => return eprintln!("warning: {}", crate::terminal::sanitize_line(&e.0)),
+        };
+        let indexed = self.write_store(|s| {
+            s.catch_up_index(waiting, &mut |done, total| {
+                let what = "Indexing imported messages for search…";
+                crate::terminal::progress(what, done, total, crate::terminal::Unit::Items("message"))
+            })
+        });
+        crate::terminal::clear_progress();
+        if let Err(e) = indexed {
+            eprintln!(
+                "warning: {waiting} imported messages are not searchable yet: {}",
+                crate::terminal::sanitize_line(&e.0)
+            );
+        }
+    }
+
     /// A connection of its own for a session built over many calls (an
     /// import), scrubbing as the shared one does.
     pub fn store_for_build(&self) -> Result<Store, StoreError> {

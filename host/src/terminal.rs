@@ -175,6 +175,61 @@ impl Drop for Spinner {
     }
 }
 
+/// A line saying how far a long piece of work is ("Indexing… 45%"), on
+/// stderr when it is a terminal: shown once the work has taken a moment,
+/// redrawn a few times a second, and taken away before anything else is
+/// printed (see [`clear_progress`]).
+pub fn progress(what: &str, done: u64, total: u64, unit: Unit) {
+    let mut slot = PROGRESS.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    let state = slot.get_or_insert(Progress {
+        started: now,
+        drawn: None,
+    });
+    let due = now.duration_since(state.started) >= Duration::from_millis(500)
+        && state
+            .drawn
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_millis(150));
+    if !due || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let percent = (done * 100).checked_div(total).unwrap_or(100).min(100);
+    let amount = match unit {
+        Unit::Bytes => format!(
+            "{} of {}",
+            crate::files::human_size(done),
+            crate::files::human_size(total)
+        ),
+        Unit::Items(noun) => format!("{done} of {}", count(total, noun)),
+    };
+    eprint!("\r{} {percent}% ({amount})\x1b[K", sanitize_line(what));
+    drop(std::io::stderr().flush());
+    state.drawn = Some(now);
+}
+
+/// What a [`progress`] line counts.
+#[derive(Clone, Copy)]
+pub enum Unit {
+    Bytes,
+    Items(&'static str),
+}
+
+/// Take a progress line away, if one is up; the next one starts afresh.
+pub fn clear_progress() {
+    let mut slot = PROGRESS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(Progress { drawn: Some(_), .. }) = slot.take() {
+        eprint!("\r\x1b[K");
+        drop(std::io::stderr().flush());
+    }
+}
+
+struct Progress {
+    started: Instant,
+    drawn: Option<Instant>,
+}
+
+static PROGRESS: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
+
 pub struct Column {
     pub header: String,
     pub shrinkable: bool,

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Resource;
 
-use super::latest::file_io::{Host, HostNamedFile, HostOutputFile, WrittenFile};
+use super::latest::file_io::{Host, HostNamedFile, HostOutputFile, HostSha256, WrittenFile};
 use super::{HostError, PluginState};
 use crate::files::{self, NamedFileError};
+use crate::terminal::{self, Unit};
 
 /// The most one read hands out.
 const MAX_READ: u32 = 16 * 1024 * 1024;
@@ -26,6 +27,8 @@ const TEMP_PREFIX: &str = ".output-";
 pub struct NamedFile {
     file: File,
     shown: String,
+    /// Bytes handed out so far, for the progress line.
+    handed_out: u64,
     size: u64,
     sha256: String,
     /// What the file was when opened: a later read of a changed file is refused.
@@ -40,6 +43,9 @@ pub struct OutputFile {
     size: u64,
     finished: bool,
 }
+
+/// A digest a plugin feeds in pieces.
+pub struct Sha256Stream(Sha256);
 
 impl Host for PluginState {
     fn open_named_file(&mut self, path: String) -> Result<Resource<NamedFile>, HostError> {
@@ -59,6 +65,7 @@ impl Host for PluginState {
         let mut hasher = Sha256::new();
         let hashed = std::io::copy(&mut file, &mut hasher).map_err(|e| HostError::Failed(format!("{shown}: {e}")))?;
         let named = NamedFile {
+            handed_out: 0,
             stamp: stamp(&meta),
             size: meta.len(),
             sha256: files::hex(&hasher.finalize()),
@@ -110,7 +117,8 @@ impl HostNamedFile for PluginState {
     }
 
     fn read_at(&mut self, file: Resource<NamedFile>, offset: u64, max_bytes: u32) -> Result<Vec<u8>, HostError> {
-        let f = self.kept(&file)?;
+        let plugin = self.plugin_id.clone();
+        let f = self.kept_mut(&file)?;
         let changed = f.file.metadata().map(|m| stamp(&m) != f.stamp).unwrap_or(true);
         if changed {
             return Err(HostError::Failed(format!(
@@ -131,11 +139,15 @@ impl HostNamedFile for PluginState {
             }
         }
         bytes.truncate(filled);
+        f.handed_out += filled as u64;
+        let what = format!("{plugin}: reading {}", f.shown);
+        terminal::progress(&what, f.handed_out.min(f.size), f.size, Unit::Bytes);
         Ok(bytes)
     }
 
     fn drop(&mut self, file: Resource<NamedFile>) -> wasmtime::Result<()> {
         self.table.delete(file)?;
+        terminal::clear_progress();
         Ok(())
     }
 }
@@ -187,6 +199,33 @@ impl HostOutputFile for PluginState {
 
     fn drop(&mut self, file: Resource<OutputFile>) -> wasmtime::Result<()> {
         self.table.delete(file)?;
+        Ok(())
+    }
+}
+
+impl HostSha256 for PluginState {
+    fn new(&mut self) -> Resource<Sha256Stream> {
+        // The table refuses a handle only past u32::MAX of them; a constructor
+        // cannot fail, so that plugin gets a handle that hashes nothing.
+        self.table
+            .push(Sha256Stream(Sha256::new()))
+            .unwrap_or_else(|_| Resource::new_own(u32::MAX))
+    }
+
+    fn update(&mut self, hasher: Resource<Sha256Stream>, bytes: Vec<u8>) {
+        if let Ok(h) = self.table.get_mut(&hasher) {
+            h.0.update(&bytes);
+        }
+    }
+
+    fn hex_digest(&mut self, hasher: Resource<Sha256Stream>) -> String {
+        self.kept(&hasher)
+            .map(|h| files::hex(&h.0.clone().finalize()))
+            .unwrap_or_default()
+    }
+
+    fn drop(&mut self, hasher: Resource<Sha256Stream>) -> wasmtime::Result<()> {
+        self.table.delete(hasher)?;
         Ok(())
     }
 }

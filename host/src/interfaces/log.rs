@@ -20,6 +20,11 @@ fn rank(level: Level) -> u8 {
     }
 }
 
+/// Whether `ANTON_LOG` lets the host say what it notices at debug level.
+pub fn debugging() -> bool {
+    rank(threshold()) == rank(Level::Debug)
+}
+
 impl Host for PluginState {
     fn log(&mut self, level: Level, message: String) {
         if !self.sealed && rank(level) >= rank(threshold()) {

@@ -5,7 +5,7 @@ mod chat;
 mod convert;
 mod file_io;
 mod llm;
-mod log;
+pub mod log;
 mod session_io;
 mod storage;
 mod vault;
@@ -48,6 +48,7 @@ pub mod since_v0_2_0 {
             "anton:plugin/session-io@0.2.0.session-builder": super::session_io::SessionBuilder,
             "anton:plugin/file-io@0.2.0.named-file": super::file_io::NamedFile,
             "anton:plugin/file-io@0.2.0.output-file": super::file_io::OutputFile,
+            "anton:plugin/file-io@0.2.0.sha256": super::file_io::Sha256Stream,
         },
     });
 }
@@ -65,10 +66,12 @@ pub mod latest {
 
 pub use latest::types::HostError;
 
-/// Memory cap that remembers a refused growth, so a crash can be explained.
+/// Memory cap that remembers a refused growth, so a crash can be explained,
+/// and the most the plugin held, for `ANTON_LOG=debug`.
 pub struct MemoryLimiter {
     pub max_bytes: usize,
     pub refused: Option<usize>,
+    pub peak: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -77,6 +80,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
             self.refused = Some(desired);
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -108,10 +112,13 @@ impl PluginState {
     /// A plugin's text as the screen may show it: no escape sequences, no
     /// known secret (a store another process wrote may still hold one).
     fn shown(&self, text: &str) -> String {
+        // A progress line goes before anything else is printed.
+        crate::terminal::clear_progress();
         crate::terminal::sanitize(&self.services.secrets().scrubber.scrub_known(text))
     }
 
     fn shown_line(&self, text: &str) -> String {
+        crate::terminal::clear_progress();
         crate::terminal::sanitize_line(&self.services.secrets().scrubber.scrub_known(text))
     }
 
@@ -161,6 +168,7 @@ impl PluginState {
 
     /// Time spent waiting on the user is the user's, not the plugin's.
     fn waiting_on_user<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        crate::terminal::clear_progress();
         let started = Instant::now();
         let result = f();
         self.deadline += started.elapsed();

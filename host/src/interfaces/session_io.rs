@@ -10,13 +10,16 @@ use super::latest::storage::{Cell, MemoryRecord, NewMessage, RedactionCount};
 use super::latest::types::{Message, Provenance, Session};
 use super::{HostError, PluginState};
 use crate::scrub::{Report, Scrubber};
-use crate::store::{self, BuildError, BuildLimits, SessionBuild};
+use crate::store::{self, BuildError, BuildInBackground, BuildLimits};
 
 /// The largest page a reader hands out in one call.
 const MAX_PAGE_BYTES: u32 = 16 * 1024 * 1024;
 
 pub struct MessageReader {
     session_id: String,
+    /// For the progress line: how many the session holds, how many went out.
+    total: u64,
+    done: u64,
     after: i64,
     redact: bool,
     report: Report,
@@ -31,7 +34,7 @@ pub struct CellReader {
 
 pub struct SessionBuilder {
     /// `None` once committed.
-    build: Option<SessionBuild>,
+    build: Option<BuildInBackground>,
     /// The memories, for the workspace's memory files if the user agrees.
     entries: Vec<crate::memory::Entry>,
     /// The file it is built from, as `build-session` named it.
@@ -41,9 +44,11 @@ pub struct SessionBuilder {
 impl Host for PluginState {
     fn read_messages(&mut self, session_id: String, redact: bool) -> Result<Resource<MessageReader>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
-        self.known_session(&session_id)?;
+        let total = self.known_session(&session_id)?.messages.into();
         self.keep(MessageReader {
             session_id,
+            total,
+            done: 0,
             after: 0,
             redact,
             report: Report::new(),
@@ -99,10 +104,19 @@ impl HostMessageReader for PluginState {
         let budget = max_bytes.min(MAX_PAGE_BYTES) as usize;
         let page = self.read_store(|s| s.messages_page(&session_id, after, budget))?;
         let secrets = self.services.secrets();
+        let plugin = self.plugin_id.clone();
         let r = self.kept_mut(&reader)?;
         if let Some(last) = page.last() {
             r.after = last.id;
         }
+        r.done += page.len() as u64;
+        let what = format!("{plugin}: reading session {}", r.session_id);
+        crate::terminal::progress(
+            &what,
+            r.done.min(r.total),
+            r.total,
+            crate::terminal::Unit::Items("message"),
+        );
         Ok(page
             .into_iter()
             .map(|mut m| {
@@ -129,6 +143,7 @@ impl HostMessageReader for PluginState {
 
     fn drop(&mut self, reader: Resource<MessageReader>) -> wasmtime::Result<()> {
         self.table.delete(reader)?;
+        crate::terminal::clear_progress();
         Ok(())
     }
 }
@@ -222,17 +237,17 @@ impl HostSessionBuilder for PluginState {
 impl SessionBuilder {
     pub(super) fn add_messages(&mut self, messages: Vec<NewMessage>) -> Result<(), HostError> {
         let messages: Vec<store::NewMessage> = messages.into_iter().map(imported_message).collect();
-        self.open()?.add_messages(&messages).map_err(refusal)
+        self.open()?.add_messages(messages).map_err(refusal)
     }
 
     pub(super) fn add_cells(&mut self, cells: Vec<Cell>) -> Result<(), HostError> {
         let cells: Vec<store::Cell> = cells.into_iter().map(store::Cell::from).collect();
-        self.open()?.add_cells(&cells).map_err(refusal)
+        self.open()?.add_cells(cells).map_err(refusal)
     }
 
     pub(super) fn add_memories(&mut self, memories: Vec<MemoryRecord>, scrubber: &Scrubber) -> Result<(), HostError> {
         let records: Vec<store::SessionMemory> = memories.into_iter().map(store::SessionMemory::from).collect();
-        self.open()?.add_memories(&records).map_err(refusal)?;
+        self.open()?.add_memories(records.clone()).map_err(refusal)?;
         // Whatever plugin sends them, memory files get them scrubbed.
         self.entries.extend(records.iter().filter_map(|m| {
             let mut entry = crate::memory::Entry::new(crate::memory::Kind::parse(&m.kind)?, &m.text);
@@ -244,7 +259,7 @@ impl SessionBuilder {
         Ok(())
     }
 
-    fn open(&mut self) -> Result<&mut SessionBuild, HostError> {
+    fn open(&mut self) -> Result<&mut BuildInBackground, HostError> {
         self.build.as_mut().ok_or_else(committed_already)
     }
 }
@@ -262,6 +277,8 @@ impl PluginState {
             .store_for_build()
             .and_then(|store| store.build_session(BuildLimits::default()))
             .map_err(|e| HostError::Failed(e.0))?;
+        let build = BuildInBackground::start(build)
+            .map_err(|e| HostError::Failed(format!("cannot start the import's writer: {e}")))?;
         Ok(SessionBuilder {
             build: Some(build),
             entries: Vec::new(),
@@ -324,11 +341,9 @@ impl PluginState {
         }
     }
 
-    fn known_session(&self, session_id: &str) -> Result<(), HostError> {
-        match self.read_store(|s| s.get_session(session_id))? {
-            Some(_) => Ok(()),
-            None => Err(HostError::NotFound(format!("no session {session_id}"))),
-        }
+    fn known_session(&self, session_id: &str) -> Result<store::Session, HostError> {
+        self.read_store(|s| s.get_session(session_id))?
+            .ok_or_else(|| HostError::NotFound(format!("no session {session_id}")))
     }
 }
 

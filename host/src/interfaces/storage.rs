@@ -10,6 +10,11 @@ use crate::store;
 impl Host for PluginState {
     fn list_sessions(&mut self, query: SessionQuery) -> Result<Vec<SessionHit>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
+        if query.search.is_some() {
+            // Indexing for the user is not the plugin's time.
+            let services = self.services.clone();
+            self.waiting_on_user(|| services.catch_up_search_index());
+        }
         let query = store::SessionQuery {
             limit: query.limit,
             status: query.status.map(store::Status::from),

@@ -45,6 +45,56 @@ fn locate(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
     Ok((dir.join(MANIFEST_FILE), Some(path.to_path_buf())))
 }
 
+/// The component of the plugin in `dir`: beside its manifest (a plugin
+/// folder), or where cargo put it for a crate: `$CARGO_TARGET_DIR`, a
+/// `build.target-dir` a cargo config names, or the `target` folder of the
+/// crate or of a workspace it is in. Found by looking, never by running
+/// cargo, which a cloned folder's config could point at any program.
+fn built_component(dir: &Path, component: &str) -> PathBuf {
+    let beside = dir.join(component);
+    let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    if present(&beside) {
+        return beside;
+    }
+    let mut targets: Vec<PathBuf> = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|t| crate::files::user_path(&t.to_string_lossy()))
+        .into_iter()
+        .collect();
+    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::files::home_dir().join(".cargo"));
+    let configs = absolute
+        .ancestors()
+        .map(|a| a.join(".cargo"))
+        .chain(std::iter::once(cargo_home));
+    targets.extend(configs.filter_map(|config| configured_target_dir(&config)));
+    targets.extend(
+        absolute
+            .ancestors()
+            .filter(|a| a.join("Cargo.toml").is_file())
+            .map(|a| a.join("target")),
+    );
+    targets
+        .into_iter()
+        .map(|target| target.join("wasm32-wasip2/release").join(component))
+        .find(|built| present(built))
+        .unwrap_or(beside)
+}
+
+/// `build.target-dir` of the cargo config in folder `config` (`.cargo`),
+/// relative to the folder that holds it.
+fn configured_target_dir(config: &Path) -> Option<PathBuf> {
+    let file = ["config.toml", "config"]
+        .iter()
+        .map(|name| config.join(name))
+        .find(|f| f.is_file())?;
+    let text = crate::files::read_text(&file, crate::files::MAX_TEXT_FILE).ok()??;
+    let value: toml::Table = toml::from_str(&text).ok()?;
+    let target = value.get("build")?.get("target-dir")?.as_str()?;
+    Some(config.parent()?.join(target))
+}
+
 pub fn validate(paths: &Paths, path: &Path) -> Result<Candidate, String> {
     let (manifest_file, wasm_file) = locate(path)?;
     let dir = manifest_file
@@ -59,16 +109,7 @@ pub fn validate(paths: &Paths, path: &Path) -> Result<Candidate, String> {
         ));
     }
     let (manifest, manifest_text) = read_manifest(&manifest_file, &paths.workspace)?;
-    let wasm_file = wasm_file.unwrap_or_else(|| {
-        let beside = dir.join(&manifest.component);
-        let built = dir.join("target/wasm32-wasip2/release").join(&manifest.component);
-        let present = |p: &Path| std::fs::symlink_metadata(p).is_ok();
-        if !present(&beside) && present(&built) {
-            built
-        } else {
-            beside
-        }
-    });
+    let wasm_file = wasm_file.unwrap_or_else(|| built_component(dir, &manifest.component));
     if std::fs::symlink_metadata(&wasm_file).is_err() {
         return Err(format!(
             "{}: no such file (build it with `cargo build --release --target wasm32-wasip2`)",

@@ -140,6 +140,7 @@ impl PluginInstance {
             limiter: MemoryLimiter {
                 max_bytes: self.memory_bytes,
                 refused: None,
+                peak: 0,
             },
             deadline: Instant::now() + self.timeout,
             timed_out: false,
@@ -247,6 +248,13 @@ impl PluginInstance {
         let result = f(&live.bindings, &mut live.store);
         if !self.sealed {
             print!("{}", unseen(&live.stdout, &mut live.stdout_shown));
+        }
+        if !self.sealed && crate::interfaces::log::debugging() {
+            let peak = live.store.data().limiter.peak as f64 / (1024.0 * 1024.0);
+            eprintln!(
+                "[{} debug] {what}: linear memory peaked at {peak:.1} MiB of its {} MiB",
+                self.id, self.memory_mb
+            );
         }
         match result {
             Ok(value) => {

@@ -29,7 +29,7 @@ impl Default for BuildLimits {
 }
 
 /// Why a part was refused: too much, or the store failed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum BuildError {
     /// The part breaks a limit; the text says which.
     Refused(String),
@@ -56,19 +56,28 @@ pub struct SessionBuild {
     session_id: String,
     limits: BuildLimits,
     held: BuildLimits,
+    /// Counted as parts come: a count over a large session's rows at the
+    /// end would read them all again.
+    turns: u32,
 }
 
 impl Store {
     /// Begin a session from outside on this connection, which the build
     /// then owns. Takes the write lock until it ends.
     pub fn build_session(self, limits: BuildLimits) -> Result<SessionBuild> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.fail(e))?;
+        // A cache that holds a large import's busy pages: a small one wrote
+        // them to the log over and over as it spilled.
+        self.conn
+            .execute_batch("PRAGMA cache_size = -32768; BEGIN IMMEDIATE")
+            .map_err(|e| self.fail(e))?;
         let session_id = self.with_writer(|w| {
             let session = w.create_session(&NewSession::default())?;
             w.conn.execute(
                 "UPDATE sessions SET title_source = 'import' WHERE id = ?1",
                 [&session.id],
             )?;
+            // A large import lands without waiting for the search index.
+            w.defer_indexing(&session.id)?;
             Ok(session.id)
         })?;
         Ok(SessionBuild {
@@ -81,6 +90,7 @@ impl Store {
                 memories: 0,
                 text_bytes: 0,
             },
+            turns: 0,
         })
     }
 }
@@ -94,6 +104,7 @@ impl SessionBuild {
         }
         let bytes: usize = messages.iter().map(|m| m.content.len() + m.meta.len()).sum();
         self.take(messages.len(), 0, 0, bytes)?;
+        self.turns = messages.iter().map(|m| m.turn).fold(self.turns, u32::max);
         let id = &self.session_id;
         self.store.with_writer(|w| w.insert_messages(id, messages))?;
         Ok(())
@@ -152,10 +163,14 @@ impl SessionBuild {
         check_text("the summary", summary)?;
         let id = &self.session_id;
         let p = provenance;
+        let (messages, turns, text) = (self.held.messages as i64, self.turns, self.held.text_bytes);
         self.store.with_writer(|w| {
+            // Listings follow local activity, not the exporter's clock.
             w.conn.execute(
                 "UPDATE sessions SET title = ?2, summary = ?3, imported_summary = ?3, imported_by = ?4, imported_at = ?5,
-                     exported_by = ?6, exported_at = ?7, original_id = ?8, source_file = ?9, file_sha256 = ?10
+                     exported_by = ?6, exported_at = ?7, original_id = ?8, source_file = ?9, file_sha256 = ?10,
+                     messages = ?11, turns = ?12, updated_at = ?13,
+                     task = coalesce((SELECT content FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
                  WHERE id = ?1",
                 params![
                     id,
@@ -167,14 +182,13 @@ impl SessionBuild {
                     p.exported_at,
                     p.original_id.as_deref().map(|t| w.clean(t)),
                     p.source_file.as_deref().map(|t| w.clean(t)),
-                    p.file_sha256
+                    p.file_sha256,
+                    messages,
+                    turns,
+                    now_ms()
                 ],
             )?;
-            w.recount(id)?;
-            // Listings follow local activity, not the exporter's clock.
-            w.conn
-                .execute("UPDATE sessions SET updated_at = ?2 WHERE id = ?1", params![id, now_ms()])?;
-            Ok(())
+            w.index_if_small(id, text)
         })?;
         self.store
             .conn
@@ -235,4 +249,137 @@ fn check_text(place: &str, text: &str) -> std::result::Result<(), BuildError> {
         )));
     }
     Ok(())
+}
+
+/// A build on a thread of its own: each part is written there while the
+/// caller reads the next one (a plugin parsing a file, say), so the two
+/// take turns on two cores instead of one. A refusal comes back with the
+/// next part or the commit; dropped, the build is rolled back before the
+/// drop returns.
+pub struct BuildInBackground {
+    parts: Option<std::sync::mpsc::SyncSender<Part>>,
+    refused: std::sync::Arc<std::sync::Mutex<Option<BuildError>>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+enum Part {
+    Messages(Vec<NewMessage>),
+    Cells(Vec<Cell>),
+    Memories(Vec<SessionMemory>),
+    Commit(Box<Landing>),
+}
+
+struct Landing {
+    title: String,
+    summary: String,
+    provenance: Provenance,
+    landed: std::sync::mpsc::SyncSender<std::result::Result<Session, BuildError>>,
+}
+
+impl BuildInBackground {
+    pub fn start(mut build: SessionBuild) -> std::io::Result<BuildInBackground> {
+        // Two parts in waiting: enough to keep both sides busy, little memory.
+        let (parts, waiting) = std::sync::mpsc::sync_channel::<Part>(2);
+        let refused = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let said = refused.clone();
+        let worker = std::thread::Builder::new().name("anton-build".into()).spawn(move || {
+            for part in waiting {
+                let done = match part {
+                    Part::Messages(messages) => build.add_messages(&messages),
+                    Part::Cells(cells) => build.add_cells(&cells),
+                    Part::Memories(memories) => build.add_memories(&memories),
+                    Part::Commit(landing) => {
+                        let Landing {
+                            title,
+                            summary,
+                            provenance,
+                            landed,
+                        } = *landing;
+                        // A send fails only when the caller stopped waiting.
+                        drop(landed.send(build.commit(&title, &summary, &provenance)));
+                        return;
+                    }
+                };
+                if let Err(error) = done {
+                    *said.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+                    // The build is dropped, and with it rolled back.
+                    return;
+                }
+            }
+        })?;
+        Ok(BuildInBackground {
+            parts: Some(parts),
+            refused,
+            worker: Some(worker),
+        })
+    }
+
+    pub fn add_messages(&self, messages: Vec<NewMessage>) -> std::result::Result<(), BuildError> {
+        self.hand_over(Part::Messages(messages))
+    }
+
+    pub fn add_cells(&self, cells: Vec<Cell>) -> std::result::Result<(), BuildError> {
+        self.hand_over(Part::Cells(cells))
+    }
+
+    pub fn add_memories(&self, memories: Vec<SessionMemory>) -> std::result::Result<(), BuildError> {
+        self.hand_over(Part::Memories(memories))
+    }
+
+    /// Land the session once every part before is written.
+    pub fn commit(
+        mut self,
+        title: &str,
+        summary: &str,
+        provenance: &Provenance,
+    ) -> std::result::Result<Session, BuildError> {
+        let (landed, outcome) = std::sync::mpsc::sync_channel(1);
+        self.hand_over(Part::Commit(Box::new(Landing {
+            title: title.to_string(),
+            summary: summary.to_string(),
+            provenance: provenance.clone(),
+            landed,
+        })))?;
+        let outcome = outcome.recv();
+        self.finish();
+        match outcome {
+            Ok(result) => result,
+            Err(_) => Err(self.refusal()),
+        }
+    }
+
+    fn hand_over(&self, part: Part) -> std::result::Result<(), BuildError> {
+        if let Some(error) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(error);
+        }
+        let parts = self.parts.as_ref().expect("parts go in until the build ends");
+        parts.send(part).map_err(|_| self.refusal())
+    }
+
+    /// Why the worker stopped, once it has.
+    fn refusal(&self) -> BuildError {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| BuildError::Store(StoreError("the import stopped before it was stored".into())))
+    }
+
+    /// No more parts; wait for the worker to end (and to roll back what it did not commit).
+    fn finish(&mut self) {
+        self.parts = None;
+        if let Some(worker) = self.worker.take()
+            && worker.join().is_err()
+        {
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(BuildError::Store(StoreError(
+                "the import's writer crashed; nothing was stored".into(),
+            )));
+        }
+    }
+}
+
+impl Drop for BuildInBackground {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }

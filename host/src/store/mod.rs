@@ -5,6 +5,7 @@
 
 mod adopted;
 mod build;
+mod index;
 mod lease;
 mod rows;
 mod schema;
@@ -12,7 +13,7 @@ mod types;
 mod writer;
 
 pub use adopted::{Adopted, Adoption, FileState};
-pub use build::{BuildError, BuildLimits, SessionBuild};
+pub use build::{BuildError, BuildInBackground, BuildLimits, SessionBuild};
 pub use lease::hostname;
 use rows::{SESSION_COLUMNS, cell_from_row, session_from_row, share_from_row, turn_from};
 pub use types::*;
@@ -37,7 +38,7 @@ fn busy_timeout() -> Duration {
         .unwrap_or(Duration::from_secs(10))
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct StoreError(pub String);
 
 impl fmt::Display for StoreError {
@@ -163,8 +164,20 @@ impl Store {
         if version > known {
             return Err(self.newer_schema(version));
         }
+        if version == 0 {
+            // Set before the first table, for good. A message is a few KB:
+            // 4 KB pages held one each and wrote a large import twice over.
+            self.conn
+                .execute_batch("PRAGMA page_size = 16384")
+                .map_err(|e| self.fail(e))?;
+        }
+        // Statement journals (an insert that fires a trigger keeps one) in
+        // memory: in a temporary file, a large import wrote each page twice more.
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;
+                 PRAGMA temp_store = MEMORY;",
+            )
             .map_err(|e| self.fail(e))?;
         if version == known {
             return Ok(());
@@ -295,11 +308,14 @@ impl Store {
                 model: parent.model.clone(),
                 created_at: None,
             })?;
+            // A fork of a large session lands without waiting for the search index.
+            w.defer_indexing(&child.id)?;
             w.conn.execute(
                 "INSERT INTO messages (session_id, turn, role, content, meta, created_at)
                  SELECT ?2, turn, role, content, meta, created_at FROM messages WHERE session_id = ?1 AND turn <= ?3 ORDER BY id",
                 params![id, child.id, at],
             )?;
+            w.index_if_small(&child.id, None)?;
             // Records made by the turns kept: up to the last message kept.
             let until: i64 = w.conn.query_row(
                 "SELECT coalesce(max(created_at), 0) FROM messages WHERE session_id = ?1",

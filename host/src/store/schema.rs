@@ -1,7 +1,7 @@
 //! Schema migrations. `user_version` holds how many have run; a migration is
 //! never edited once released, only appended.
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The first schema with the `session_count` table.
 pub const SESSION_COUNT: i64 = 2;
@@ -11,6 +11,9 @@ pub const IMPORTED_SUMMARY: i64 = 3;
 
 /// The first schema that adopts the reference Anton's sessions.
 pub const REFERENCE_SESSIONS: i64 = 4;
+
+/// The first schema whose search index may lag behind a large import.
+pub const UNINDEXED_SESSIONS: i64 = 5;
 
 /// The oldest schema the read queries work on, so a read-only open can use
 /// it without migrating. Raise it when a migration changes what they read.
@@ -155,4 +158,36 @@ CREATE TABLE reference_sessions (
 -- When the episodes folder was last looked through (its mtime): the
 -- reference replaces a history file at every turn's end, which changes it.
 CREATE TABLE reference_folder (modified INTEGER NOT NULL);
+"#;
+
+/// Sessions not yet wholly in the search index: indexing 200 MB of text
+/// takes SQLite seconds, so a large import lands at once and is indexed when
+/// a search first needs it. A message is in the index unless its session is
+/// listed here and its id is past `indexed_to`; the triggers keep to that
+/// (deleting a row the index never had would corrupt it). No foreign key: a
+/// session deleted with its messages leaves a row the indexer clears.
+const V5: &str = r#"
+CREATE TABLE unindexed_sessions (
+    session_id  TEXT PRIMARY KEY,
+    indexed_to  INTEGER NOT NULL DEFAULT 0
+);
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+WHEN NOT EXISTS (SELECT 1 FROM unindexed_sessions WHERE session_id = new.session_id)
+BEGIN
+    INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN NOT EXISTS (SELECT 1 FROM unindexed_sessions WHERE session_id = old.session_id AND old.id > indexed_to)
+BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages
+WHEN NOT EXISTS (SELECT 1 FROM unindexed_sessions WHERE session_id = old.session_id AND old.id > indexed_to)
+BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
+END;
 "#;

@@ -582,3 +582,104 @@ fn a_read_only_store_reads_refuses_writes_and_a_newer_schema() {
     let error = Store::open_read_only(&anton, dir.path()).err().unwrap().to_string();
     assert!(error.contains("newer anton") && error.contains("schema 99"), "{error}");
 }
+
+/// FTS5's own check of its index: sound in itself, and when `whole`, holding
+/// exactly what `messages` does.
+fn index_is_sound(store: &Store, whole: bool) {
+    store
+        .conn
+        .execute(
+            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', ?1)",
+            [whole as i64],
+        )
+        .expect("the search index is sound");
+}
+
+#[test]
+fn a_large_import_lands_before_its_search_index_and_a_search_catches_it_up() {
+    let (dir, store) = open();
+    let message = |i: u32| NewMessage {
+        turn: i / 2 + 1,
+        role: if i.is_multiple_of(2) { "user" } else { "assistant" }.into(),
+        content: format!("{} aardvark {i}", "word ".repeat(1_000)),
+        meta: "{}".into(),
+        created_at: i64::from(i),
+    };
+    let small = import(
+        &dir,
+        &Import {
+            messages: (0..3).map(message).collect(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let large = import(
+        &dir,
+        &Import {
+            messages: (0..1_200).map(message).collect(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let found = |store: &Store| -> Vec<String> {
+        let query = SessionQuery {
+            search: Some("aardvark".into()),
+            ..Default::default()
+        };
+        store
+            .list_sessions(&query)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s.id)
+            .collect()
+    };
+    assert_eq!(
+        found(&store),
+        [small.id.as_str()],
+        "a small import is searchable at once"
+    );
+    assert_eq!(store.unindexed_messages().unwrap(), 1_200);
+    // What the chat adds to the waiting session waits with it; an edit and
+    // a delete of waiting rows leave the index as it was.
+    store
+        .append_message(&large.id, 700, "user", "aardvark from the chat", "{}", None)
+        .unwrap();
+    store
+        .transaction(|w| {
+            w.conn.execute(
+                "UPDATE messages SET content = 'changed aardvark' WHERE id = (SELECT max(id) FROM messages)",
+                [],
+            )?;
+            w.conn.execute(
+                "DELETE FROM messages WHERE id = (SELECT min(id) FROM messages WHERE session_id = ?1)",
+                [&large.id],
+            )
+        })
+        .unwrap();
+    index_is_sound(&store, false);
+    let mut seen = Vec::new();
+    store
+        .catch_up_index(1_200, &mut |done, total| seen.push((done, total)))
+        .unwrap();
+    assert_eq!(
+        seen,
+        [(1_200, 1_200), (1_200, 1_200)],
+        "a slice, then the end of the session"
+    );
+    assert_eq!(store.unindexed_messages().unwrap(), 0);
+    // Nothing the edit and the delete did reached the index: it is the messages, exactly.
+    index_is_sound(&store, true);
+    assert_eq!(found(&store), [large.id.as_str(), small.id.as_str()]);
+    // From now on the session is indexed as it goes, and a deleted message leaves the index.
+    store
+        .append_message(&large.id, 701, "user", "zebra now", "{}", None)
+        .unwrap();
+    store
+        .transaction(|w| {
+            w.conn
+                .execute("DELETE FROM messages WHERE session_id = ?1", [&large.id])
+        })
+        .unwrap();
+    index_is_sound(&store, true);
+    assert_eq!(found(&store), [small.id.as_str()]);
+}

@@ -49,7 +49,7 @@ impl Output {
         used: &[Memory],
     ) -> io::Result<Box<dyn SessionWriter<Target>>> {
         Ok(match self {
-            Output::Anton(Format::V1) => Box::new(V1Writer::new(target, head, born, used)?),
+            Output::Anton(Format::V1) => Box::new(V1Writer::new(target, head, born, used, crate::host_sha256)?),
             Output::Anton(Format::V01) => Box::new(V01Writer::new(target, head, born, used)?),
             Output::Markdown => Box::new(MarkdownWriter::new(target, head, born, used)?),
             Output::Html => Box::new(HtmlWriter::new(target, head, born, used)?),

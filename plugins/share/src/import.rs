@@ -64,7 +64,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let now = time::now_ms();
     let mut importer = Importer::new(builder, now);
     // A refused file drops the builder: nothing of it was stored.
-    let (head, format) = format::read_from(&mut file, &mut importer).map_err(|e| cannot(e.0))?;
+    let (head, format) = format::read_from(&mut file, &mut importer, crate::host_sha256).map_err(|e| cannot(e.0))?;
     importer.send().map_err(cannot)?;
     let me = chat::user_name();
     let provenance = Provenance {

@@ -300,15 +300,21 @@ impl<R: BufRead> Json<R> {
             line: self.line,
             column: self.column,
         };
-        match self.gather(GATHERED)? {
-            Some(raw) => {
-                let mut deserializer = serde_json::Deserializer::from_slice(&raw);
-                let mut track = serde_path_to_error::Track::new();
-                let value = T::deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track));
-                value
-                    .and_then(|v| deserializer.end().map(|_| v))
-                    .map_err(|e| start.refusal(e, track.path()))
+        // Most values lie whole in what the reader holds: parsed where they
+        // lie, in one pass. Only a value that ends with a bracket or quote
+        // can be known to end there (a number may go on in the next read).
+        let bytes = self.source.fill_buf().map_err(|e| bad(e.to_string()))?;
+        if matches!(bytes[0], b'{' | b'[' | b'"') {
+            let mut values = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
+            if let Some(Ok(value)) = values.next() {
+                let used = values.byte_offset();
+                self.advance(used);
+                return Ok(value);
             }
+            // Cut off by the read, or refused: gathered, and refused again with its path.
+        }
+        match self.gather(GATHERED)? {
+            Some(raw) => parse(&raw).map_err(|_| start.tracked::<T>(&raw)),
             None => {
                 // Too long to gather: the part read so far, then the rest as it comes.
                 let head = std::mem::take(&mut self.gathered);
@@ -366,7 +372,27 @@ struct Start {
     column: u64,
 }
 
+/// A value from memory, as fast as serde goes: no path kept.
+fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(raw);
+    let value = T::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
 impl Start {
+    /// The refusal of a value that did not parse: parsed again, keeping
+    /// the path this time (refusals are rare; paths cost on every value).
+    fn tracked<T: DeserializeOwned>(&self, raw: &[u8]) -> FormatError {
+        let mut deserializer = serde_json::Deserializer::from_slice(raw);
+        let mut track = serde_path_to_error::Track::new();
+        let value = T::deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track));
+        match value.and_then(|_| deserializer.end()) {
+            Err(e) => self.refusal(e, track.path()),
+            Ok(()) => bad("a value that parses only the second time"),
+        }
+    }
+
     /// serde's error for the value, placed in the document.
     fn refusal(&self, error: serde_json::Error, inner: serde_path_to_error::Path) -> FormatError {
         if !(error.is_syntax() || error.is_eof()) {

@@ -8,12 +8,11 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::json::Json;
 use crate::{
-    Cell, Episode, FORMAT_ID, FormatError, Head, MAX_ENTRIES, MAX_UNPACKED, Memory, SessionWriter, Sink, VERSION, bad,
-    checks, entries, human_size, over_limit, quote,
+    Cell, Digests, EntryDigest, Episode, FORMAT_ID, FormatError, Head, MAX_ENTRIES, MAX_UNPACKED, Memory,
+    SessionWriter, Sink, VERSION, bad, checks, entries, human_size, over_limit, quote,
 };
 
 const ENTRIES: [&str; 4] = ["session.json", "conversation.jsonl", "memory.json", "cells.jsonl"];
@@ -77,8 +76,9 @@ pub struct V1Writer<W: Write> {
     stage: Stage,
     counts: Counts,
     hashes: BTreeMap<String, String>,
+    digests: Digests,
     /// The entry being written: its hash so far, and bytes not yet handed to the zip.
-    hasher: Sha256,
+    hasher: Box<dyn EntryDigest>,
     pending: Vec<u8>,
 }
 
@@ -87,7 +87,13 @@ const PIECE: usize = 64 * 1024;
 
 impl<W: Write> V1Writer<W> {
     /// Begin the file: `session.json` and `memory.json` are written now.
-    pub fn new(out: W, head: &Head, session_born: &[Memory], project_accessed: &[Memory]) -> io::Result<Self> {
+    pub fn new(
+        out: W,
+        head: &Head,
+        session_born: &[Memory],
+        project_accessed: &[Memory],
+        digests: Digests,
+    ) -> io::Result<Self> {
         let mut writer = V1Writer {
             zip: zip::ZipWriter::new_stream(out),
             head: head.clone(),
@@ -97,7 +103,8 @@ impl<W: Write> V1Writer<W> {
                 ..Default::default()
             },
             hashes: BTreeMap::new(),
-            hasher: Sha256::new(),
+            digests,
+            hasher: digests(),
             pending: Vec::with_capacity(PIECE),
         };
         let session = json!({"id": head.session_id, "title": head.title, "summary": head.summary});
@@ -119,7 +126,7 @@ impl<W: Write> V1Writer<W> {
             .compression_level(Some(1))
             .last_modified_time(zip::DateTime::default());
         self.zip.start_file(name, options).map_err(io::Error::other)?;
-        self.hasher = Sha256::new();
+        self.hasher = (self.digests)();
         Ok(())
     }
 
@@ -132,8 +139,7 @@ impl<W: Write> V1Writer<W> {
 
     fn end_entry(&mut self, name: &str) -> io::Result<()> {
         self.hand_on()?;
-        let hash = std::mem::take(&mut self.hasher).finalize();
-        self.hashes.insert(name.into(), crate::hex(&hash));
+        self.hashes.insert(name.into(), self.hasher.hex_digest());
         Ok(())
     }
 }
@@ -326,7 +332,7 @@ fn central_directory<R: Read + Seek>(source: &mut R, size: u64) -> Result<Vec<Li
 struct Unpacking<R> {
     inner: io::Take<R>,
     name: String,
-    hasher: Sha256,
+    hasher: Box<dyn EntryDigest>,
     read: u64,
 }
 
@@ -342,7 +348,12 @@ impl<R: Read> Read for Unpacking<R> {
     }
 }
 
-pub(crate) fn read<R: Read + Seek>(mut source: R, size: u64, sink: &mut dyn Sink) -> Result<Head, FormatError> {
+pub(crate) fn read<R: Read + Seek>(
+    mut source: R,
+    size: u64,
+    sink: &mut dyn Sink,
+    digests: Digests,
+) -> Result<Head, FormatError> {
     let directory = central_directory(&mut source, size)?;
     let unpacked_total: u64 = directory.iter().map(|entry| entry.unpacked).sum();
     if unpacked_total > MAX_UNPACKED {
@@ -401,6 +412,7 @@ pub(crate) fn read<R: Read + Seek>(mut source: R, size: u64, sink: &mut dyn Sink
         archive,
         index_of,
         hashes: BTreeMap::new(),
+        digests,
     };
     let manifest = reader.manifest()?;
     reader.hashes = manifest.entries.clone();
@@ -465,6 +477,7 @@ struct Entries<R: Read + Seek> {
     archive: zip::ZipArchive<R>,
     index_of: BTreeMap<String, (usize, u64)>,
     hashes: BTreeMap<String, String>,
+    digests: Digests,
 }
 
 impl<R: Read + Seek> Entries<R> {
@@ -502,7 +515,10 @@ impl<R: Read + Seek> Entries<R> {
             .archive
             .by_index(index)
             .map_err(|e| bad(format!("cannot unpack '{name}' ({e})")))?;
-        let mut json = Json::new(BufReader::with_capacity(PIECE, unpack(file, name, declared)), name);
+        let mut json = Json::new(
+            BufReader::with_capacity(PIECE, unpack(file, name, declared, self.digests)),
+            name,
+        );
         let value = parse(&mut json)?;
         json.end()?;
         check_entry(name, declared, json.into_inner(), self.hashes.get(name))?;
@@ -520,7 +536,10 @@ impl<R: Read + Seek> Entries<R> {
             .archive
             .by_index(index)
             .map_err(|e| bad(format!("cannot unpack '{name}' ({e})")))?;
-        let mut json = Json::new(BufReader::with_capacity(PIECE, unpack(file, name, declared)), name);
+        let mut json = Json::new(
+            BufReader::with_capacity(PIECE, unpack(file, name, declared, self.digests)),
+            name,
+        );
         while json.next_line(name)? {
             row(&mut json)?;
             json.line_end()?;
@@ -529,11 +548,11 @@ impl<R: Read + Seek> Entries<R> {
     }
 }
 
-fn unpack<R: Read>(file: R, name: &str, declared: u64) -> Unpacking<R> {
+fn unpack<R: Read>(file: R, name: &str, declared: u64, digests: Digests) -> Unpacking<R> {
     Unpacking {
         inner: file.take(declared + 1),
         name: name.to_string(),
-        hasher: Sha256::new(),
+        hasher: digests(),
         read: 0,
     }
 }
@@ -563,7 +582,7 @@ fn check_entry<R: Read>(
         )));
     }
     match sha256 {
-        Some(sha) if *sha != crate::hex(&unpacked.hasher.finalize()) => Err(bad(format!(
+        Some(sha) if *sha != unpacked.hasher.hex_digest() => Err(bad(format!(
             "{name} does not match its sha256 in manifest.json: the file was changed or damaged"
         ))),
         _ => Ok(()),

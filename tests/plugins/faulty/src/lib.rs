@@ -2,8 +2,10 @@
 
 use anton_plugin_sdk::bindings::exports::anton::plugin0_1_0::command::Guest;
 use anton_plugin_sdk::llm::{self, ChatMessage, CompletionRequest, ModelRole};
-use anton_plugin_sdk::storage::{self, SessionQuery};
-use anton_plugin_sdk::{CommandSpec, Invocation, Outcome, Plugin, chat};
+use std::io::Write;
+
+use anton_plugin_sdk::storage::{self, NewMessage, SessionQuery};
+use anton_plugin_sdk::{CommandSpec, Invocation, Outcome, Plugin, Provenance, chat, file_io, session_io};
 
 struct Faulty {
     runs: u32,
@@ -66,6 +68,50 @@ impl Plugin for Faulty {
             Some("escape-trap") => {
                 eprintln!("tail \x1b]8;;https://evil.example\x07link");
                 panic!("escaping \x1b[2J");
+            }
+            Some("half-import") => {
+                // Rows added, then a crash before the commit: nothing may land.
+                let builder = session_io::build_session(None)?;
+                builder.add_messages(&[NewMessage {
+                    turn: 1,
+                    role: "user".into(),
+                    content: "half an import".into(),
+                    meta: "{}".into(),
+                    created_at: 0,
+                }])?;
+                std::hint::black_box(&builder);
+                panic!("crashed with a session half built");
+            }
+            Some("commit-twice") => {
+                let builder = session_io::build_session(None)?;
+                let provenance = Provenance {
+                    imported_by: None,
+                    imported_at: None,
+                    exported_by: None,
+                    exported_at: None,
+                    original_id: None,
+                    source_file: None,
+                    file_sha256: None,
+                    forked_from: Some("a parent it never had".into()),
+                };
+                let session = builder.commit("built", "", &provenance)?;
+                chat::print(&format!(
+                    "built {} forked from {:?}",
+                    session.id, session.provenance.forked_from
+                ));
+            }
+            Some("half-export") => {
+                let mut file = file_io::create_output("half.anton")?;
+                file.write_all(&vec![b'x'; 3 << 20]).map_err(|e| e.to_string())?;
+                std::hint::black_box(&file);
+                panic!("crashed with a file half written");
+            }
+            Some("output") => {
+                let name = invocation.args.get(1).cloned().unwrap_or_default();
+                let mut file = file_io::create_output(&name)?;
+                file.write_all(b"made by faulty").map_err(|e| e.to_string())?;
+                let written = file.finish()?;
+                chat::print(&format!("wrote {}", written.path));
             }
             Some("ask") => {
                 let answer = chat::ask("name?")?.unwrap_or_default();
