@@ -941,3 +941,72 @@ fn export_writes_transcripts_for_people_redacted_like_every_export() {
     refused.fails();
     assert!(refused.stderr.contains("not a .anton file"), "{refused:#?}");
 }
+
+#[test]
+fn a_session_larger_than_the_share_plugins_memory_exports_and_imports_back_whole() {
+    // 40 MiB of text against the share plugin's 32 MiB of linear memory:
+    // only a plugin that holds a page at a time gets through.
+    const MESSAGES: u32 = 5_000;
+    let env = Env::new();
+    let store = env.store();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut words = || {
+        let mut text = String::with_capacity(8_400);
+        while text.len() < 8_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            text.push_str(&format!("{:x}é ", seed % 0x1_0000_0000));
+        }
+        text
+    };
+    let id = store
+        .transaction(|w| {
+            let s = w.create_session(&NewSession {
+                title: "a very large session".into(),
+                ..Default::default()
+            })?;
+            for i in 0..MESSAGES {
+                let role = if i % 2 == 0 { "user" } else { "assistant" };
+                w.append_message(&s.id, i / 2 + 1, role, &words(), "{}", None)?;
+            }
+            for _ in 0..200 {
+                w.add_cell(
+                    &s.id,
+                    &anton::store::Cell {
+                        pad: "main".into(),
+                        code: words(),
+                        stdout: words(),
+                        description: "a step".into(),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            w.set_summary(&s.id, "a large session")?;
+            Ok(s.id)
+        })
+        .unwrap();
+    type Contents = (Vec<(u32, String, String)>, Vec<(String, String)>);
+    let contents = |store: &Store, id: &str| -> Contents {
+        let messages = store.messages(id, 0).unwrap();
+        let cells = store.cells(id).unwrap();
+        (
+            messages.into_iter().map(|m| (m.turn, m.role, m.content)).collect(),
+            cells.into_iter().map(|c| (c.code, c.stdout)).collect(),
+        )
+    };
+    let original = contents(&store, &id);
+    assert!(original.0.iter().map(|m| m.2.len()).sum::<usize>() > 40_000_000);
+    for format in ["v1", "v0.1"] {
+        let file = exported_file(
+            &env.run(&["share", "export", "--session", &id, "--format", format])
+                .ok()
+                .stdout,
+        );
+        let other = Env::new();
+        other.run(&["share", "import", file.to_str().unwrap()]).ok();
+        let store = other.store();
+        let imported = store.list_sessions(&Default::default()).unwrap().remove(0).0;
+        assert_eq!(contents(&store, &imported.id), original, "{format}");
+    }
+}

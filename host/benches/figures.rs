@@ -406,10 +406,10 @@ fn measured(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Dura
     writeln!(spawner.0, "{}", serde_json::to_string(&request).unwrap()).unwrap();
     let mut answer = String::new();
     spawner.1.read_line(&mut answer).unwrap();
-    let (nanos, peak) = answer
-        .trim()
-        .split_once(' ')
-        .unwrap_or_else(|| panic!("anton {args:?} failed"));
+    let (nanos, peak) = answer.trim().split_once(' ').unwrap_or_else(|| {
+        let said = std::fs::read_to_string(cache.join(LAST_STDERR)).unwrap_or_default();
+        panic!("anton {args:?} failed:\n{said}")
+    });
     (Duration::from_nanos(nanos.parse().unwrap()), peak.parse().unwrap())
 }
 
@@ -445,6 +445,7 @@ fn spawner() {
         let (workspace, home, cache) = (Path::new(&request[0]), Path::new(&request[1]), Path::new(&request[2]));
         let started = Instant::now();
         // What the run said on stderr is kept for the bench to read (ANTON_LOG=debug lines).
+        std::fs::create_dir_all(cache).unwrap();
         let stderr = std::fs::File::create(cache.join(LAST_STDERR)).unwrap();
         let mut command = Command::new(ANTON);
         if !request[3].is_empty() {

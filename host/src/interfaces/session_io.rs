@@ -1,7 +1,7 @@
-//! `session-io` (0.2.0): sessions of any size, a page at a time. Readers
-//! keep only where they are; a builder is an open transaction on a store
-//! connection of its own, rolled back when the plugin drops it (or traps,
-//! which drops the plugin's whole table).
+//! `session-io` (0.2.0): sessions of any size, a page at a time. A reader
+//! reads ahead on a connection of its own; a builder is an open transaction
+//! on another, rolled back when the plugin drops it (or traps, which drops
+//! the plugin's whole table).
 
 use wasmtime::component::Resource;
 
@@ -15,21 +15,20 @@ use crate::store::{self, BuildError, BuildInBackground, BuildLimits};
 /// The largest page a reader hands out in one call.
 const MAX_PAGE_BYTES: u32 = 16 * 1024 * 1024;
 
+fn page_budget(max_bytes: u32) -> usize {
+    max_bytes.min(MAX_PAGE_BYTES) as usize
+}
+
 pub struct MessageReader {
+    pages: store::ReadAhead<store::Message>,
     session_id: String,
     /// For the progress line: how many the session holds, how many went out.
     total: u64,
     done: u64,
-    after: i64,
-    redact: bool,
-    report: Report,
 }
 
 pub struct CellReader {
-    session_id: String,
-    after: i64,
-    redact: bool,
-    report: Report,
+    pages: store::ReadAhead<(i64, store::Cell)>,
 }
 
 pub struct SessionBuilder {
@@ -45,25 +44,20 @@ impl Host for PluginState {
     fn read_messages(&mut self, session_id: String, redact: bool) -> Result<Resource<MessageReader>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         let total = self.known_session(&session_id)?.messages.into();
+        let pages = self.read_ahead(&session_id, redact)?;
         self.keep(MessageReader {
+            pages,
             session_id,
             total,
             done: 0,
-            after: 0,
-            redact,
-            report: Report::new(),
         })
     }
 
     fn read_cells(&mut self, session_id: String, redact: bool) -> Result<Resource<CellReader>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         self.known_session(&session_id)?;
-        self.keep(CellReader {
-            session_id,
-            after: 0,
-            redact,
-            report: Report::new(),
-        })
+        let pages = self.read_ahead(&session_id, redact)?;
+        self.keep(CellReader { pages })
     }
 
     fn build_session(&mut self, file_sha256: Option<String>) -> Result<Resource<SessionBuilder>, HostError> {
@@ -97,18 +91,12 @@ impl Host for PluginState {
 
 impl HostMessageReader for PluginState {
     fn next_page(&mut self, reader: Resource<MessageReader>, max_bytes: u32) -> Result<Vec<Message>, HostError> {
-        let (session_id, after) = {
-            let r = self.kept(&reader)?;
-            (r.session_id.clone(), r.after)
-        };
-        let budget = max_bytes.min(MAX_PAGE_BYTES) as usize;
-        let page = self.read_store(|s| s.messages_page(&session_id, after, budget))?;
-        let secrets = self.services.secrets();
         let plugin = self.plugin_id.clone();
         let r = self.kept_mut(&reader)?;
-        if let Some(last) = page.last() {
-            r.after = last.id;
-        }
+        let page = r
+            .pages
+            .next_page(page_budget(max_bytes))
+            .map_err(|e| HostError::Failed(e.0))?;
         r.done += page.len() as u64;
         let what = format!("{plugin}: reading session {}", r.session_id);
         crate::terminal::progress(
@@ -119,26 +107,21 @@ impl HostMessageReader for PluginState {
         );
         Ok(page
             .into_iter()
-            .map(|mut m| {
-                if r.redact {
-                    (m.content, m.meta) = secrets
-                        .scrubber
-                        .scrub_message(&m.role, &m.content, &m.meta, &mut r.report);
-                }
-                Message {
-                    id: m.id,
-                    turn: m.turn,
-                    role: m.role,
-                    content: m.content,
-                    meta: m.meta,
-                    created_at: m.created_at,
-                }
+            .map(|m| Message {
+                id: m.id,
+                turn: m.turn,
+                role: m.role,
+                content: m.content,
+                meta: m.meta,
+                created_at: m.created_at,
             })
             .collect())
     }
 
     fn redactions(&mut self, reader: Resource<MessageReader>) -> Vec<RedactionCount> {
-        self.kept(&reader).map(|r| counts(&r.report)).unwrap_or_default()
+        self.kept(&reader)
+            .map(|r| counts(&r.pages.report()))
+            .unwrap_or_default()
     }
 
     fn drop(&mut self, reader: Resource<MessageReader>) -> wasmtime::Result<()> {
@@ -150,42 +133,18 @@ impl HostMessageReader for PluginState {
 
 impl HostCellReader for PluginState {
     fn next_page(&mut self, reader: Resource<CellReader>, max_bytes: u32) -> Result<Vec<Cell>, HostError> {
-        let (session_id, after) = {
-            let r = self.kept(&reader)?;
-            (r.session_id.clone(), r.after)
-        };
-        let budget = max_bytes.min(MAX_PAGE_BYTES) as usize;
-        let page = self.read_store(|s| s.cells_page(&session_id, after, budget))?;
-        let secrets = self.services.secrets();
-        let r = self.kept_mut(&reader)?;
-        if let Some((last, _)) = page.last() {
-            r.after = *last;
-        }
-        Ok(page
-            .into_iter()
-            .map(|(_, mut cell)| {
-                if r.redact {
-                    let scrubber = &secrets.scrubber;
-                    for text in [
-                        &mut cell.pad,
-                        &mut cell.code,
-                        &mut cell.stdout,
-                        &mut cell.stderr,
-                        &mut cell.description,
-                    ]
-                    .into_iter()
-                    .chain(cell.error.as_mut())
-                    {
-                        *text = scrubber.scrub_counting(text, &mut r.report);
-                    }
-                }
-                Cell::from(cell)
-            })
-            .collect())
+        let page = self
+            .kept(&reader)?
+            .pages
+            .next_page(page_budget(max_bytes))
+            .map_err(|e| HostError::Failed(e.0))?;
+        Ok(page.into_iter().map(|(_, cell)| Cell::from(cell)).collect())
     }
 
     fn redactions(&mut self, reader: Resource<CellReader>) -> Vec<RedactionCount> {
-        self.kept(&reader).map(|r| counts(&r.report)).unwrap_or_default()
+        self.kept(&reader)
+            .map(|r| counts(&r.pages.report()))
+            .unwrap_or_default()
     }
 
     fn drop(&mut self, reader: Resource<CellReader>) -> wasmtime::Result<()> {
@@ -339,6 +298,17 @@ impl PluginState {
                 Err(error)
             }
         }
+    }
+
+    /// Pages of `session_id` read ahead on a connection of their own,
+    /// redacted on the way out when `redact`.
+    fn read_ahead<T: store::PagedRow>(&self, session_id: &str, redact: bool) -> Result<store::ReadAhead<T>, HostError> {
+        let paths = &self.services.paths;
+        let store =
+            store::Store::open_read_only(&paths.anton_dir, &paths.workspace).map_err(|e| HostError::Failed(e.0))?;
+        let scrubber = redact.then(|| self.services.secrets().scrubber.clone());
+        store::ReadAhead::start(store, session_id.to_string(), scrubber)
+            .map_err(|e| HostError::Failed(format!("cannot start reading the session: {e}")))
     }
 
     fn known_session(&self, session_id: &str) -> Result<store::Session, HostError> {
