@@ -365,3 +365,73 @@ fn the_random_suffix_shown_in_an_id_finds_its_session() {
     let run = env.run(&["session", &suffix]);
     assert!(run.ok().stdout.starts_with(&format!("Session:     {id}\n")), "{run:#?}");
 }
+
+#[test]
+fn session_fork_makes_a_new_session_cut_at_a_turn_that_names_its_parent() {
+    let env = Env::new();
+    let store = env.store();
+    let parent = seed(&store, "what is revenue by region?", "APAC leads.", 30);
+    store
+        .append_message(&parent, 2, "user", "and by month?", "{}", None)
+        .unwrap();
+    store
+        .append_message(&parent, 2, "assistant", "March was best.", "{}", None)
+        .unwrap();
+    store.set_title(&parent, "Revenue by region", false).unwrap();
+
+    let run = env.run(&["session", "fork", &parent[..18], "--at", "1", "--title", "Regions only"]);
+    let said = run.ok().stdout.clone();
+    let fork = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Continue it with: anton -r "))
+        .unwrap_or_else(|| panic!("no resume line in {said}"))
+        .to_string();
+    assert!(
+        said.starts_with(&format!(
+            "Forked {parent} into {fork} with its turns 1 to 1; {parent} stays as it was."
+        )),
+        "{said}"
+    );
+    let forked = store.get_session(&fork).unwrap().unwrap();
+    assert_eq!(forked.provenance.forked_from.as_deref(), Some(parent.as_str()));
+    assert_eq!(
+        (forked.turns, forked.messages, forked.title.as_str()),
+        (1, 2, "Regions only")
+    );
+    assert_eq!(
+        store.get_session(&parent).unwrap().unwrap().turns,
+        2,
+        "the parent stays"
+    );
+    let shown = env.run(&["session", &fork]).ok().stdout.clone();
+    assert!(shown.contains(&format!("Forked from: {parent}")), "{shown}");
+
+    // Whole, as JSON, keeping the parent's title.
+    let whole = env.run(&["session", "fork", &parent, "--json"]).ok().json();
+    assert_eq!(whole["turns"], 2);
+    assert_eq!(whole["title"], "Revenue by region");
+    assert_eq!(whole["provenance"]["forked_from"], parent.as_str());
+
+    for (args, fault) in [
+        (
+            vec!["session", "fork", &parent, "--at", "3"],
+            "--at takes a turn from 1 to 2",
+        ),
+        (
+            vec!["session", "fork", &parent, "--at", "zero"],
+            "--at takes a turn from 1 to 2",
+        ),
+        (vec!["session", "fork"], "fork which session?"),
+        (vec!["session", "fork", "29991231"], "Session 29991231 not found."),
+    ] {
+        let before = store.list_sessions(&Default::default()).unwrap().len();
+        let refused = env.run(&args);
+        assert_eq!(refused.code, 1, "{args:?}: {refused:#?}");
+        assert!(refused.stderr.contains(fault), "{args:?}: {refused:#?}");
+        assert_eq!(
+            store.list_sessions(&Default::default()).unwrap().len(),
+            before,
+            "{args:?}"
+        );
+    }
+}

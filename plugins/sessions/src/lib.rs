@@ -1,6 +1,8 @@
-//! `anton sessions` and `anton session <id>`: the sessions `/resume` offers.
+//! `anton sessions`, `anton session <id>` and `anton session fork <id>`:
+//! the sessions `/resume` offers.
 
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
+use anton_plugin_sdk::session_io;
 use anton_plugin_sdk::storage::{self, Lookup, SessionDetails, SessionHit, SessionQuery};
 use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Plugin, Session, SessionStatus, register_plugin};
 use serde_json::{Value, json};
@@ -18,6 +20,7 @@ impl Plugin for Sessions {
         let args = Args::new(&invocation.args);
         match invocation.command.as_str() {
             "sessions" => list(invocation, &args),
+            _ if args.positionals(&["--at", "--title"]).first() == Some(&"fork") => fork(invocation, &args),
             _ => show(invocation, &args),
         }
     }
@@ -110,15 +113,32 @@ fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let Some(id) = args.positionals(&[]).first().copied() else {
         return Err(invocation.usage_error("which session?"));
     };
-    let session = match storage::find_session(id)? {
-        Lookup::Found(session) => session,
+    let Some(session) = find(invocation, id)? else {
+        return Ok(Outcome::exit(1));
+    };
+    let details = storage::session_details(&session.id)?;
+    if args.flag("--json") {
+        let mut value = session_json(&session);
+        value["details"] = details_json(&details);
+        chat::print_json(&serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+        return Ok(Outcome::ok());
+    }
+    print_details(&session, &details);
+    Ok(Outcome::ok())
+}
+
+/// The session `id` names (an id or a unique prefix); `None` once the
+/// user was told why there is none.
+fn find(invocation: &Invocation, id: &str) -> Result<Option<Session>, String> {
+    match storage::find_session(id)? {
+        Lookup::Found(session) => Ok(Some(session)),
         Lookup::Missing => {
             chat::print_error(&format!(
                 "Session {} not found. {} lists them.",
                 one_line(id),
                 invocation.how_to_run("sessions")
             ));
-            return Ok(Outcome::exit(1));
+            Ok(None)
         }
         Lookup::Ambiguous(candidates) => {
             chat::print_error(&format!(
@@ -130,18 +150,66 @@ fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
                 chat::print_error(&format!("  {}  {}", s.id, one_line(&s.title)));
             }
             chat::print_error("Give more of the id.");
-            return Ok(Outcome::exit(1));
+            Ok(None)
         }
-    };
-    let details = storage::session_details(&session.id)?;
-    if args.flag("--json") {
-        let mut value = session_json(&session);
-        value["details"] = details_json(&details);
-        chat::print_json(&serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
-        return Ok(Outcome::ok());
     }
-    print_details(&session, &details);
-    Ok(Outcome::ok())
+}
+
+/// `session fork <id> [--at TURN] [--title TEXT]`: a new session with the
+/// history of `id` up to TURN; `id` stays as it was. The chat goes on in
+/// the fork, as after `/fork`.
+fn fork(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
+    if let Some(bad) = args.unknown_option(&["--at", "--title", "--json"]) {
+        return Err(invocation.usage_error(&format!("unknown option {bad}")));
+    }
+    let positionals = args.positionals(&["--at", "--title"]);
+    let Some(id) = positionals.get(1).copied() else {
+        return Err(invocation.usage_error("fork which session?"));
+    };
+    if let Some(extra) = positionals.get(2) {
+        return Err(invocation.usage_error(&format!("unexpected {}", one_line(extra))));
+    }
+    let Some(parent) = find(invocation, id)? else {
+        return Ok(Outcome::exit(1));
+    };
+    let at = match args.value("--at")? {
+        None => None,
+        Some(turn) => match turn.parse::<u32>() {
+            Ok(turn) if (1..=parent.turns).contains(&turn) => Some(turn),
+            _ if parent.turns == 0 => return Err(format!("session {} has no turns to fork at", parent.id)),
+            _ => {
+                return Err(format!(
+                    "--at takes a turn from 1 to {} (session {} has {})",
+                    parent.turns,
+                    parent.id,
+                    chat::count(parent.turns, "turn", "turns")
+                ));
+            }
+        },
+    };
+    let title = args.value("--title")?;
+    let fork = session_io::fork_session(&parent.id, at, title)?;
+    if args.flag("--json") {
+        chat::print_json(&serde_json::to_string_pretty(&session_json(&fork)).map_err(|e| e.to_string())?);
+    } else {
+        let kept = at.map_or_else(
+            || "all of its history".to_string(),
+            |turn| format!("its turns 1 to {turn}"),
+        );
+        chat::print(&format!(
+            "Forked {} into {} with {kept}; {} stays as it was.",
+            parent.id, fork.id, parent.id
+        ));
+    }
+    Ok(match invocation.origin {
+        Origin::Chat => Outcome::switch_session(fork.id),
+        Origin::Cli | Origin::Launch => {
+            if !args.flag("--json") {
+                chat::print(&format!("Continue it with: anton -r {}", fork.id));
+            }
+            Outcome::ok()
+        }
+    })
 }
 
 fn print_details(s: &Session, d: &SessionDetails) {
