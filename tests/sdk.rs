@@ -36,6 +36,11 @@ fn from_plugins_new_to_a_working_command_in_the_chat() {
     ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"hello\"") && lock.contains("name = \"wit-bindgen\"") && !lock.contains("wasmtime"),
+        "the plugin's own lock, no more: {lock}"
+    );
     let root = common::repo_root().display().to_string();
     for file in common::every_file(&dir) {
         let text = std::fs::read_to_string(&file).unwrap_or_default();

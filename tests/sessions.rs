@@ -421,6 +421,10 @@ fn session_fork_makes_a_new_session_cut_at_a_turn_that_names_its_parent() {
             vec!["session", "fork", &parent, "--at", "zero"],
             "--at takes a turn from 1 to 2",
         ),
+        (
+            vec!["session", "fork", &parent, "--at", "1", "--at", "2"],
+            "--at is given twice",
+        ),
         (vec!["session", "fork"], "fork which session?"),
         (vec!["session", "fork", "29991231"], "Session 29991231 not found."),
     ] {

@@ -1010,3 +1010,148 @@ fn a_session_larger_than_the_share_plugins_memory_exports_and_imports_back_whole
         assert_eq!(contents(&store, &imported.id), original, "{format}");
     }
 }
+
+#[test]
+fn a_forks_exports_say_which_session_it_was_forked_from() {
+    let env = Env::new();
+    let store = env.store();
+    let parent = store.create_session(&NewSession::default()).unwrap();
+    store
+        .append_message(&parent.id, 1, "user", "revenue by region?", "{}", None)
+        .unwrap();
+    store
+        .append_message(&parent.id, 1, "assistant", "APAC leads.", "{}", None)
+        .unwrap();
+    store.set_title(&parent.id, "Revenue", false).unwrap();
+    store.set_summary(&parent.id, "APAC leads.").unwrap();
+    let fork = store.fork_session(&parent.id, None, Some("Revenue again")).unwrap();
+    let exported = |format: &str| {
+        let file = exported_file(
+            &env.run(&["share", "export", "--session", &fork.id, "--format", format])
+                .ok()
+                .stdout,
+        );
+        std::fs::read(file).unwrap()
+    };
+    let native = exported("v1");
+    let (bundle, _) = read(&native).unwrap();
+    assert_eq!(bundle.forked_from.as_deref(), Some(parent.id.as_str()));
+    assert!(common::unpacked(&native).contains(&format!("\"forked_from\": \"{}\"", parent.id)));
+    let markdown = String::from_utf8(exported("md")).unwrap();
+    assert!(
+        markdown.contains(&format!("Forked from session `{}`", parent.id)),
+        "{markdown}"
+    );
+    let html = String::from_utf8(exported("html")).unwrap();
+    assert!(
+        html.contains(&format!("Forked from session <code>{}</code>", parent.id)),
+        "{html}"
+    );
+    // The reference's format has no such field and gets none.
+    let reference = String::from_utf8(exported("v0.1")).unwrap();
+    assert!(!reference.contains("forked_from"), "{reference}");
+    // A session that is no fork says nothing of the kind.
+    let plain = exported_file(&env.run(&["share", "export", "--session", &parent.id]).ok().stdout);
+    assert_eq!(read(&std::fs::read(plain).unwrap()).unwrap().0.forked_from, None);
+}
+
+/// A reference-format file of `conversation`, `cells` and `memories`.
+fn reference_file(dir: &Path, conversation: Vec<serde_json::Value>, cells: Vec<serde_json::Value>) -> PathBuf {
+    let file = dir.join("made.anton");
+    let document = json!({
+        "version": "0.1", "exported_by": "sam", "exported_at": "2026-11-23T23:20:53+00:00",
+        "session": {"id": "20261123_232051", "title": "made", "summary": "made for a test",
+                    "conversation_history": conversation},
+        "memory": {"session_born": [], "project_accessed": []},
+        "scratchpad": {"cells": cells},
+    });
+    std::fs::write(&file, serde_json::to_vec(&document).unwrap()).unwrap();
+    file
+}
+
+fn said(turn: u32, role: &str, content: String) -> serde_json::Value {
+    json!({"ts": "2026-11-23T23:20:53+00:00", "turn": turn, "role": role, "content": content, "meta": {}})
+}
+
+#[test]
+fn texts_of_several_mib_export_in_every_format_and_import_back() {
+    let env = Env::new();
+    let mib = |c: char, n: usize| c.to_string().repeat(n << 20);
+    let conversation = vec![
+        said(1, "user", mib('a', 7)),
+        said(1, "assistant", mib('b', 7)),
+        said(2, "user", mib('c', 7)),
+        said(2, "assistant", mib('d', 7)),
+    ];
+    let file = reference_file(
+        env.ws(),
+        conversation,
+        vec![json!({"code": mib('e', 5), "stdout": mib('f', 2)})],
+    );
+    env.run(&["share", "import", file.to_str().unwrap()]).ok();
+    let store = env.store();
+    let id = store.list_sessions(&Default::default()).unwrap().remove(0).0.id;
+    let texts = |store: &Store, id: &str| -> Vec<usize> {
+        let mut sizes: Vec<usize> = store.messages(id, 0).unwrap().iter().map(|m| m.content.len()).collect();
+        sizes.extend(store.cells(id).unwrap().iter().map(|c| c.code.len() + c.stdout.len()));
+        sizes
+    };
+    assert_eq!(texts(&store, &id), [7 << 20, 7 << 20, 7 << 20, 7 << 20, 7 << 20]);
+    for format in ["v1", "v0.1", "md", "html"] {
+        let run = env.run(&["share", "export", "--session", &id, "--format", format]);
+        let exported = exported_file(&run.ok().stdout);
+        if format.starts_with('v') {
+            let other = Env::new();
+            other.run(&["share", "import", exported.to_str().unwrap()]).ok();
+            let store = other.store();
+            let copy = store.list_sessions(&Default::default()).unwrap().remove(0).0.id;
+            assert_eq!(texts(&store, &copy), texts(&env.store(), &id), "{format}");
+        }
+    }
+}
+
+#[test]
+fn a_text_over_eight_mib_is_refused_by_its_place_and_nothing_is_kept() {
+    let env = Env::new();
+    let file = reference_file(
+        env.ws(),
+        vec![
+            said(1, "user", "hi".into()),
+            said(1, "assistant", "x".repeat((8 << 20) + 1)),
+        ],
+        vec![],
+    );
+    let run = env.run(&["share", "import", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("session.conversation_history[1]: a text over the 8.0 MiB limit"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    assert!(env.store().list_sessions(&Default::default()).unwrap().is_empty());
+}
+
+#[test]
+fn many_rows_with_no_text_in_them_import() {
+    let env = Env::new();
+    let cells = (0..200_000).map(|_| json!({"code": ""})).collect();
+    let file = reference_file(env.ws(), vec![said(1, "user", "hi".into())], cells);
+    env.run(&["share", "import", file.to_str().unwrap()]).ok();
+    let store = env.store();
+    let id = store.list_sessions(&Default::default()).unwrap().remove(0).0.id;
+    assert_eq!(store.cells(&id).unwrap().len(), 200_000);
+}
+
+#[test]
+fn import_takes_one_file_and_an_option_once() {
+    let env = Env::new();
+    let a = reference_file(env.ws(), vec![said(1, "user", "hi".into())], vec![]);
+    let run = env.run(&["share", "import", a.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("one file at a time (2 given)"), "{run:#?}");
+    let run = env.run(&["share", "export", "--format", "md", "--format", "html"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("--format is given twice"), "{run:#?}");
+    assert!(env.store().list_sessions(&Default::default()).unwrap().is_empty());
+}

@@ -303,7 +303,10 @@ fn read_memory_file(file: &Path) -> Result<Option<String>, String> {
 
 /// One line, and no way to open or close a comment: text cannot forge an entry.
 pub fn clean_text(text: &str) -> String {
-    text.split_whitespace()
+    // A memory file is read in terminals too: nothing in it may act there.
+    let acts = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    text.split(|c: char| c.is_whitespace() || acts(c))
+        .filter(|word| !word.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
         .replace("<!--", "< !--")

@@ -132,7 +132,7 @@ the anton that made this crate, so it builds anywhere, offline too.
         (".gitignore", "/target\n".to_string()),
     ];
     let sdk = SDK_FILES.iter().map(|(file, text)| (*file, text.to_string()));
-    let lock = std::iter::once(("Cargo.lock", LOCKED.to_string()));
+    let lock = std::iter::once(("Cargo.lock", plugin_lock(name)));
     for (file, text) in files.into_iter().chain(sdk).chain(lock) {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().expect("inside dir"))
@@ -145,4 +145,63 @@ the anton that made this crate, so it builds anywhere, offline too.
         dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lock of a plugin named `name`: this anton's own, cut to what the SDK
+/// may need, with the plugin itself in cargo's order. It pins the versions
+/// anton was built with, which cargo finds in its cache offline; the first
+/// build trims what features leave unused.
+fn plugin_lock(name: &str) -> String {
+    let mut blocks = LOCKED.split("\n[[package]]\n");
+    let header = blocks.next().unwrap_or_default();
+    let field = |block: &str, key: &str| -> String {
+        block
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key} = \"")))
+            .map(|value| value.trim_end_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let dependencies = |block: &str| -> Vec<String> {
+        block
+            .lines()
+            .filter_map(|line| line.strip_prefix(" \"")?.strip_suffix("\","))
+            .map(str::to_string)
+            .collect()
+    };
+    let own = format!("name = \"{name}\"\nversion = \"0.1.0\"\ndependencies = [\n \"anton-plugin-sdk\",\n]\n");
+    let mut packages: Vec<(String, String, String)> = blocks
+        .map(|block| {
+            (
+                field(block, "name"),
+                field(block, "version"),
+                block.trim_end().to_string() + "\n",
+            )
+        })
+        .collect();
+    // A dependency is named alone, or with its version where two are locked.
+    let mut wanted = vec!["anton-plugin-sdk".to_string()];
+    let mut kept = std::collections::BTreeSet::new();
+    while let Some(dependency) = wanted.pop() {
+        let mut words = dependency.split(' ');
+        let (dep_name, dep_version) = (words.next().unwrap_or_default(), words.next());
+        let found = packages
+            .iter()
+            .position(|(n, v, _)| n == dep_name && dep_version.is_none_or(|wanted| wanted == v));
+        if let Some(at) = found
+            && kept.insert(at)
+        {
+            wanted.extend(dependencies(&packages[at].2));
+        }
+    }
+    let mut chosen: Vec<(String, String, String)> =
+        kept.into_iter().map(|at| std::mem::take(&mut packages[at])).collect();
+    chosen.push((name.to_string(), "0.1.0".to_string(), own));
+    // Kept in the lock's own order (by name, then version as cargo orders them).
+    chosen.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut lock = header.trim_end().to_string() + "\n";
+    for (_, _, block) in chosen {
+        lock.push_str("\n[[package]]\n");
+        lock.push_str(&block);
+    }
+    lock
 }

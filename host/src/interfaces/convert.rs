@@ -2,7 +2,7 @@
 //! mirror types is named once, with its fields, and converts both ways.
 
 use super::latest::storage::{Cell, MemoryRecord, ShareEntry};
-use super::latest::types::{Provenance, Session, SessionStatus};
+use super::latest::types::{Message, Provenance, Session, SessionStatus};
 use crate::store;
 
 /// `From` both ways for two records with the same fields (or variants).
@@ -45,6 +45,17 @@ mirror!(
         description,
         started_at,
         finished_at
+    }
+);
+mirror!(
+    store::Message,
+    Message {
+        id,
+        turn,
+        role,
+        content,
+        meta,
+        created_at
     }
 );
 mirror!(

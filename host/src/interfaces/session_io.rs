@@ -60,6 +60,12 @@ impl Host for PluginState {
         self.keep(CellReader { pages })
     }
 
+    fn recent_messages(&mut self, session_id: String, limit: u32, max_chars: u32) -> Result<Vec<Message>, HostError> {
+        self.require(self.grants.sessions_read, "sessions-read")?;
+        let messages = self.read_store(|s| s.recent_messages(&session_id, limit, max_chars))?;
+        Ok(messages.into_iter().map(Message::from).collect())
+    }
+
     fn build_session(&mut self, file_sha256: Option<String>) -> Result<Resource<SessionBuilder>, HostError> {
         let builder = self.begin_build(file_sha256)?;
         self.keep(builder)
@@ -105,17 +111,7 @@ impl HostMessageReader for PluginState {
             r.total,
             crate::terminal::Unit::Items("message"),
         );
-        Ok(page
-            .into_iter()
-            .map(|m| Message {
-                id: m.id,
-                turn: m.turn,
-                role: m.role,
-                content: m.content,
-                meta: m.meta,
-                created_at: m.created_at,
-            })
-            .collect())
+        Ok(page.into_iter().map(Message::from).collect())
     }
 
     fn redactions(&mut self, reader: Resource<MessageReader>) -> Vec<RedactionCount> {

@@ -52,17 +52,7 @@ impl Host for PluginState {
     fn messages(&mut self, session_id: String, limit: u32) -> Result<Vec<Message>, HostError> {
         self.require(self.grants.sessions_read, "sessions-read")?;
         let messages = self.read_store(|s| s.messages(&session_id, limit))?;
-        Ok(messages
-            .into_iter()
-            .map(|m| Message {
-                id: m.id,
-                turn: m.turn,
-                role: m.role,
-                content: m.content,
-                meta: m.meta,
-                created_at: m.created_at,
-            })
-            .collect())
+        Ok(messages.into_iter().map(Message::from).collect())
     }
 
     fn get_session_details(&mut self, session_id: String) -> Result<SessionDetails, HostError> {

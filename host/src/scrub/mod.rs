@@ -6,6 +6,7 @@
 mod rules;
 mod screen;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -175,27 +176,39 @@ impl Scrubber {
 
     pub fn scrub_counting(&self, text: &str, report: &mut Report) -> String {
         let mut text = self.replace_known(text, report);
-        let present = rules::any().matches(&text);
-        for (index, rule) in rules::all().iter().enumerate() {
-            if present.matched(index) {
-                text = replace_matches(&text, &rule.regex, rule.group, rule.keep, &rule.placeholder, || {
-                    *report.entry(rule.kind).or_default() += 1
-                });
+        // Most texts hold no secret shape at all: one search that stops at
+        // the first hit costs far less than finding which rules can match.
+        if rules::any().is_match(&text) {
+            let present = rules::any().matches(&text);
+            for (index, rule) in rules::all().iter().enumerate() {
+                if present.matched(index) {
+                    text = Cow::Owned(replace_matches(
+                        &text,
+                        &rule.regex,
+                        rule.group,
+                        rule.keep,
+                        &rule.placeholder,
+                        || *report.entry(rule.kind).or_default() += 1,
+                    ));
+                }
             }
         }
         for pattern in &self.custom {
+            if !pattern.is_match(&text) {
+                continue;
+            }
             let custom = placeholder("custom secret");
-            text = replace_matches(&text, pattern, 0, None, &custom, || {
+            text = Cow::Owned(replace_matches(&text, pattern, 0, None, &custom, || {
                 *report.entry("custom secret").or_default() += 1
-            });
+            }));
         }
-        text
+        text.into_owned()
     }
 
     /// Only the known values: for the screen, where a token shape the user
     /// typed may be what they want to see, but a vault password never is.
     pub fn scrub_known(&self, text: &str) -> String {
-        self.replace_known(text, &mut Report::new())
+        self.replace_known(text, &mut Report::new()).into_owned()
     }
 
     /// A JSON document with every string in it scrubbed (keys too), still
@@ -248,17 +261,21 @@ impl Scrubber {
             .collect()
     }
 
-    fn replace_known(&self, text: &str, report: &mut Report) -> String {
+    fn replace_known<'a>(&self, text: &'a str, report: &mut Report) -> Cow<'a, str> {
+        let spans = self.known_spans(text);
+        if spans.is_empty() {
+            return Cow::Borrowed(text);
+        }
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
-        for (start, end, known) in self.known_spans(text) {
+        for (start, end, known) in spans {
             out.push_str(&text[last..start]);
             out.push_str(&known.replacement);
             *report.entry(known.kind).or_default() += 1;
             last = end;
         }
         out.push_str(&text[last..]);
-        out
+        Cow::Owned(out)
     }
 
     /// A filter for text that reaches the screen piece by piece.

@@ -15,6 +15,9 @@ pub struct BuildLimits {
     pub memories: u64,
     /// Every text together, in bytes.
     pub text_bytes: u64,
+    /// The memories' texts together: lessons and rules are short, and an
+    /// export holds all of a session's at once.
+    pub memory_bytes: u64,
 }
 
 impl Default for BuildLimits {
@@ -22,8 +25,9 @@ impl Default for BuildLimits {
         BuildLimits {
             messages: 10_000_000,
             cells: 1_000_000,
-            memories: 100_000,
+            memories: 10_000,
             text_bytes: 4 << 30,
+            memory_bytes: 2 << 20,
         }
     }
 }
@@ -89,24 +93,58 @@ impl Store {
                 cells: 0,
                 memories: 0,
                 text_bytes: 0,
+                memory_bytes: 0,
             },
             turns: 0,
         })
     }
 }
 
-impl SessionBuild {
-    pub fn add_messages(&mut self, messages: &[NewMessage]) -> std::result::Result<(), BuildError> {
+/// Messages checked and cleaned (scrubbed, cut to fit) for a build, on
+/// whichever thread has the time; only the store makes them.
+pub(super) struct CleanMessages {
+    messages: Vec<NewMessage>,
+    /// Their size as they came, which the limits count.
+    bytes: usize,
+    turns: u32,
+}
+
+impl CleanMessages {
+    /// `messages`, the first of them number `first` of the session's.
+    fn new(scrubber: &Scrubber, first: u64, messages: Vec<NewMessage>) -> std::result::Result<Self, BuildError> {
         for (index, m) in messages.iter().enumerate() {
-            let place = format!("message {}", self.held.messages + index as u64 + 1);
+            let place = format!("message {}", first + index as u64);
             check_turn(m.turn, &format!("{place}: its turn")).map_err(|e| BuildError::Refused(e.0))?;
             check_text(&place, &m.content)?;
         }
-        let bytes: usize = messages.iter().map(|m| m.content.len() + m.meta.len()).sum();
-        self.take(messages.len(), 0, 0, bytes)?;
-        self.turns = messages.iter().map(|m| m.turn).fold(self.turns, u32::max);
+        let bytes = messages.iter().map(|m| m.content.len() + m.meta.len()).sum();
+        let turns = messages.iter().map(|m| m.turn).max().unwrap_or(0);
+        let messages = messages
+            .into_iter()
+            .map(|m| {
+                let (content, meta) = writer::clean_message(scrubber, &m.role, &m.content, &m.meta);
+                NewMessage { content, meta, ..m }
+            })
+            .collect();
+        Ok(CleanMessages { messages, bytes, turns })
+    }
+
+    pub(super) fn messages(&self) -> &[NewMessage] {
+        &self.messages
+    }
+}
+
+impl SessionBuild {
+    pub fn add_messages(&mut self, messages: &[NewMessage]) -> std::result::Result<(), BuildError> {
+        let clean = CleanMessages::new(&self.store.scrubber(), self.held.messages + 1, messages.to_vec())?;
+        self.add_clean_messages(clean)
+    }
+
+    fn add_clean_messages(&mut self, clean: CleanMessages) -> std::result::Result<(), BuildError> {
+        self.take(clean.messages.len(), 0, 0, clean.bytes, 0)?;
+        self.turns = self.turns.max(clean.turns);
         let id = &self.session_id;
-        self.store.with_writer(|w| w.insert_messages(id, messages))?;
+        self.store.with_writer(|w| w.insert_clean_messages(id, &clean))?;
         Ok(())
     }
 
@@ -122,7 +160,7 @@ impl SessionBuild {
                 bytes += text.len();
             }
         }
-        self.take(0, cells.len(), 0, bytes)?;
+        self.take(0, cells.len(), 0, bytes, 0)?;
         let id = &self.session_id;
         self.store.with_writer(|w| {
             for cell in cells {
@@ -141,7 +179,7 @@ impl SessionBuild {
             check_text(&place, &m.topic)?;
             bytes += m.text.len() + m.topic.len();
         }
-        self.take(0, 0, memories.len(), bytes)?;
+        self.take(0, 0, memories.len(), bytes, bytes)?;
         let id = &self.session_id;
         self.store.with_writer(|w| {
             for memory in memories {
@@ -207,12 +245,14 @@ impl SessionBuild {
         cells: usize,
         memories: usize,
         bytes: usize,
+        memory_bytes: usize,
     ) -> std::result::Result<(), BuildError> {
         let held = BuildLimits {
             messages: self.held.messages + messages as u64,
             cells: self.held.cells + cells as u64,
             memories: self.held.memories + memories as u64,
             text_bytes: self.held.text_bytes + bytes as u64,
+            memory_bytes: self.held.memory_bytes + memory_bytes as u64,
         };
         let over = [
             (
@@ -227,6 +267,10 @@ impl SessionBuild {
             (
                 held.text_bytes > self.limits.text_bytes,
                 format!("{} bytes of text", self.limits.text_bytes),
+            ),
+            (
+                held.memory_bytes > self.limits.memory_bytes,
+                format!("{} bytes of memories", self.limits.memory_bytes),
             ),
         ]
         .into_iter()
@@ -257,13 +301,18 @@ fn check_text(place: &str, text: &str) -> std::result::Result<(), BuildError> {
 /// next part or the commit; dropped, the build is rolled back before the
 /// drop returns.
 pub struct BuildInBackground {
+    /// Messages are cleaned on the caller's thread, which has time to spare
+    /// while the writer's is busy.
+    scrubber: std::sync::Arc<Scrubber>,
+    /// How many messages were handed over, to number the next.
+    messages: u64,
     parts: Option<std::sync::mpsc::SyncSender<Part>>,
     refused: std::sync::Arc<std::sync::Mutex<Option<BuildError>>>,
     worker: Option<std::thread::JoinHandle<()>>,
 }
 
 enum Part {
-    Messages(Vec<NewMessage>),
+    Messages(CleanMessages),
     Cells(Vec<Cell>),
     Memories(Vec<SessionMemory>),
     Commit(Box<Landing>),
@@ -278,6 +327,7 @@ struct Landing {
 
 impl BuildInBackground {
     pub fn start(mut build: SessionBuild) -> std::io::Result<BuildInBackground> {
+        let scrubber = build.store.scrubber();
         // Two parts in waiting: enough to keep both sides busy, little memory.
         let (parts, waiting) = std::sync::mpsc::sync_channel::<Part>(2);
         let refused = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -285,7 +335,7 @@ impl BuildInBackground {
         let worker = std::thread::Builder::new().name("anton-build".into()).spawn(move || {
             for part in waiting {
                 let done = match part {
-                    Part::Messages(messages) => build.add_messages(&messages),
+                    Part::Messages(messages) => build.add_clean_messages(messages),
                     Part::Cells(cells) => build.add_cells(&cells),
                     Part::Memories(memories) => build.add_memories(&memories),
                     Part::Commit(landing) => {
@@ -308,14 +358,19 @@ impl BuildInBackground {
             }
         })?;
         Ok(BuildInBackground {
+            scrubber,
+            messages: 0,
             parts: Some(parts),
             refused,
             worker: Some(worker),
         })
     }
 
-    pub fn add_messages(&self, messages: Vec<NewMessage>) -> std::result::Result<(), BuildError> {
-        self.hand_over(Part::Messages(messages))
+    pub fn add_messages(&mut self, messages: Vec<NewMessage>) -> std::result::Result<(), BuildError> {
+        let count = messages.len() as u64;
+        let clean = CleanMessages::new(&self.scrubber, self.messages + 1, messages)?;
+        self.messages += count;
+        self.hand_over(Part::Messages(clean))
     }
 
     pub fn add_cells(&self, cells: Vec<Cell>) -> std::result::Result<(), BuildError> {

@@ -242,9 +242,14 @@ impl Store {
         Ok(result)
     }
 
+    /// What writes are scrubbed with now.
+    fn scrubber(&self) -> std::sync::Arc<Scrubber> {
+        self.scrubber.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Run `f` with a writer inside the transaction the caller holds.
     fn with_writer<R>(&self, f: impl FnOnce(&Writer) -> rusqlite::Result<R>) -> Result<R> {
-        let scrubber = self.scrubber.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let scrubber = self.scrubber();
         f(&Writer {
             conn: &self.conn,
             workspace: &self.workspace,
@@ -565,6 +570,27 @@ impl Store {
             "SELECT * FROM (SELECT id, turn, role, content, meta, created_at FROM messages
                  WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
             params![session_id, limit],
+            |r| {
+                Ok(Message {
+                    id: r.get(0)?,
+                    turn: turn_from(r, 1)?,
+                    role: r.get(2)?,
+                    content: r.get(3)?,
+                    meta: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            },
+        )
+    }
+
+    /// The latest `limit` messages, oldest first, their content cut to
+    /// `max_chars` characters and a meta over 64 KiB given as `{}`.
+    pub fn recent_messages(&self, session_id: &str, limit: u32, max_chars: u32) -> Result<Vec<Message>> {
+        self.all(
+            "SELECT * FROM (SELECT id, turn, role, substr(content, 1, ?3),
+                     CASE WHEN length(CAST(meta AS BLOB)) <= 65536 THEN meta ELSE '{}' END, created_at
+                 FROM messages WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+            params![session_id, limit, max_chars],
             |r| {
                 Ok(Message {
                     id: r.get(0)?,

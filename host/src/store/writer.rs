@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::build::CleanMessages;
 use super::lease::{holder, writer_is_alive};
 use super::rows::{SESSION_COLUMNS, session_from_row};
 use super::*;
@@ -22,10 +23,7 @@ impl Writer<'_> {
 
     /// A message's content and meta, cleaned as [`Writer::clean`] does.
     fn clean_message(&self, role: &str, content: &str, meta: &str) -> (String, String) {
-        let (content, meta) = self
-            .scrubber
-            .scrub_message(role, content, meta, &mut crate::scrub::Report::new());
-        (fit_stored(content), meta)
+        clean_message(self.scrubber, role, content, meta)
     }
 
     /// "pid N on HOST" of a live process other than this one that holds the session.
@@ -116,6 +114,14 @@ impl Writer<'_> {
         for m in messages {
             let (content, meta) = self.clean_message(&m.role, &m.content, &m.meta);
             self.insert_message(session_id, m.turn, &m.role, &content, &meta, m.created_at)?;
+        }
+        Ok(())
+    }
+
+    /// Messages cleaned already, by [`CleanMessages::new`], without the counters.
+    pub(super) fn insert_clean_messages(&self, session_id: &str, clean: &CleanMessages) -> rusqlite::Result<()> {
+        for m in clean.messages() {
+            self.insert_message(session_id, m.turn, &m.role, &m.content, &m.meta, m.created_at)?;
         }
         Ok(())
     }
@@ -224,6 +230,13 @@ pub const MAX_TEXT: usize = 8 * 1024 * 1024;
 
 /// `text`, cut to [`MAX_TEXT`] with a note saying so when it is longer (a
 /// paste or a log line no model could take in whole anyway).
+/// A message's content and meta as every stored one is: scrubbed, and the
+/// content held to what one text may be.
+pub(super) fn clean_message(scrubber: &Scrubber, role: &str, content: &str, meta: &str) -> (String, String) {
+    let (content, meta) = scrubber.scrub_message(role, content, meta, &mut crate::scrub::Report::new());
+    (fit_stored(content), meta)
+}
+
 fn fit_stored(text: String) -> String {
     if text.len() <= MAX_TEXT {
         return text;

@@ -13,21 +13,27 @@ impl Args {
         self.raw.iter().any(|a| a == name)
     }
 
-    /// The value of `--key value` or `--key=value`; `Err` when the key is last.
+    /// The value of `--key value` or `--key=value`; `Err` when the key is
+    /// last, or given twice (which of two the user meant is theirs to say).
     pub fn value(&self, name: &str) -> Result<Option<&str>, String> {
         let prefix = format!("{name}=");
-        for (i, arg) in self.raw.iter().enumerate() {
-            if let Some(v) = arg.strip_prefix(&prefix) {
-                return Ok(Some(v));
+        let mut found = None;
+        let mut args = self.raw.iter();
+        while let Some(arg) = args.next() {
+            let value = match arg.strip_prefix(&prefix) {
+                Some(v) => v,
+                None if arg == name => args
+                    .next()
+                    .map(String::as_str)
+                    .ok_or_else(|| format!("{name} needs a value"))?,
+                None => continue,
+            };
+            if found.is_some() {
+                return Err(format!("{name} is given twice; give it once"));
             }
-            if arg == name {
-                return match self.raw.get(i + 1) {
-                    Some(v) => Ok(Some(v)),
-                    None => Err(format!("{name} needs a value")),
-                };
-            }
+            found = Some(value);
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// Arguments that are neither options nor option values. `valued` lists

@@ -87,6 +87,12 @@ pub fn cells(session_id: &str, redact: bool) -> Result<Cells, HostError> {
     })
 }
 
+/// The latest `limit` messages, oldest first, each content cut to at most
+/// `max_chars` characters: enough to name a session of any size.
+pub fn recent_messages(session_id: &str, limit: u32, max_chars: u32) -> Result<Vec<Message>, HostError> {
+    host::recent_messages(session_id, limit, max_chars)
+}
+
 /// A new session made from parts. Nothing of it is seen until
 /// [`SessionBuilder::commit`]; dropped before, it leaves nothing behind.
 pub struct SessionBuilder(host::SessionBuilder);

@@ -102,8 +102,13 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         chat::print("This session is empty; nothing to export.");
         return Ok(Outcome::ok());
     }
-    let recent = storage::messages(&session.id, format::naming::RECENT_MESSAGES as u32)?;
+    let recent = session_io::recent_messages(
+        &session.id,
+        format::naming::RECENT_MESSAGES as u32,
+        format::naming::QUOTED_CHARS as u32,
+    )?;
     let (title, summary) = title_and_summary(&session, &recent);
+    drop(recent);
     if !dry_run && summary != session.summary {
         // The file tells what the session is now; so does the session from here on.
         session_io::set_summary(&session.id, &summary)?;
@@ -117,11 +122,22 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             chat::user_name(),
             env!("CARGO_PKG_VERSION").into(),
             session.id.clone(),
+            session.provenance.forked_from.clone().unwrap_or_default(),
         ],
-        |i| ["title", "summary", "exported by", "anton version", "session id"][i].to_string(),
+        |i| {
+            [
+                "title",
+                "summary",
+                "exported by",
+                "anton version",
+                "session id",
+                "forked from",
+            ][i]
+                .to_string()
+        },
     );
-    let [title, summary, exported_by, anton_version, session_id] =
-        <[String; 5]>::try_from(heads).map_err(|_| "the host's redaction lost a text".to_string())?;
+    let [title, summary, exported_by, anton_version, session_id, forked_from] =
+        <[String; 6]>::try_from(heads).map_err(|_| "the host's redaction lost a text".to_string())?;
     let head = Head {
         exported_by,
         exported_at: time::iso(now),
@@ -130,6 +146,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         title,
         summary,
         summary_only,
+        forked_from: Some(forked_from).filter(|parent| !parent.is_empty()),
         ..Head::default()
     };
     let (born, used) = memories(&session.id, &mut redaction)?;

@@ -2,6 +2,8 @@
 //! read a row at a time and built in one transaction that lands whole or
 //! not at all.
 
+use std::collections::VecDeque;
+
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::session_io::{self, PAGE_BYTES, SessionBuilder};
 use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, ShareEntry};
@@ -16,9 +18,16 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--accept-memories", "--again"]) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
-    let Some(path) = args.positionals(&[]).first().map(|p| p.to_string()) else {
+    let paths = args.positionals(&[]);
+    let Some(path) = paths.first().map(|p| p.to_string()) else {
         return Err(invocation.usage_error("which file?"));
     };
+    if paths.len() > 1 {
+        return Err(invocation.usage_error(&format!(
+            "one file at a time ({} given); import each with its own command",
+            paths.len()
+        )));
+    }
     let cannot = |e: String| format!("cannot import {path}: {e}");
     let mut file = file_io::open_named(&path).map_err(|e| cannot(e.message()))?;
     let sha256 = file.sha256();
@@ -130,9 +139,17 @@ struct Importer {
     cells: Vec<Cell>,
     /// Text gathered and not yet sent.
     pending: usize,
-    /// Tool calls without their result yet: (tool, id).
-    open_calls: Vec<(String, String)>,
+    /// Tool calls without their result yet: (tool, id), the latest few.
+    open_calls: VecDeque<(String, String)>,
 }
+
+/// A row costs this much besides its text, so a page of rows with little
+/// text in them stays small.
+const ROW_COST: usize = 256;
+/// A result is paired with one of the latest calls still open: a call is
+/// answered within a few messages, and a file of calls never answered must
+/// cost neither memory nor a search through all of them.
+const OPEN_CALLS: usize = 1024;
 
 impl Importer {
     fn new(builder: SessionBuilder, now: i64) -> Importer {
@@ -144,13 +161,13 @@ impl Importer {
             memories: Vec::new(),
             cells: Vec::new(),
             pending: 0,
-            open_calls: Vec::new(),
+            open_calls: VecDeque::new(),
         }
     }
 
     /// Send what is gathered once it makes a page.
     fn gathered(&mut self, bytes: usize) -> Result<(), String> {
-        self.pending += bytes;
+        self.pending += bytes + ROW_COST;
         if self.pending >= PAGE_BYTES as usize {
             self.send()?;
         }
@@ -189,15 +206,18 @@ impl Sink for Importer {
                 meta["id"] = json!(format!("imported_{index}"));
             }
             let id = meta["id"].as_str().unwrap_or_default().to_string();
-            self.open_calls.push((tool, id));
+            if self.open_calls.len() == OPEN_CALLS {
+                self.open_calls.pop_front();
+            }
+            self.open_calls.push_back((tool, id));
         } else if e.role == "tool_result" && no_id {
             let call = self
                 .open_calls
                 .iter()
                 .position(|(t, _)| *t == tool)
                 .or((!self.open_calls.is_empty()).then_some(0));
-            if let Some(at) = call {
-                meta["id"] = json!(self.open_calls.remove(at).1);
+            if let Some((_, id)) = call.and_then(|at| self.open_calls.remove(at)) {
+                meta["id"] = json!(id);
             }
         } else if e.role == "tool_result"
             && let Some(at) = self.open_calls.iter().position(|(_, id)| meta["id"] == json!(id))

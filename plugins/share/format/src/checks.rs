@@ -246,6 +246,12 @@ pub(crate) fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String,
     Ok(text)
 }
 
+pub(crate) fn optional_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text(#[serde(deserialize_with = "text")] String);
+    Ok(Option::<Text>::deserialize(deserializer)?.map(|Text(t)| t))
+}
+
 pub(crate) const ROLES: [&str; 8] = [
     "user",
     "assistant",

@@ -9,13 +9,19 @@ use std::io::{self, BufRead, Read};
 
 use serde::de::DeserializeOwned;
 
-use crate::{FormatError, bad, json_error, quote};
+use crate::{FormatError, MAX_TEXT, bad, human_size, json_error, quote};
 
 /// A value this long or shorter is gathered and parsed from memory (fast);
 /// a longer one is parsed as it streams by (one text of a few MiB).
 const GATHERED: usize = 1 << 20;
 /// The longest object key read.
 const MAX_KEY: usize = 64 * 1024;
+/// The most keys an object the walker reads may have.
+const MAX_KEYS: usize = 1024;
+/// The most one long value (a row: a message, a cell) may take in the
+/// file, and the most values inside it: bounds on what parsing it holds.
+const MAX_ROW: u64 = 2 * MAX_TEXT as u64 + (1 << 20);
+const MAX_ROW_VALUES: u64 = 100_000;
 
 /// One step of the path from the root.
 enum Step {
@@ -216,6 +222,9 @@ impl<R: BufRead> Json<R> {
             }
             let key = self.key()?;
             self.expect(b':', "`:`")?;
+            if seen.len() == MAX_KEYS && !seen.contains(&key) {
+                return Err(self.refuse(format!("an object with more than {MAX_KEYS} keys")));
+            }
             if !seen.insert(key.clone()) {
                 self.path.push(Step::Key(key));
                 let error = self.refuse("given twice");
@@ -323,12 +332,17 @@ impl<R: BufRead> Json<R> {
                     json: self,
                     scan,
                     head: io::Cursor::new(head),
+                    sizes: Sizes::default(),
+                    over: None,
                 };
                 let mut deserializer = serde_json::Deserializer::from_reader(&mut tail);
                 let mut track = serde_path_to_error::Track::new();
                 let result = T::deserialize(serde_path_to_error::Deserializer::new(&mut deserializer, &mut track))
                     .and_then(|value| deserializer.end().map(|_| value));
                 drop(deserializer);
+                if let Some(over) = tail.over.take() {
+                    return Err(start.over(&over));
+                }
                 if let Some(error) = tail.json.failed.take() {
                     return Err(bad(error.to_string()));
                 }
@@ -381,6 +395,17 @@ fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, serde_json::Error> {
 }
 
 impl Start {
+    /// The refusal of a row that breaks a bound while it streams by.
+    fn over(&self, what: &str) -> FormatError {
+        let at = match (self.place.is_empty(), self.path.is_empty()) {
+            (true, true) => String::new(),
+            (true, false) => format!("{}: ", self.path),
+            (false, true) => format!("{}: ", self.place),
+            (false, false) => format!("{}: {}: ", self.place, self.path),
+        };
+        bad(format!("{at}{what}"))
+    }
+
     /// The refusal of a value that did not parse: parsed again, keeping
     /// the path this time (refusals are rare; paths cost on every value).
     fn tracked<T: DeserializeOwned>(&self, raw: &[u8]) -> FormatError {
@@ -549,13 +574,66 @@ struct Tail<'a, R> {
     json: &'a mut Json<R>,
     scan: Scan,
     head: io::Cursor<Vec<u8>>,
+    sizes: Sizes,
+    /// The bound the row broke, which ends its reading.
+    over: Option<String>,
+}
+
+/// What a long row holds so far, counted as its bytes pass: no text in it
+/// may reach past [`MAX_TEXT`] (counted so that it never says more than
+/// the text will hold), nor the row past [`MAX_ROW`] or [`MAX_ROW_VALUES`].
+#[derive(Default)]
+struct Sizes {
+    row: u64,
+    values: u64,
+    /// Inside a string: at least how long it is, decoded.
+    text: Option<u64>,
+    escaped: bool,
+    /// Hex digits of a `\u` escape still to pass (they decode to the one
+    /// character counted at the `u`).
+    hex: u8,
+}
+
+impl Sizes {
+    /// Count `bytes`; the bound they break, if any.
+    fn count(&mut self, bytes: &[u8]) -> Option<String> {
+        self.row += bytes.len() as u64;
+        if self.row > MAX_ROW {
+            return Some(format!("a row over the {} limit", human_size(MAX_ROW)));
+        }
+        for &b in bytes {
+            match self.text.as_mut() {
+                None => match b {
+                    b'"' => self.text = Some(0),
+                    b',' | b':' | b'[' | b'{' => self.values += 1,
+                    _ => {}
+                },
+                Some(_) if self.hex > 0 => self.hex -= 1,
+                Some(length) if self.escaped => {
+                    self.escaped = false;
+                    *length += 1;
+                    if b == b'u' {
+                        self.hex = 4;
+                    }
+                }
+                Some(_) if b == b'\\' => self.escaped = true,
+                Some(_) if b == b'"' => self.text = None,
+                Some(length) => *length += 1,
+            }
+            if self.text.is_some_and(|length| length > MAX_TEXT as u64) {
+                return Some(format!("a text over the {} limit", human_size(MAX_TEXT as u64)));
+            }
+        }
+        (self.values > MAX_ROW_VALUES).then(|| format!("a row of more than {MAX_ROW_VALUES} values"))
+    }
 }
 
 impl<R: BufRead> Read for Tail<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let from_head = self.head.read(out)?;
         if from_head > 0 {
-            return Ok(from_head);
+            let position = self.head.position() as usize;
+            return self.counted(position - from_head, from_head);
         }
         if matches!(self.scan, Scan::Done) {
             return Ok(0);
@@ -570,7 +648,26 @@ impl<R: BufRead> Read for Tail<'_, R> {
         };
         let (used, _) = scan(&mut self.scan, &bytes[..bytes.len().min(out.len())]);
         out[..used].copy_from_slice(&bytes[..used]);
+        if let Some(over) = self.sizes.count(&out[..used]) {
+            return Err(self.stop(over));
+        }
         self.json.advance(used);
         Ok(used)
+    }
+}
+
+impl<R> Tail<'_, R> {
+    /// Count what the head handed out, `length` bytes from `from`.
+    fn counted(&mut self, from: usize, length: usize) -> io::Result<usize> {
+        let head = &self.head.get_ref()[from..from + length];
+        match self.sizes.count(head) {
+            Some(over) => Err(self.stop(over)),
+            None => Ok(length),
+        }
+    }
+
+    fn stop(&mut self, over: String) -> io::Error {
+        self.over = Some(over);
+        io::Error::new(io::ErrorKind::InvalidData, "over a bound")
     }
 }

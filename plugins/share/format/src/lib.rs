@@ -136,6 +136,9 @@ pub struct Bundle {
     /// Counts by kind of what was redacted on export.
     pub redactions: BTreeMap<String, u64>,
     pub imported: Option<Imported>,
+    /// The session this one was forked from, by its id where it was
+    /// exported (format 1 and transcripts; the reference format has none).
+    pub forked_from: Option<String>,
 }
 
 impl Bundle {
@@ -151,6 +154,7 @@ impl Bundle {
             summary_only: self.summary_only,
             redactions: self.redactions.clone(),
             imported: self.imported.clone(),
+            forked_from: self.forked_from.clone(),
         }
     }
 }
@@ -191,6 +195,8 @@ pub struct Head {
     /// Counts by kind of what was redacted on export.
     pub redactions: BTreeMap<String, u64>,
     pub imported: Option<Imported>,
+    /// The session this one was forked from, by its id where it was exported.
+    pub forked_from: Option<String>,
 }
 
 /// Where a reader hands each row as it comes, so no more than one is held.
@@ -274,16 +280,32 @@ pub fn read_from<R: BufRead + Seek>(
     if size > MAX_FILE {
         return Err(bad(format!("the file is {}", over_limit(size, MAX_FILE))));
     }
-    let start = source.fill_buf().map_err(unreadable)?;
-    if start.starts_with(b"PK\x03\x04") || start.starts_with(b"PK\x05\x06") {
+    // The first bytes say the format, however few a read gives.
+    let mut magic = Vec::with_capacity(4);
+    (&mut source).take(4).read_to_end(&mut magic).map_err(unreadable)?;
+    if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
+        source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
         return v1::read(source, size, sink, digests).map(|head| (head, Format::V1));
+    }
+    // A byte order mark is UTF-8's own, and says nothing more.
+    let bom = magic.starts_with(b"\xEF\xBB\xBF");
+    source
+        .seek(SeekFrom::Start(if bom { 3 } else { 0 }))
+        .map_err(unreadable)?;
+    let start = source.fill_buf().map_err(unreadable)?;
+    if start.is_empty() {
+        return Err(bad("not a .anton file: neither a zip nor a JSON object"));
     }
     if let Err(e) = std::str::from_utf8(start)
         && e.error_len().is_some()
     {
         return Err(bad(format!("not a .anton file: not a zip, and not UTF-8 text ({e})")));
     }
-    if start.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    if start
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b != b'{')
+    {
         return Err(bad("not a .anton file: neither a zip nor a JSON object"));
     }
     v01::read(Reading(source), sink).map(|head| (head, Format::V01))
@@ -326,6 +348,7 @@ pub fn read(bytes: &[u8]) -> Result<(Bundle, Format), FormatError> {
         summary_only,
         redactions,
         imported,
+        forked_from,
     } = head;
     Ok((
         Bundle {
@@ -338,6 +361,7 @@ pub fn read(bytes: &[u8]) -> Result<(Bundle, Format), FormatError> {
             summary_only,
             redactions,
             imported,
+            forked_from,
             ..bundle
         },
         format,

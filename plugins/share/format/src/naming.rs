@@ -8,7 +8,7 @@ use serde_json::Value;
 /// summary so far.
 pub const RECENT_MESSAGES: usize = 20;
 /// How much of one message, the goal or the summary the prompt quotes.
-const QUOTED_CHARS: usize = 400;
+pub const QUOTED_CHARS: usize = 400;
 
 /// The request: the session's goal (its first message, or the summary it
 /// was imported with), the summary so far,

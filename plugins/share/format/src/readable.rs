@@ -41,7 +41,7 @@ fn fence(text: &str) -> String {
 fn code_block(out: &mut impl Write, language: &str, text: &str) -> io::Result<()> {
     let fence = fence(text);
     writeln!(out, "{fence}{language}")?;
-    out.write_all(text.trim_end_matches('\n').as_bytes())?;
+    write_visible(out, text.trim_end_matches('\n'))?;
     write!(out, "\n{fence}\n")
 }
 
@@ -81,6 +81,9 @@ impl<W: Write> MarkdownWriter<W> {
             when(&head.exported_at),
             head.session_id
         )?;
+        if let Some(parent) = &head.forked_from {
+            write!(out, "Forked from session `{parent}`\n\n")?;
+        }
         if !head.summary.trim().is_empty() {
             for line in head.summary.lines() {
                 writeln!(out, "> {}", prose(line))?;
@@ -188,6 +191,13 @@ impl<W: Write> HtmlWriter<W> {
             escape(&when(&head.exported_at)),
             escape(&head.session_id)
         )?;
+        if let Some(parent) = &head.forked_from {
+            writeln!(
+                out,
+                "<p class=\"meta\">Forked from session <code>{}</code></p>",
+                escape(parent)
+            )?;
+        }
         if !head.summary.trim().is_empty() {
             out.write_all(b"<blockquote class=\"summary\">")?;
             write_paragraphs(&mut out, &head.summary)?;
@@ -327,14 +337,42 @@ fn prose(text: &str) -> String {
     String::from_utf8(out).expect("written from text")
 }
 
+/// Text as Markdown shows it: no HTML, no link or image (which a renderer
+/// would follow or fetch), and nothing a terminal would act on.
 fn write_prose(out: &mut impl Write, text: &str) -> io::Result<()> {
-    let mut rest = text;
-    while let Some(at) = rest.find(['&', '<']) {
-        out.write_all(&rest.as_bytes()[..at])?;
-        out.write_all(if rest.as_bytes()[at] == b'&' { b"&amp;" } else { b"&lt;" })?;
-        rest = &rest[at + 1..];
+    write_replacing(out, text, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '[' => Some("\\["),
+        ']' => Some("\\]"),
+        c => invisible(c),
+    })
+}
+
+/// Text as it is, but for what a terminal showing the file would act on:
+/// control characters (a line break and a tab aside) and bidirectional
+/// overrides become U+FFFD.
+fn write_visible(out: &mut impl Write, text: &str) -> io::Result<()> {
+    write_replacing(out, text, invisible)
+}
+
+fn invisible(c: char) -> Option<&'static str> {
+    let acts =
+        (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    acts.then_some("\u{fffd}")
+}
+
+/// `text` with each character `replace` has a replacement for replaced.
+fn write_replacing(out: &mut impl Write, text: &str, replace: impl Fn(char) -> Option<&'static str>) -> io::Result<()> {
+    let mut plain = 0;
+    for (at, c) in text.char_indices() {
+        if let Some(replacement) = replace(c) {
+            out.write_all(&text.as_bytes()[plain..at])?;
+            out.write_all(replacement.as_bytes())?;
+            plain = at + c.len_utf8();
+        }
     }
-    out.write_all(rest.as_bytes())
+    out.write_all(&text.as_bytes()[plain..])
 }
 
 fn escape(text: &str) -> String {
@@ -347,25 +385,18 @@ fn escape(text: &str) -> String {
 /// `<br>` when `breaks`. Windows line ends are line ends; a lone carriage
 /// return is nothing; other controls have no business in a page.
 fn write_escaped(out: &mut impl Write, text: &str, breaks: bool) -> io::Result<()> {
-    let mut plain = 0;
-    for (at, c) in text.char_indices() {
-        let replacement: &str = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' => "&quot;",
-            '\'' => "&#39;",
-            '\r' => "",
-            '\n' if breaks => "<br>",
-            '\n' | '\t' => continue,
-            c if c.is_control() => "\u{fffd}",
-            _ => continue,
-        };
-        out.write_all(&text.as_bytes()[plain..at])?;
-        out.write_all(replacement.as_bytes())?;
-        plain = at + c.len_utf8();
-    }
-    out.write_all(&text.as_bytes()[plain..])
+    write_replacing(out, text, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        '\r' => Some(""),
+        '\n' if breaks => Some("<br>"),
+        '\n' | '\t' => None,
+        c if c.is_control() => Some("\u{fffd}"),
+        _ => None,
+    })
 }
 
 /// Text as paragraphs, its line breaks kept.

@@ -47,6 +47,7 @@ fn sample() -> Bundle {
         }],
         redactions: BTreeMap::from([("api key".to_string(), 2)]),
         imported: None,
+        forked_from: None,
     }
 }
 
@@ -568,6 +569,71 @@ fn a_transcript_for_people_escapes_what_the_session_said_and_fetches_nothing() {
     assert!(markdown.contains("> Found it.\n> \n> Next: &lt;script>"), "{markdown}");
 }
 
+#[test]
+fn a_transcript_for_people_holds_nothing_a_terminal_or_a_renderer_acts_on() {
+    let mut bundle = sample();
+    bundle.conversation[0].content =
+        "see ![t](http://evil.example/t.png) \u{1b}[2J\u{1b}]52;c;aGk=\u{7} \u{9b}1m \u{202e}txt".into();
+    bundle.cells[0].stdout = "\u{1b}[2Jcleared".into();
+    let markdown = crate::readable::markdown(&bundle);
+    for absent in ["\u{1b}", "\u{7}", "\u{9b}", "\u{202e}", "![t]("] {
+        assert!(!markdown.contains(absent), "{absent:?} in:\n{markdown}");
+    }
+    assert!(markdown.contains("!\\[t\\](http://evil.example/t.png)"), "{markdown}");
+    assert!(markdown.contains("\u{fffd}[2Jcleared"), "{markdown}");
+}
+
+#[test]
+fn a_text_over_the_limit_is_refused_by_its_place_while_it_streams() {
+    let text = "x".repeat(MAX_TEXT + 1);
+    for file in [
+        json!({"version": "0.1", "session": {"conversation_history": [
+            {"ts": "t", "turn": 1, "role": "user", "content": text}]}}),
+        json!({"version": "0.1", "session": {"conversation_history": [
+            {"ts": text, "turn": 1, "role": "user", "content": "hi"}]}}),
+    ] {
+        let bytes = serde_json::to_vec(&file).unwrap();
+        let mut rows = Bundle::default();
+        let source = std::io::BufReader::with_capacity(64 * 1024, Cursor::new(&bytes));
+        let refused = read_from(source, &mut rows, local_sha256).unwrap_err().0;
+        assert_eq!(
+            refused,
+            "session.conversation_history[0]: a text over the 8.0 MiB limit"
+        );
+    }
+    // Escapes decode to fewer bytes than they take: a text of 8 MiB in
+    // `\n` escapes is within the limit, though 16 MiB in the file.
+    let escaped = "\n".repeat(MAX_TEXT);
+    let file = json!({"version": "0.1", "session": {"conversation_history": [
+        {"ts": "t", "turn": 1, "role": "user", "content": escaped}]}});
+    let bytes = serde_json::to_vec(&file).unwrap();
+    let mut rows = Bundle::default();
+    let source = std::io::BufReader::with_capacity(64 * 1024, Cursor::new(&bytes));
+    read_from(source, &mut rows, local_sha256).unwrap();
+    assert_eq!(rows.conversation[0].content.len(), MAX_TEXT);
+}
+
+#[test]
+fn an_object_of_endless_keys_is_refused_at_its_limit() {
+    let mut file = String::from(r#"{"version":"0.1""#);
+    for i in 0..2_000 {
+        file.push_str(&format!(r#","k{i}":0"#));
+    }
+    file.push('}');
+    assert_eq!(
+        read(file.as_bytes()).unwrap_err().0,
+        "an object with more than 1024 keys"
+    );
+}
+
+#[test]
+fn a_reference_file_may_begin_with_a_byte_order_mark() {
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(write_v01(&sample()));
+    let (bundle, format) = read(&bytes).unwrap();
+    assert_eq!((format, bundle.conversation), (Format::V01, sample().conversation));
+}
+
 // ---------------------------------------------------------------- what is written reads back
 
 mod round_trips {
@@ -649,6 +715,7 @@ mod round_trips {
                 text(),
                 any::<bool>(),
                 prop::option::weighted(0.3, huge()),
+                prop::option::of("[0-9a-z_]{1,30}"),
             ),
             prop::collection::vec(episode(), 0..30),
             prop::collection::vec(memory(), 0..4),
@@ -658,7 +725,7 @@ mod round_trips {
         )
             .prop_map(
                 |(
-                    (exported_by, session_id, title, summary, summary_only, huge),
+                    (exported_by, session_id, title, summary, summary_only, huge, forked_from),
                     mut conversation,
                     born,
                     used,
@@ -684,17 +751,19 @@ mod round_trips {
                         cells,
                         redactions,
                         imported: None,
+                        forked_from,
                     }
                 },
             )
     }
 
     /// What a reference file carries of a bundle: no redaction report, no
-    /// anton version, and `summary_only` is having no conversation.
+    /// anton version, no parent, and `summary_only` is having no conversation.
     fn as_v01(bundle: &Bundle) -> Bundle {
         Bundle {
             anton_version: String::new(),
             redactions: BTreeMap::new(),
+            forked_from: None,
             summary_only: bundle.conversation.is_empty(),
             ..bundle.clone()
         }

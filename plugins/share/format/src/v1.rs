@@ -57,6 +57,8 @@ struct SessionEntry {
     title: String,
     #[serde(deserialize_with = "checks::text")]
     summary: String,
+    #[serde(default, deserialize_with = "checks::optional_text")]
+    forked_from: Option<String>,
 }
 
 // ---------------------------------------------------------------- writing
@@ -107,7 +109,10 @@ impl<W: Write> V1Writer<W> {
             hasher: digests(),
             pending: Vec::with_capacity(PIECE),
         };
-        let session = json!({"id": head.session_id, "title": head.title, "summary": head.summary});
+        let mut session = json!({"id": head.session_id, "title": head.title, "summary": head.summary});
+        if let Some(parent) = &head.forked_from {
+            session["forked_from"] = json!(parent);
+        }
         writer.entry("session.json")?;
         serde_json::to_writer_pretty(&mut writer, &session)?;
         writer.end_entry("session.json")?;
@@ -148,6 +153,14 @@ impl<W: Write> V1Writer<W> {
 /// compressor few.
 impl<W: Write> Write for V1Writer<W> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if bytes.len() >= PIECE {
+            // A long text goes on as it is: copied into the buffer, it
+            // would cost its size again in memory.
+            self.hand_on()?;
+            self.hasher.update(bytes);
+            self.zip.write_all(bytes)?;
+            return Ok(bytes.len());
+        }
         self.pending.extend_from_slice(bytes);
         if self.pending.len() >= PIECE {
             self.hand_on()?;
@@ -468,6 +481,7 @@ pub(crate) fn read<R: Read + Seek>(
         summary_only: manifest.summary_only,
         redactions: manifest.redactions,
         imported: None,
+        forked_from: session.forked_from,
     })
 }
 
