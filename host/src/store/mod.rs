@@ -17,7 +17,7 @@ pub use adopted::{Adopted, Adoption, FileState};
 pub use build::{BuildError, BuildInBackground, BuildLimits, SessionBuild};
 pub use lease::hostname;
 pub use pages::{PagedRow, ReadAhead};
-use rows::{SESSION_COLUMNS, cell_from_row, session_from_row, share_from_row, turn_from};
+use rows::{SESSION_COLUMNS, cell_from_row, message_from_row, session_from_row, share_from_row};
 pub use types::*;
 pub use writer::{MAX_TEXT, Writer};
 
@@ -570,16 +570,7 @@ impl Store {
             "SELECT * FROM (SELECT id, turn, role, content, meta, created_at FROM messages
                  WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
             params![session_id, limit],
-            |r| {
-                Ok(Message {
-                    id: r.get(0)?,
-                    turn: turn_from(r, 1)?,
-                    role: r.get(2)?,
-                    content: r.get(3)?,
-                    meta: r.get(4)?,
-                    created_at: r.get(5)?,
-                })
-            },
+            message_from_row,
         )
     }
 
@@ -591,16 +582,7 @@ impl Store {
                      CASE WHEN length(CAST(meta AS BLOB)) <= 65536 THEN meta ELSE '{}' END, created_at
                  FROM messages WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
             params![session_id, limit, max_chars],
-            |r| {
-                Ok(Message {
-                    id: r.get(0)?,
-                    turn: turn_from(r, 1)?,
-                    role: r.get(2)?,
-                    content: r.get(3)?,
-                    meta: r.get(4)?,
-                    created_at: r.get(5)?,
-                })
-            },
+            message_from_row,
         )
     }
 
@@ -615,16 +597,7 @@ impl Store {
             )
             .map_err(|e| self.fail(e))?;
         let rows = page
-            .query_map(params![session_id, after_id], |r| {
-                Ok(Message {
-                    id: r.get(0)?,
-                    turn: turn_from(r, 1)?,
-                    role: r.get(2)?,
-                    content: r.get(3)?,
-                    meta: r.get(4)?,
-                    created_at: r.get(5)?,
-                })
-            })
+            .query_map(params![session_id, after_id], message_from_row)
             .map_err(|e| self.fail(e))?;
         within_budget(rows, max_bytes, |m| m.content.len() + m.meta.len()).map_err(|e| self.fail(e))
     }

@@ -3,7 +3,7 @@
 use rusqlite::Row;
 
 use super::lease::{holder, writer_is_alive};
-use super::{Cell, MAX_TURN, Provenance, Session, ShareEntry, Status, now_ms};
+use super::{Cell, MAX_TURN, Message, Provenance, Session, ShareEntry, Status, now_ms};
 
 pub const SESSION_COLUMNS: &str = "id, title, task, status, summary, created_at, updated_at, turns, \
     messages, provider, model, workspace, imported_by, imported_at, exported_by, exported_at, \
@@ -87,5 +87,17 @@ pub fn cell_from_row(r: &Row, first: usize) -> rusqlite::Result<Cell> {
         description: r.get(first + 5)?,
         started_at: r.get(first + 6)?,
         finished_at: r.get(first + 7)?,
+    })
+}
+
+/// A message from `id, turn, role, content, meta, created_at`.
+pub fn message_from_row(r: &Row) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: r.get(0)?,
+        turn: turn_from(r, 1)?,
+        role: r.get(2)?,
+        content: r.get(3)?,
+        meta: r.get(4)?,
+        created_at: r.get(5)?,
     })
 }

@@ -344,6 +344,7 @@ fn central_directory<R: Read + Seek>(source: &mut R, size: u64) -> Result<Vec<Li
 /// byte, to tell), hashed and counted on the way.
 struct Unpacking<R> {
     inner: io::Take<R>,
+    declared: u64,
     name: String,
     hasher: Box<dyn EntryDigest>,
     read: u64,
@@ -357,6 +358,13 @@ impl<R: Read> Read for Unpacking<R> {
             .map_err(|e| io::Error::other(format!("cannot unpack '{}' ({e})", self.name)))?;
         self.hasher.update(&out[..n]);
         self.read += n as u64;
+        if self.read > self.declared {
+            return Err(io::Error::other(format!(
+                "cannot unpack '{}' (it unpacks to more than the {} its header says)",
+                self.name,
+                human_size(self.declared)
+            )));
+        }
         Ok(n)
     }
 }
@@ -522,13 +530,10 @@ impl<R: Read + Seek> Entries<R> {
     fn read<T>(
         &mut self,
         name: &str,
-        parse: impl FnOnce(&mut Json<BufReader<Unpacking<zip::read::ZipFile<'_, R>>>>) -> Result<T, FormatError>,
+        parse: impl FnOnce(&mut Json<BufReader<Unpacking<Packed<'_, R>>>>) -> Result<T, FormatError>,
     ) -> Result<T, FormatError> {
         let (index, declared) = self.index_of[name];
-        let file = self
-            .archive
-            .by_index(index)
-            .map_err(|e| bad(format!("cannot unpack '{name}' ({e})")))?;
+        let file = Packed::open(&mut self.archive, index, name)?;
         let mut json = Json::new(
             BufReader::with_capacity(PIECE, unpack(file, name, declared, self.digests)),
             name,
@@ -543,13 +548,10 @@ impl<R: Read + Seek> Entries<R> {
     fn read_lines(
         &mut self,
         name: &str,
-        mut row: impl FnMut(&mut Json<BufReader<Unpacking<zip::read::ZipFile<'_, R>>>>) -> Result<(), FormatError>,
+        mut row: impl FnMut(&mut Json<BufReader<Unpacking<Packed<'_, R>>>>) -> Result<(), FormatError>,
     ) -> Result<(), FormatError> {
         let (index, declared) = self.index_of[name];
-        let file = self
-            .archive
-            .by_index(index)
-            .map_err(|e| bad(format!("cannot unpack '{name}' ({e})")))?;
+        let file = Packed::open(&mut self.archive, index, name)?;
         let mut json = Json::new(
             BufReader::with_capacity(PIECE, unpack(file, name, declared, self.digests)),
             name,
@@ -562,9 +564,45 @@ impl<R: Read + Seek> Entries<R> {
     }
 }
 
+/// An entry's bytes as they unpack. Inflated here, not by the zip reader:
+/// its CRC-32 would be a second, weaker check of what the manifest's
+/// sha256 checks, and the slowest step of a large import.
+enum Packed<'a, R: Read> {
+    Stored(zip::read::ZipFile<'a, R>),
+    Deflated(flate2::read::DeflateDecoder<zip::read::ZipFile<'a, R>>),
+}
+
+impl<'a, R: Read + Seek> Packed<'a, R> {
+    fn open(archive: &'a mut zip::ZipArchive<R>, index: usize, name: &str) -> Result<Self, FormatError> {
+        let file = archive
+            .by_index_raw(index)
+            .map_err(|e| bad(format!("cannot unpack '{name}' ({e})")))?;
+        if file.encrypted() {
+            return Err(bad(format!("'{name}' is encrypted, which .anton files never are")));
+        }
+        match file.compression() {
+            zip::CompressionMethod::Stored => Ok(Packed::Stored(file)),
+            zip::CompressionMethod::Deflated => Ok(Packed::Deflated(flate2::read::DeflateDecoder::new(file))),
+            other => Err(bad(format!(
+                "cannot unpack '{name}' (it is packed with {other}; .anton files use deflate)"
+            ))),
+        }
+    }
+}
+
+impl<R: Read> Read for Packed<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Packed::Stored(file) => file.read(out),
+            Packed::Deflated(file) => file.read(out),
+        }
+    }
+}
+
 fn unpack<R: Read>(file: R, name: &str, declared: u64, digests: Digests) -> Unpacking<R> {
     Unpacking {
         inner: file.take(declared + 1),
+        declared,
         name: name.to_string(),
         hasher: digests(),
         read: 0,
