@@ -1155,3 +1155,34 @@ fn import_takes_one_file_and_an_option_once() {
     assert!(run.stderr.contains("--format is given twice"), "{run:#?}");
     assert!(env.store().list_sessions(&Default::default()).unwrap().is_empty());
 }
+
+#[test]
+fn an_imports_title_summary_and_task_are_kept_to_what_a_listing_shows() {
+    let env = Env::new();
+    let file = env.ws().join("long.anton");
+    let document = json!({
+        "version": "0.1", "exported_by": "sam", "exported_at": "2026-11-23T23:20:53+00:00",
+        "session": {"id": "20261123_232051", "title": "T".repeat(8 << 20), "summary": "S".repeat(1 << 20),
+                    "conversation_history": [said(1, "user", "q".repeat(7 << 20)), said(1, "assistant", "a".into())]},
+        "memory": {"session_born": [], "project_accessed": []},
+        "scratchpad": {"cells": []},
+    });
+    std::fs::write(&file, serde_json::to_vec(&document).unwrap()).unwrap();
+    env.run(&["share", "import", file.to_str().unwrap()]).ok();
+    let listed = env.run(&["sessions", "--json"]).ok().json();
+    let session = &listed[0];
+    assert_eq!(
+        (
+            session["title"].as_str().unwrap().chars().count(),
+            session["summary"].as_str().unwrap().chars().count(),
+            session["task"].as_str().unwrap().chars().count()
+        ),
+        (300, 16_000, 2_000)
+    );
+    let id = session["id"].as_str().unwrap();
+    let exported = exported_file(&env.run(&["share", "export", "--session", id]).ok().stdout);
+    let other = Env::new();
+    other.run(&["share", "import", exported.to_str().unwrap()]).ok();
+    let copy = other.store().list_sessions(&Default::default()).unwrap().remove(0).0;
+    assert_eq!(other.store().messages(&copy.id, 0).unwrap()[0].content.len(), 7 << 20);
+}

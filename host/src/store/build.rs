@@ -208,12 +208,12 @@ impl SessionBuild {
                 "UPDATE sessions SET title = ?2, summary = ?3, imported_summary = ?3, imported_by = ?4, imported_at = ?5,
                      exported_by = ?6, exported_at = ?7, original_id = ?8, source_file = ?9, file_sha256 = ?10,
                      messages = ?11, turns = ?12, updated_at = ?13,
-                     task = coalesce((SELECT content FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
+                     task = coalesce((SELECT substr(content, 1, 2000) FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
                  WHERE id = ?1",
                 params![
                     id,
-                    w.clean(title),
-                    w.clean(summary),
+                    w.clean_title(title),
+                    w.clean_summary(summary),
                     p.imported_by.as_deref().map(|t| w.clean(t)),
                     p.imported_at,
                     p.exported_by.as_deref().map(|t| w.clean(t)),

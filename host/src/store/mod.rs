@@ -356,7 +356,7 @@ impl Store {
                      imported_by = p.imported_by, imported_at = p.imported_at, exported_by = p.exported_by,
                      exported_at = p.exported_at, original_id = p.original_id, source_file = p.source_file,
                      file_sha256 = p.file_sha256, imported_summary = p.imported_summary,
-                     task = (SELECT coalesce((SELECT content FROM messages WHERE session_id = ?2 AND role = 'user' ORDER BY id LIMIT 1), '')),
+                     task = (SELECT coalesce((SELECT substr(content, 1, 2000) FROM messages WHERE session_id = ?2 AND role = 'user' ORDER BY id LIMIT 1), '')),
                      turns = (SELECT coalesce(max(turn), 0) FROM messages WHERE session_id = ?2),
                      messages = (SELECT count(*) FROM messages WHERE session_id = ?2)
                  FROM (SELECT * FROM sessions WHERE id = ?1) AS p

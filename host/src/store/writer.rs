@@ -21,6 +21,16 @@ impl Writer<'_> {
         fit_stored(self.scrubber.scrub(text))
     }
 
+    /// A title as a listing or a picker shows it: cleaned, and one line's worth.
+    pub(super) fn clean_title(&self, title: &str) -> String {
+        self.clean(title).chars().take(MAX_TITLE_CHARS).collect()
+    }
+
+    /// A summary is a few sentences: one that came longer is kept to a page.
+    pub(super) fn clean_summary(&self, summary: &str) -> String {
+        self.clean(summary).chars().take(MAX_SUMMARY_CHARS).collect()
+    }
+
     /// A message's content and meta, cleaned as [`Writer::clean`] does.
     fn clean_message(&self, role: &str, content: &str, meta: &str) -> (String, String) {
         clean_message(self.scrubber, role, content, meta)
@@ -50,7 +60,14 @@ impl Writer<'_> {
             let inserted = self.conn.execute(
                 "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
                  VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                params![id, self.clean(&new.title), now, new.provider, new.model, self.workspace],
+                params![
+                    id,
+                    self.clean_title(&new.title),
+                    now,
+                    new.provider,
+                    new.model,
+                    self.workspace
+                ],
             )?;
             // A clash needs two sessions in the same second with the same
             // random suffix; draw again.
@@ -79,7 +96,7 @@ impl Writer<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE sessions SET messages = messages + 1, turns = max(turns, ?2), updated_at = max(updated_at, ?3),
-                     task = CASE WHEN task = '' AND ?4 = 'user' THEN ?5 ELSE task END
+                     task = CASE WHEN task = '' AND ?4 = 'user' THEN substr(?5, 1, 2000) ELSE task END
                  WHERE id = ?1",
             )?
             .execute(params![session_id, turn, at, role, content])?;
@@ -134,7 +151,7 @@ impl Writer<'_> {
                  turns = max(turns, (SELECT coalesce(max(turn), 0) FROM messages WHERE session_id = ?1)),
                  updated_at = max(updated_at, (SELECT coalesce(max(created_at), 0) FROM messages WHERE session_id = ?1)),
                  task = CASE WHEN task = '' THEN coalesce(
-                     (SELECT content FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
+                     (SELECT substr(content, 1, 2000) FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
                      ELSE task END
              WHERE id = ?1",
             [session_id],
@@ -148,7 +165,7 @@ impl Writer<'_> {
         self.conn.execute(
             "UPDATE sessions SET title = ?2, title_source = CASE WHEN ?3 THEN 'user' ELSE title_source END
              WHERE id = ?1 AND (?3 OR title_source = 'auto')",
-            params![session_id, self.clean(title), by_user],
+            params![session_id, self.clean_title(title), by_user],
         )?;
         Ok(())
     }
@@ -156,7 +173,7 @@ impl Writer<'_> {
     pub fn set_summary(&self, session_id: &str, summary: &str) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE sessions SET summary = ?2 WHERE id = ?1",
-            params![session_id, self.clean(summary)],
+            params![session_id, self.clean_summary(summary)],
         )?;
         Ok(())
     }
@@ -230,6 +247,9 @@ pub const MAX_TEXT: usize = 8 * 1024 * 1024;
 
 /// `text`, cut to [`MAX_TEXT`] with a note saying so when it is longer (a
 /// paste or a log line no model could take in whole anyway).
+pub(super) const MAX_TITLE_CHARS: usize = 300;
+pub(super) const MAX_SUMMARY_CHARS: usize = 16_000;
+
 /// A message's content and meta as every stored one is: scrubbed, and the
 /// content held to what one text may be.
 pub(super) fn clean_message(scrubber: &Scrubber, role: &str, content: &str, meta: &str) -> (String, String) {

@@ -110,9 +110,13 @@ fn show(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--json"]) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
-    let Some(id) = args.positionals(&[]).first().copied() else {
+    let positionals = args.positionals(&[]);
+    let Some(id) = positionals.first().copied() else {
         return Err(invocation.usage_error("which session?"));
     };
+    if let Some(extra) = positionals.get(1) {
+        return Err(invocation.usage_error(&format!("unexpected {}", one_line(extra))));
+    }
     let Some(session) = find(invocation, id)? else {
         return Ok(Outcome::exit(1));
     };

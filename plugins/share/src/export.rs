@@ -83,6 +83,9 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session", "--dry-run"]) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
+    if let Some(extra) = args.positionals(&["--format", "--session"]).first() {
+        return Err(invocation.usage_error(&format!("unexpected {}", one_line(extra))));
+    }
     let output = match args.value("--format")? {
         None | Some("anton") | Some("v1") => Output::Anton(Format::V1),
         Some("v0.1") => Output::Anton(Format::V01),

@@ -62,29 +62,31 @@ impl Redaction {
 /// Where each placeholder in `text` starts, and its kind:
 /// `[REDACTED_AWS_ACCESS_KEY_ID]` → `aws access key id`,
 /// `[DS_POSTGRES_PROD__PASSWORD]` → `data-source secret`.
-pub fn placeholders(text: &str) -> Vec<(usize, String)> {
+pub fn placeholders(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
     let bytes = text.as_bytes();
-    let mut found = Vec::new();
     let mut from = 0;
-    // Each byte is looked at once: a text of a million `[` costs no more than any other.
-    while let Some(offset) = text[from..].find('[') {
-        let at = from + offset;
-        let name_end = at
-            + 1
-            + bytes[at + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
-                .count();
-        let name = &text[at + 1..name_end];
-        let closed = bytes.get(name_end) == Some(&b']');
-        if closed && let Some(kind) = name.strip_prefix("REDACTED_") {
-            found.push((at, kind.to_lowercase().replace('_', " ")));
-        } else if closed && name.starts_with("DS_") && name.contains("__") {
-            found.push((at, "data-source secret".to_string()));
+    // Each byte is looked at once: a text of a million `[` costs no more
+    // than any other, and one of a million placeholders holds none of them.
+    std::iter::from_fn(move || {
+        while let Some(offset) = text[from..].find('[') {
+            let at = from + offset;
+            let name_end = at
+                + 1
+                + bytes[at + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
+                    .count();
+            let name = &text[at + 1..name_end];
+            let closed = bytes.get(name_end) == Some(&b']');
+            from = if closed { name_end + 1 } else { name_end.max(at + 1) };
+            if closed && let Some(kind) = name.strip_prefix("REDACTED_") {
+                return Some((at, kind.to_lowercase().replace('_', " ")));
+            } else if closed && name.starts_with("DS_") && name.contains("__") {
+                return Some((at, "data-source secret".to_string()));
+            }
         }
-        from = if closed { name_end + 1 } else { name_end.max(at + 1) };
-    }
-    found
+        None
+    })
 }
 
 /// About 30 characters either side of byte `at`, on one line.
@@ -110,11 +112,10 @@ mod tests {
         let kinds: Vec<String> = placeholders(
             "a [REDACTED_AWS_ACCESS_KEY_ID] b [DS_PG_PROD__PASSWORD] [not one] [REDACTED_x] [DS_NOFIELD] [",
         )
-        .into_iter()
         .map(|(_, k)| k)
         .collect();
         assert_eq!(kinds, ["aws access key id", "data-source secret"]);
-        let nested = placeholders("[[REDACTED_API_KEY]] [DS_A__B[REDACTED_JWT]");
+        let nested: Vec<(usize, String)> = placeholders("[[REDACTED_API_KEY]] [DS_A__B[REDACTED_JWT]").collect();
         assert_eq!(
             nested.iter().map(|(at, k)| (*at, k.as_str())).collect::<Vec<_>>(),
             [(1, "api key"), (29, "jwt")]

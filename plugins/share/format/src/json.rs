@@ -14,8 +14,9 @@ use crate::{FormatError, MAX_TEXT, bad, human_size, json_error, quote};
 /// A value this long or shorter is gathered and parsed from memory (fast);
 /// a longer one is parsed as it streams by (one text of a few MiB).
 const GATHERED: usize = 1 << 20;
-/// The longest object key read.
-const MAX_KEY: usize = 64 * 1024;
+/// The longest object key read (every key of an object is kept, to find
+/// one given twice: 1,024 of these are little).
+const MAX_KEY: usize = 4 * 1024;
 /// The most keys an object the walker reads may have.
 const MAX_KEYS: usize = 1024;
 /// The most one long value (a row: a message, a cell) may take in the
@@ -292,7 +293,7 @@ impl<R: BufRead> Json<R> {
     fn key(&mut self) -> Result<String, FormatError> {
         let raw = self.gather(MAX_KEY)?;
         let Some(raw) = raw else {
-            return Err(self.broken("a key longer than 64 KiB"));
+            return Err(self.broken("a key longer than 4 KiB"));
         };
         serde_json::from_slice(&raw).map_err(|e| self.refuse(crate::plain_words(&e.to_string())))
     }

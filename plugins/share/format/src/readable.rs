@@ -28,8 +28,12 @@ fn when(iso: &str) -> String {
     }
 }
 
+/// The tool a row names, on one line.
 fn tool(row: &Episode) -> String {
-    row.meta["tool"].as_str().map(|t| format!(" ({t})")).unwrap_or_default()
+    row.meta["tool"]
+        .as_str()
+        .map(|t| format!(" ({})", one_line(t, "?")))
+        .unwrap_or_default()
 }
 
 /// A fence longer than any run of backticks in `text`.
@@ -110,7 +114,7 @@ impl<W: Write> SessionWriter<W> for MarkdownWriter<W> {
             out,
             "**{}**{} · turn {} · {}\n\n",
             speaker(&row.role),
-            tool(row),
+            prose(&tool(row)),
             row.turn,
             when(&row.ts)
         )?;
@@ -394,8 +398,7 @@ fn write_escaped(out: &mut impl Write, text: &str, breaks: bool) -> io::Result<(
         '\r' => Some(""),
         '\n' if breaks => Some("<br>"),
         '\n' | '\t' => None,
-        c if c.is_control() => Some("\u{fffd}"),
-        _ => None,
+        c => invisible(c),
     })
 }
 

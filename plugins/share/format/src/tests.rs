@@ -575,10 +575,18 @@ fn a_transcript_for_people_holds_nothing_a_terminal_or_a_renderer_acts_on() {
     bundle.conversation[0].content =
         "see ![t](http://evil.example/t.png) \u{1b}[2J\u{1b}]52;c;aGk=\u{7} \u{9b}1m \u{202e}txt".into();
     bundle.cells[0].stdout = "\u{1b}[2Jcleared".into();
+    let mut call = bundle.conversation[0].clone();
+    call.role = "tool_call".into();
+    // What a code block holds is shown as it is, never rendered.
+    call.content = "{}".into();
+    call.meta = json!({"tool": "run\u{1b}]52;c;aGk=\u{7}![t](http://evil.example/t.png)\u{8}"});
+    bundle.conversation.push(call);
     let markdown = crate::readable::markdown(&bundle);
-    for absent in ["\u{1b}", "\u{7}", "\u{9b}", "\u{202e}", "![t]("] {
+    for absent in ["\u{1b}", "\u{7}", "\u{8}", "\u{9b}", "\u{202e}", "![t]("] {
         assert!(!markdown.contains(absent), "{absent:?} in:\n{markdown}");
     }
+    let html = crate::readable::html(&bundle);
+    assert!(!html.contains('\u{202e}'), "{html}");
     assert!(markdown.contains("!\\[t\\](http://evil.example/t.png)"), "{markdown}");
     assert!(markdown.contains("\u{fffd}[2Jcleared"), "{markdown}");
 }
