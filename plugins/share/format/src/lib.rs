@@ -265,6 +265,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How much of a file is read to tell its format.
+const SNIFFED: usize = 4096;
+
 /// Read a `.anton` file of either format, its rows handed to `sink` as
 /// they come; what the file says of itself at the end. Nothing is trusted
 /// before it is checked, and a bad row ends the reading: a caller storing
@@ -280,34 +283,35 @@ pub fn read_from<R: BufRead + Seek>(
     if size > MAX_FILE {
         return Err(bad(format!("the file is {}", over_limit(size, MAX_FILE))));
     }
-    // The first bytes say the format, however few a read gives.
-    let mut magic = Vec::with_capacity(4);
-    (&mut source).take(4).read_to_end(&mut magic).map_err(unreadable)?;
-    if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
+    // The first bytes say the format: always the same number of them,
+    // however few one read gives, so the answer never depends on the reader.
+    let mut start = Vec::with_capacity(SNIFFED);
+    (&mut source)
+        .take(SNIFFED as u64)
+        .read_to_end(&mut start)
+        .map_err(unreadable)?;
+    if start.starts_with(b"PK\x03\x04") || start.starts_with(b"PK\x05\x06") {
         source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
         return v1::read(source, size, sink, digests).map(|head| (head, Format::V1));
     }
     // A byte order mark is UTF-8's own, and says nothing more.
-    let bom = magic.starts_with(b"\xEF\xBB\xBF");
-    source
-        .seek(SeekFrom::Start(if bom { 3 } else { 0 }))
-        .map_err(unreadable)?;
-    let start = source.fill_buf().map_err(unreadable)?;
-    if start.is_empty() {
-        return Err(bad("not a .anton file: neither a zip nor a JSON object"));
-    }
-    if let Err(e) = std::str::from_utf8(start)
+    let bom = start.starts_with(b"\xEF\xBB\xBF");
+    let text = &start[if bom { 3 } else { 0 }..];
+    if let Err(e) = std::str::from_utf8(text)
         && e.error_len().is_some()
     {
         return Err(bad(format!("not a .anton file: not a zip, and not UTF-8 text ({e})")));
     }
-    if start
+    if text
         .iter()
         .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b != b'{')
+        .is_none_or(|&b| b != b'{')
     {
         return Err(bad("not a .anton file: neither a zip nor a JSON object"));
     }
+    source
+        .seek(SeekFrom::Start(if bom { 3 } else { 0 }))
+        .map_err(unreadable)?;
     v01::read(Reading(source), sink).map(|head| (head, Format::V01))
 }
 
