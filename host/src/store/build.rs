@@ -152,10 +152,7 @@ impl SessionBuild {
         let mut bytes = 0;
         for (index, c) in cells.iter().enumerate() {
             let place = format!("cell {}", self.held.cells + index as u64 + 1);
-            for text in [&c.pad, &c.code, &c.stdout, &c.stderr, &c.description]
-                .into_iter()
-                .chain(c.error.as_ref())
-            {
+            for text in c.texts() {
                 check_text(&place, text)?;
                 bytes += text.len();
             }

@@ -41,17 +41,7 @@ impl PagedRow for (i64, Cell) {
     }
 
     fn redact(&mut self, scrubber: &Scrubber, report: &mut Report) {
-        let cell = &mut self.1;
-        for text in [
-            &mut cell.pad,
-            &mut cell.code,
-            &mut cell.stdout,
-            &mut cell.stderr,
-            &mut cell.description,
-        ]
-        .into_iter()
-        .chain(cell.error.as_mut())
-        {
+        for text in self.1.texts_mut() {
             *text = scrubber.scrub_counting(text, report);
         }
     }

@@ -154,3 +154,24 @@ pub struct Cell {
     pub started_at: i64,
     pub finished_at: Option<i64>,
 }
+
+impl Cell {
+    /// Every text the cell holds, its error too when it has one.
+    pub fn texts(&self) -> impl Iterator<Item = &String> {
+        [&self.pad, &self.code, &self.stdout, &self.stderr, &self.description]
+            .into_iter()
+            .chain(self.error.as_ref())
+    }
+
+    pub fn texts_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        [
+            &mut self.pad,
+            &mut self.code,
+            &mut self.stdout,
+            &mut self.stderr,
+            &mut self.description,
+        ]
+        .into_iter()
+        .chain(self.error.as_mut())
+    }
+}

@@ -105,13 +105,16 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         chat::print("This session is empty; nothing to export.");
         return Ok(Outcome::ok());
     }
-    let recent = session_io::recent_messages(
-        &session.id,
-        format::naming::RECENT_MESSAGES as u32,
-        format::naming::QUOTED_CHARS as u32,
-    )?;
-    let (title, summary) = title_and_summary(&session, &recent);
-    drop(recent);
+    let (title, summary) = {
+        // Only the latest messages, cut to what naming quotes: a session's
+        // whole texts never sit in memory while it is written.
+        let recent = session_io::recent_messages(
+            &session.id,
+            format::naming::RECENT_MESSAGES as u32,
+            format::naming::QUOTED_CHARS as u32,
+        )?;
+        title_and_summary(&session, &recent)
+    };
     if !dry_run && summary != session.summary {
         // The file tells what the session is now; so does the session from here on.
         session_io::set_summary(&session.id, &summary)?;
