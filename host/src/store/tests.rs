@@ -436,6 +436,31 @@ fn a_claimed_session_shows_its_writer_and_a_dead_writer_reads_as_interrupted() {
 }
 
 #[test]
+fn a_cell_is_kept_to_what_one_row_of_an_export_holds() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    let long = "y".repeat(MAX_TEXT);
+    let cell = Cell {
+        pad: "main".into(),
+        code: "print('y' * 8_000_000)".into(),
+        stdout: long.clone(),
+        stderr: long.clone(),
+        error: Some(long),
+        ..Default::default()
+    };
+    store.add_cell(&s.id, &cell).unwrap();
+    let stored = store.cells(&s.id).unwrap().remove(0);
+    let total: usize = stored.texts().map(String::len).sum();
+    assert!(total <= MAX_CELL_TEXT, "{total} bytes kept");
+    assert!(
+        total > MAX_CELL_TEXT - 1024,
+        "no more is cut than needed: {total} bytes kept"
+    );
+    assert_eq!(stored.code, cell.code, "the short texts stay whole");
+    assert!(stored.stdout.ends_with("anton keeps 16777216 bytes of one cell]"));
+}
+
+#[test]
 fn details_count_memories_cells_and_shares() {
     let (_dir, store) = open();
     let s = session_with(&store, 1, "x");

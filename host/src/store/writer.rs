@@ -222,19 +222,29 @@ impl Writer<'_> {
     }
 
     pub fn add_cell(&self, session_id: &str, cell: &Cell) -> rusqlite::Result<i64> {
+        let mut clean = Cell {
+            pad: self.clean(&cell.pad),
+            code: self.clean(&cell.code),
+            stdout: self.clean(&cell.stdout),
+            stderr: self.clean(&cell.stderr),
+            error: cell.error.as_deref().map(|e| self.clean(e)),
+            description: self.clean(&cell.description),
+            ..*cell
+        };
+        fit_cell(&mut clean);
         self.conn.execute(
             "INSERT INTO cells (session_id, pad, code, stdout, stderr, error, description, started_at, finished_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 session_id,
-                self.clean(&cell.pad),
-                self.clean(&cell.code),
-                self.clean(&cell.stdout),
-                self.clean(&cell.stderr),
-                cell.error.as_deref().map(|e| self.clean(e)),
-                self.clean(&cell.description),
-                cell.started_at,
-                cell.finished_at
+                clean.pad,
+                clean.code,
+                clean.stdout,
+                clean.stderr,
+                clean.error,
+                clean.description,
+                clean.started_at,
+                clean.finished_at
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -245,8 +255,11 @@ impl Writer<'_> {
 /// so everything stored can be exported and imported back.
 pub const MAX_TEXT: usize = 8 * 1024 * 1024;
 
-/// `text`, cut to [`MAX_TEXT`] with a note saying so when it is longer (a
-/// paste or a log line no model could take in whole anyway).
+/// The most a cell's texts hold together: what one row of a `.anton` file
+/// may, with room for its keys, so every stored cell exports and imports
+/// back.
+pub const MAX_CELL_TEXT: usize = 2 * MAX_TEXT;
+
 pub(super) const MAX_TITLE_CHARS: usize = 300;
 pub(super) const MAX_SUMMARY_CHARS: usize = 16_000;
 
@@ -257,6 +270,30 @@ pub(super) fn clean_message(scrubber: &Scrubber, role: &str, content: &str, meta
     (fit_stored(content), meta)
 }
 
+/// A cell whose texts together pass [`MAX_CELL_TEXT`] loses the end of its
+/// longest ones, each with a note saying so.
+fn fit_cell(cell: &mut Cell) {
+    let total: usize = cell.texts().map(String::len).sum();
+    if total <= MAX_CELL_TEXT {
+        return;
+    }
+    let note = format!("\n[… cut: the cell's texts were {total} bytes; anton keeps {MAX_CELL_TEXT} bytes of one cell]");
+    let mut excess = total - MAX_CELL_TEXT;
+    let mut texts: Vec<&mut String> = cell.texts_mut().collect();
+    texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for text in texts {
+        if excess == 0 || text.len() <= note.len() {
+            continue;
+        }
+        let keep = text.floor_char_boundary(text.len().saturating_sub(excess).max(note.len()) - note.len());
+        excess = excess.saturating_sub(text.len() - keep - note.len());
+        text.truncate(keep);
+        text.push_str(&note);
+    }
+}
+
+/// `text`, cut to [`MAX_TEXT`] with a note saying so when it is longer (a
+/// paste or a log line no model could take in whole anyway).
 fn fit_stored(text: String) -> String {
     if text.len() <= MAX_TEXT {
         return text;

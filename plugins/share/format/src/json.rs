@@ -581,51 +581,88 @@ struct Tail<'a, R> {
 }
 
 /// What a long row holds so far, counted as its bytes pass: no text in it
-/// may reach past [`MAX_TEXT`] (counted so that it never says more than
-/// the text will hold), nor the row past [`MAX_ROW`] or [`MAX_ROW_VALUES`].
+/// may reach past [`MAX_TEXT`], nor the row past [`MAX_ROW`] or
+/// [`MAX_ROW_VALUES`]. Texts are counted as they decode, not as the file
+/// spells them: a text of control characters is six times its size in the
+/// file, and anton must read back every text it writes.
 #[derive(Default)]
 struct Sizes {
+    /// Its texts as they decode, the rest as in the file.
     row: u64,
     values: u64,
-    /// Inside a string: at least how long it is, decoded.
+    /// Inside a string: how long it is so far, decoded.
     text: Option<u64>,
     escaped: bool,
-    /// Hex digits of a `\u` escape still to pass (they decode to the one
-    /// character counted at the `u`).
+    /// Hex digits of a `\u` escape still to pass, and its code unit so far.
     hex: u8,
+    unit: u32,
 }
 
 impl Sizes {
     /// Count `bytes`; the bound they break, if any.
     fn count(&mut self, bytes: &[u8]) -> Option<String> {
-        self.row += bytes.len() as u64;
-        if self.row > MAX_ROW {
-            return Some(format!("a row over the {} limit", human_size(MAX_ROW)));
-        }
         for &b in bytes {
-            match self.text.as_mut() {
-                None => match b {
-                    b'"' => self.text = Some(0),
-                    b',' | b':' | b'[' | b'{' => self.values += 1,
-                    _ => {}
-                },
-                Some(_) if self.hex > 0 => self.hex -= 1,
-                Some(length) if self.escaped => {
-                    self.escaped = false;
-                    *length += 1;
-                    if b == b'u' {
-                        self.hex = 4;
+            let decoded = match self.text {
+                None => {
+                    match b {
+                        b'"' => self.text = Some(0),
+                        b',' | b':' | b'[' | b'{' => self.values += 1,
+                        _ => {}
+                    }
+                    self.row += 1;
+                    continue;
+                }
+                Some(_) if self.hex > 0 => {
+                    self.unit = self.unit << 4 | (b as char).to_digit(16).unwrap_or(0);
+                    self.hex -= 1;
+                    match self.hex {
+                        0 => utf8_length(self.unit),
+                        _ => 0,
                     }
                 }
-                Some(_) if b == b'\\' => self.escaped = true,
-                Some(_) if b == b'"' => self.text = None,
-                Some(length) => *length += 1,
+                Some(_) if self.escaped => {
+                    self.escaped = false;
+                    if b == b'u' {
+                        self.hex = 4;
+                        self.unit = 0;
+                        0
+                    } else {
+                        1
+                    }
+                }
+                Some(_) if b == b'\\' => {
+                    self.escaped = true;
+                    0
+                }
+                Some(_) if b == b'"' => {
+                    self.text = None;
+                    self.row += 1;
+                    continue;
+                }
+                Some(_) => 1,
+            };
+            self.row += decoded;
+            if let Some(length) = self.text.as_mut() {
+                *length += decoded;
+                if *length > MAX_TEXT as u64 {
+                    return Some(format!("a text over the {} limit", human_size(MAX_TEXT as u64)));
+                }
             }
-            if self.text.is_some_and(|length| length > MAX_TEXT as u64) {
-                return Some(format!("a text over the {} limit", human_size(MAX_TEXT as u64)));
+            if self.row > MAX_ROW {
+                return Some(format!("a row over the {} limit", human_size(MAX_ROW)));
             }
         }
         (self.values > MAX_ROW_VALUES).then(|| format!("a row of more than {MAX_ROW_VALUES} values"))
+    }
+}
+
+/// The UTF-8 bytes a `\u` escape's code unit decodes to; each half of a
+/// surrogate pair counts half of the pair's four.
+fn utf8_length(unit: u32) -> u64 {
+    match unit {
+        0..=0x7f => 1,
+        0x80..=0x7ff | 0xd800..=0xdfff => 2,
+        _ => 3,
     }
 }
 

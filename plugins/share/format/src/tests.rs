@@ -622,6 +622,23 @@ fn a_text_over_the_limit_is_refused_by_its_place_while_it_streams() {
 }
 
 #[test]
+fn texts_of_control_characters_at_the_limits_read_back_in_both_formats() {
+    // Each such character is six bytes in the file (`\u0001`): a row is
+    // held to what it decodes to, so anton reads back what it wrote.
+    let controls = |n: usize| "\u{1}\u{1f}\u{7f}".repeat(n / 3);
+    let mut bundle = sample();
+    bundle.conversation[1].content = controls(MAX_TEXT - 2);
+    bundle.cells[0].code = controls(MAX_TEXT / 2);
+    bundle.cells[0].stdout = controls(MAX_TEXT / 2);
+    for (format, bytes) in [(Format::V1, write_v1(&bundle)), (Format::V01, write_v01(&bundle))] {
+        let (back, read_as) = read(&bytes).unwrap_or_else(|e| panic!("{format:?}: {}", e.0));
+        assert_eq!(read_as, format);
+        assert_eq!(back.conversation[1].content, bundle.conversation[1].content);
+        assert_eq!(back.cells, bundle.cells);
+    }
+}
+
+#[test]
 fn an_object_of_endless_keys_is_refused_at_its_limit() {
     let mut file = String::from(r#"{"version":"0.1""#);
     for i in 0..2_000 {
