@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use anton::store::{NewSession, Store};
+use anton::store::{MAX_META, MAX_TEXT, NewSession, Store};
 use anton_share_format::{Format, read};
 use common::llm_server::{self, LlmServer, Reply};
 use common::{Env, exported_file};
@@ -1185,4 +1185,85 @@ fn an_imports_title_summary_and_task_are_kept_to_what_a_listing_shows() {
     other.run(&["share", "import", exported.to_str().unwrap()]).ok();
     let copy = other.store().list_sessions(&Default::default()).unwrap().remove(0).0;
     assert_eq!(other.store().messages(&copy.id, 0).unwrap()[0].content.len(), 7 << 20);
+}
+
+#[test]
+fn what_redaction_lengthens_on_export_is_cut_so_the_file_imports_back() {
+    // Rows stored before the user's own pattern existed: on export each
+    // six-byte match becomes a 24-byte placeholder.
+    let env = Env::new();
+    let store = env.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    let near = |limit: usize| "x".repeat(limit - 2000) + &"ACME-1 ".repeat(200);
+    store.append_message(&s.id, 1, "user", "print it", "{}", None).unwrap();
+    let meta = json!({"tool": "run", "id": "call_1", "note": near(MAX_META - 100)}).to_string();
+    store
+        .append_message(&s.id, 1, "assistant", &near(MAX_TEXT), &meta, None)
+        .unwrap();
+    let cell = anton::store::Cell {
+        code: near(MAX_TEXT),
+        stdout: near(MAX_TEXT),
+        stderr: "ACME-1 ".repeat(10),
+        ..Default::default()
+    };
+    store.add_cell(&s.id, &cell).unwrap();
+    // More than a file carries of memories: the first fits, the second not.
+    for text in ["orders are keyed by ACME-1".to_string(), near(MAX_TEXT)] {
+        let lesson = anton::store::SessionMemory {
+            born: true,
+            kind: "lesson".into(),
+            scope: "project".into(),
+            text,
+            topic: String::new(),
+        };
+        store.record_memory(&s.id, &lesson).unwrap();
+    }
+    drop(store);
+    let config = env.home.path().join("config/anton/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[redact]\npatterns = [\"ACME-[0-9]\"]\n").unwrap();
+    for format in ["v1", "v0.1"] {
+        let export = env.run(&["share", "export", "--format", format]);
+        assert!(
+            export.ok().stdout.contains(
+                "Memory:   1 session-born, 0 project memories (1 left out: a file carries 10000 memories of 2.0 MiB together)"
+            ),
+            "{format}: {export:#?}"
+        );
+        let file = exported_file(&export.stdout);
+        let other = Env::new();
+        let run = other.run(&["share", "import", file.to_str().unwrap()]);
+        assert!(run.ok().stdout.contains("Imported: "), "{format}: {run:#?}");
+        let store = other.store();
+        let copy = store.list_sessions(&Default::default()).unwrap().remove(0).0.id;
+        let lessons: Vec<String> = store
+            .session_memories(&copy)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(lessons, ["orders are keyed by [REDACTED_CUSTOM_SECRET]"], "{format}");
+        let reply = store.messages(&copy, 0).unwrap().remove(1);
+        assert!(reply.content.len() <= MAX_TEXT, "{format}");
+        assert!(reply.content.contains("[REDACTED_CUSTOM_SECRET]"), "{format}");
+        assert!(!reply.content.contains("ACME-1"), "{format}");
+        assert!(
+            reply.content.ends_with("anton keeps 8388608 bytes of one text]"),
+            "{format}"
+        );
+        let meta: serde_json::Value = serde_json::from_str(&reply.meta).unwrap();
+        assert_eq!(
+            (&meta["tool"], &meta["id"]),
+            (&json!("run"), &json!("call_1")),
+            "{format}"
+        );
+        assert!(
+            meta["cut"].as_str().unwrap().contains("anton keeps 1048576 bytes"),
+            "{format}"
+        );
+        let cell = store.cells(&copy).unwrap().remove(0);
+        assert!(cell.texts().all(|t| !t.contains("ACME-1")), "{format}");
+        assert_eq!(cell.stderr, "[REDACTED_CUSTOM_SECRET] ".repeat(10), "{format}");
+        assert!(cell.code.len() <= MAX_TEXT && cell.stdout.len() <= MAX_TEXT, "{format}");
+    }
 }

@@ -98,7 +98,12 @@ impl Host for PluginState {
         let mut report = crate::scrub::Report::new();
         let secrets = self.services.secrets();
         let scrubber = &secrets.scrubber;
-        let texts = texts.iter().map(|t| scrubber.scrub_counting(t, &mut report)).collect();
+        // A placeholder may be longer than its secret: what comes back is
+        // still no longer than one text anton keeps.
+        let texts = texts
+            .iter()
+            .map(|t| crate::store::fit_text(scrubber.scrub_counting(t, &mut report)))
+            .collect();
         let counts = report
             .into_iter()
             .map(|(kind, count)| RedactionCount {

@@ -25,9 +25,9 @@ impl Default for BuildLimits {
         BuildLimits {
             messages: 10_000_000,
             cells: 1_000_000,
-            memories: 10_000,
+            memories: anton_share_format::MAX_MEMORIES as u64,
             text_bytes: 4 << 30,
-            memory_bytes: 2 << 20,
+            memory_bytes: anton_share_format::MAX_MEMORY_BYTES as u64,
         }
     }
 }

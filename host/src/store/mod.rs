@@ -19,7 +19,7 @@ pub use lease::hostname;
 pub use pages::{PagedRow, ReadAhead};
 use rows::{SESSION_COLUMNS, cell_from_row, message_from_row, session_from_row, share_from_row};
 pub use types::*;
-pub use writer::{MAX_CELL_TEXT, MAX_TEXT, Writer};
+pub use writer::{MAX_CELL_TEXT, MAX_META, MAX_TEXT, Writer, fit_text};
 
 use std::fmt;
 

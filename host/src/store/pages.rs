@@ -13,6 +13,8 @@ pub trait PagedRow: Send + Sized + 'static {
     /// Where paging goes on from.
     fn id(&self) -> i64;
     fn page(store: &Store, session_id: &str, after: i64, max_bytes: usize) -> Result<Vec<Self>>;
+    /// Redacts the row, then holds it to what the store keeps: a
+    /// placeholder may be longer than the secret it replaces.
     fn redact(&mut self, scrubber: &Scrubber, report: &mut Report);
 }
 
@@ -26,7 +28,8 @@ impl PagedRow for Message {
     }
 
     fn redact(&mut self, scrubber: &Scrubber, report: &mut Report) {
-        (self.content, self.meta) = scrubber.scrub_message(&self.role, &self.content, &self.meta, report);
+        let (content, meta) = scrubber.scrub_message(&self.role, &self.content, &self.meta, report);
+        (self.content, self.meta) = writer::fit_message(content, meta);
     }
 }
 
@@ -44,6 +47,7 @@ impl PagedRow for (i64, Cell) {
         for text in self.1.texts_mut() {
             *text = scrubber.scrub_counting(text, report);
         }
+        writer::fit_cell(&mut self.1);
     }
 }
 

@@ -457,7 +457,38 @@ fn a_cell_is_kept_to_what_one_row_of_an_export_holds() {
         "no more is cut than needed: {total} bytes kept"
     );
     assert_eq!(stored.code, cell.code, "the short texts stay whole");
-    assert!(stored.stdout.ends_with("anton keeps 16777216 bytes of one cell]"));
+    let long = [&stored.stdout, &stored.stderr, stored.error.as_ref().unwrap()];
+    for text in long {
+        assert!(text.ends_with("anton keeps 16777216 bytes of one cell]"));
+        assert!(
+            text.len().abs_diff(stored.stdout.len()) < 4,
+            "the long texts are cut evenly"
+        );
+    }
+}
+
+#[test]
+fn a_meta_over_its_limit_keeps_the_fields_that_fit_and_says_what_was_cut() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    let huge = "z".repeat(MAX_META);
+    let object = serde_json::json!({"tool": "run", "id": "call_1", "output": huge}).to_string();
+    let not_an_object = serde_json::json!([huge]).to_string();
+    for meta in [&object, &not_an_object] {
+        store
+            .append_message(&s.id, 2, "tool_result", "done", meta, None)
+            .unwrap();
+    }
+    let metas: Vec<serde_json::Value> = store
+        .messages(&s.id, 0)
+        .unwrap()
+        .iter()
+        .filter(|m| m.role == "tool_result")
+        .map(|m| serde_json::from_str(&m.meta).unwrap())
+        .collect();
+    let cut = format!("the meta was {} bytes; anton keeps 1048576 bytes of one", object.len());
+    assert_eq!(metas[0], serde_json::json!({"tool": "run", "id": "call_1", "cut": cut}));
+    assert_eq!(metas[1].as_object().unwrap().keys().collect::<Vec<_>>(), ["cut"]);
 }
 
 #[test]

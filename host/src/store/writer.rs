@@ -5,6 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::build::CleanMessages;
 use super::lease::{holder, writer_is_alive};
 use super::rows::{SESSION_COLUMNS, session_from_row};
+use serde_json::Value;
+
 use super::*;
 
 /// Writes inside one transaction (see [`Store::bulk`]).
@@ -18,7 +20,7 @@ impl Writer<'_> {
     /// Every text goes to disk through here: no secret is kept at rest, and
     /// none longer than a `.anton` file carries.
     pub(super) fn clean(&self, text: &str) -> String {
-        fit_stored(self.scrubber.scrub(text))
+        fit_text(self.scrubber.scrub(text))
     }
 
     /// A title as a listing or a picker shows it: cleaned, and one line's worth.
@@ -263,38 +265,87 @@ pub const MAX_CELL_TEXT: usize = 2 * MAX_TEXT;
 pub(super) const MAX_TITLE_CHARS: usize = 300;
 pub(super) const MAX_SUMMARY_CHARS: usize = 16_000;
 
-/// A message's content and meta as every stored one is: scrubbed, and the
-/// content held to what one text may be.
+/// The most a message's meta holds: anton's own are a few short fields
+/// (tool, id, model), and with its content it must fit one row of a
+/// `.anton` file.
+pub const MAX_META: usize = 1024 * 1024;
+
+/// A message's content and meta as every stored one is: scrubbed, and held
+/// to what one row of a `.anton` file carries.
 pub(super) fn clean_message(scrubber: &Scrubber, role: &str, content: &str, meta: &str) -> (String, String) {
     let (content, meta) = scrubber.scrub_message(role, content, meta, &mut crate::scrub::Report::new());
-    (fit_stored(content), meta)
+    fit_message(content, meta)
 }
 
-/// A cell whose texts together pass [`MAX_CELL_TEXT`] loses the end of its
-/// longest ones, each with a note saying so.
-fn fit_cell(cell: &mut Cell) {
+/// `content` and `meta` held to [`MAX_TEXT`] and [`MAX_META`]: on the way
+/// in, and again after an export's redaction, whose placeholders may be
+/// longer than what they replace.
+pub(super) fn fit_message(content: String, meta: String) -> (String, String) {
+    (fit_text(content), fit_meta(meta))
+}
+
+/// A meta over [`MAX_META`] keeps the members that fit, in order, and says
+/// what was cut.
+fn fit_meta(meta: String) -> String {
+    if meta.len() <= MAX_META {
+        return meta;
+    }
+    let note = Value::from(format!(
+        "the meta was {} bytes; anton keeps {MAX_META} bytes of one",
+        meta.len()
+    ));
+    let mut kept = serde_json::Map::new();
+    if let Ok(Value::Object(members)) = serde_json::from_str(&meta) {
+        let mut room = MAX_META - note.to_string().len() - r#"{"cut":}"#.len();
+        for (key, value) in members {
+            let size = Value::from(key.as_str()).to_string().len() + value.to_string().len() + 2;
+            if size <= room {
+                room -= size;
+                kept.insert(key, value);
+            }
+        }
+    }
+    kept.insert("cut".into(), note);
+    Value::Object(kept).to_string()
+}
+
+/// A cell whose texts are longer than one text may be, or together pass
+/// [`MAX_CELL_TEXT`], is cut: every text over an even share loses its end,
+/// each with a note saying so.
+pub(super) fn fit_cell(cell: &mut Cell) {
+    for text in cell.texts_mut() {
+        *text = fit_text(std::mem::take(text));
+    }
     let total: usize = cell.texts().map(String::len).sum();
     if total <= MAX_CELL_TEXT {
         return;
     }
     let note = format!("\n[… cut: the cell's texts were {total} bytes; anton keeps {MAX_CELL_TEXT} bytes of one cell]");
-    let mut excess = total - MAX_CELL_TEXT;
-    let mut texts: Vec<&mut String> = cell.texts_mut().collect();
-    texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
-    for text in texts {
-        if excess == 0 || text.len() <= note.len() {
-            continue;
-        }
-        let keep = text.floor_char_boundary(text.len().saturating_sub(excess).max(note.len()) - note.len());
-        excess = excess.saturating_sub(text.len() - keep - note.len());
-        text.truncate(keep);
+    let share = even_share(cell.texts().map(String::len).collect(), MAX_CELL_TEXT);
+    for text in cell.texts_mut().filter(|text| text.len() > share) {
+        text.truncate(text.floor_char_boundary(share.saturating_sub(note.len())));
         text.push_str(&note);
     }
 }
 
+/// The largest share such that `lengths`, each held to it, add up to no
+/// more than `budget`.
+fn even_share(mut lengths: Vec<usize>, budget: usize) -> usize {
+    lengths.sort_unstable_by(|a, b| b.cmp(a));
+    let mut rest: usize = lengths.iter().sum();
+    for (cut, &length) in lengths.iter().enumerate() {
+        rest -= length;
+        let share = budget.saturating_sub(rest) / (cut + 1);
+        if lengths.get(cut + 1).is_none_or(|&next| share >= next) {
+            return share;
+        }
+    }
+    0
+}
+
 /// `text`, cut to [`MAX_TEXT`] with a note saying so when it is longer (a
 /// paste or a log line no model could take in whole anyway).
-fn fit_stored(text: String) -> String {
+pub fn fit_text(text: String) -> String {
     if text.len() <= MAX_TEXT {
         return text;
     }

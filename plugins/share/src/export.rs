@@ -155,7 +155,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         forked_from: Some(forked_from).filter(|parent| !parent.is_empty()),
         ..Head::default()
     };
-    let (born, used) = memories(&session.id, &mut redaction)?;
+    let (born, used, left_out) = memories(&session.id, &mut redaction)?;
     // A slug can join what redacting the title saw apart: redact it too.
     let slug = slug(&storage::redact(&[slug(&head.title)]).texts.concat());
     let name = format!("{slug}_{}.{}", time::file_stamp(now), output.extension());
@@ -231,7 +231,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         format!("  File:     {}", file.path),
         format!("  Title:    {}", one_line(&head.title)),
         chat::labelled("  Summary:  ", or_none(&head.summary)),
-        format!("  Memory:   {}", counts.memories()),
+        format!("  Memory:   {}{}", counts.memories(), memories_left_out(left_out)),
         format!(
             "  Code:     {}{}",
             counts.cells(),
@@ -273,8 +273,21 @@ fn note_cell(redaction: &mut Redaction, n: usize, cell: &format::Cell) {
     }
 }
 
-/// The memories the session wrote and those it was given, redacted.
-fn memories(session_id: &str, redaction: &mut Redaction) -> Result<(Vec<Memory>, Vec<Memory>), String> {
+/// " (3 left out: a file carries 10000 memories of 2.0 MiB together)" when any were.
+fn memories_left_out(left_out: usize) -> String {
+    match left_out {
+        0 => String::new(),
+        n => format!(
+            " ({n} left out: a file carries {} memories of {} together)",
+            format::MAX_MEMORIES,
+            format::human_size(format::MAX_MEMORY_BYTES as u64)
+        ),
+    }
+}
+
+/// The memories the session wrote and those it was given, redacted, as
+/// many as a file carries (those born here first), and how many were left out.
+fn memories(session_id: &str, redaction: &mut Redaction) -> Result<(Vec<Memory>, Vec<Memory>, usize), String> {
     let records = storage::session_memories(session_id)?;
     let texts = records.iter().flat_map(|m| [m.text.clone(), m.topic.clone()]).collect();
     let mut redacted = redaction
@@ -300,7 +313,20 @@ fn memories(session_id: &str, redaction: &mut Redaction) -> Result<(Vec<Memory>,
             false => used.push(memory),
         }
     }
-    Ok((born, used))
+    let (mut room, mut kept) = (format::MAX_MEMORY_BYTES, 0);
+    let mut fits = |m: &Memory| {
+        let bytes = m.content.len() + m.topic.len();
+        let fit = kept < format::MAX_MEMORIES && bytes <= room;
+        if fit {
+            room -= bytes;
+            kept += 1;
+        }
+        fit
+    };
+    born.retain(&mut fits);
+    used.retain(&mut fits);
+    let left_out = records.len() - born.len() - used.len();
+    Ok((born, used, left_out))
 }
 
 /// The stored title (the user's, the model's or the imported one), and a

@@ -602,57 +602,55 @@ impl Sizes {
     /// Count `bytes`; the bound they break, if any.
     fn count(&mut self, bytes: &[u8]) -> Option<String> {
         for &b in bytes {
-            let decoded = match self.text {
-                None => {
-                    match b {
-                        b'"' => self.text = Some(0),
-                        b',' | b':' | b'[' | b'{' => self.values += 1,
-                        _ => {}
-                    }
-                    self.row += 1;
-                    continue;
-                }
-                Some(_) if self.hex > 0 => {
-                    self.unit = self.unit << 4 | (b as char).to_digit(16).unwrap_or(0);
-                    self.hex -= 1;
-                    match self.hex {
-                        0 => utf8_length(self.unit),
-                        _ => 0,
-                    }
-                }
-                Some(_) if self.escaped => {
-                    self.escaped = false;
-                    if b == b'u' {
-                        self.hex = 4;
-                        self.unit = 0;
-                        0
-                    } else {
-                        1
-                    }
-                }
-                Some(_) if b == b'\\' => {
-                    self.escaped = true;
-                    0
-                }
-                Some(_) if b == b'"' => {
-                    self.text = None;
-                    self.row += 1;
-                    continue;
-                }
-                Some(_) => 1,
-            };
-            self.row += decoded;
-            if let Some(length) = self.text.as_mut() {
-                *length += decoded;
-                if *length > MAX_TEXT as u64 {
-                    return Some(format!("a text over the {} limit", human_size(MAX_TEXT as u64)));
-                }
+            self.row += self.decoded(b);
+            if self.text.is_some_and(|length| length > MAX_TEXT as u64) {
+                return Some(format!("a text over the {} limit", human_size(MAX_TEXT as u64)));
             }
             if self.row > MAX_ROW {
                 return Some(format!("a row over the {} limit", human_size(MAX_ROW)));
             }
         }
         (self.values > MAX_ROW_VALUES).then(|| format!("a row of more than {MAX_ROW_VALUES} values"))
+    }
+
+    /// What `b` adds to the row: inside a string, the bytes it decodes to
+    /// (also added to the string's length); outside, itself.
+    fn decoded(&mut self, b: u8) -> u64 {
+        let Some(length) = self.text else {
+            match b {
+                b'"' => self.text = Some(0),
+                b',' | b':' | b'[' | b'{' => self.values += 1,
+                _ => {}
+            }
+            return 1;
+        };
+        let decoded = if self.hex > 0 {
+            self.unit = self.unit << 4 | (b as char).to_digit(16).unwrap_or(0);
+            self.hex -= 1;
+            match self.hex {
+                0 => utf8_length(self.unit),
+                _ => 0,
+            }
+        } else if self.escaped {
+            self.escaped = false;
+            if b == b'u' {
+                self.hex = 4;
+                self.unit = 0;
+                0
+            } else {
+                1
+            }
+        } else if b == b'\\' {
+            self.escaped = true;
+            0
+        } else if b == b'"' {
+            self.text = None;
+            return 1;
+        } else {
+            1
+        };
+        self.text = Some(length + decoded);
+        decoded
     }
 }
 

@@ -41,6 +41,11 @@ pub const MAX_UNPACKED: u64 = 4 << 30;
 /// the longest anton stores, so that what it stores it can export and
 /// read back.
 pub const MAX_TEXT: usize = 8 * 1024 * 1024;
+/// The most memories one file carries, and the bytes of their texts and
+/// topics together: lessons and rules are short, and a file's memories are
+/// read all at once. An export keeps to these, so anton imports its own.
+pub const MAX_MEMORIES: usize = 10_000;
+pub const MAX_MEMORY_BYTES: usize = 2 << 20;
 /// The highest turn number accepted; anton counts turns up from there, so a
 /// number near `u32::MAX` would overflow later.
 pub const MAX_TURN: u32 = 1_000_000;

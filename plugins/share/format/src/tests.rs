@@ -622,6 +622,27 @@ fn a_text_over_the_limit_is_refused_by_its_place_while_it_streams() {
 }
 
 #[test]
+fn a_row_long_outside_its_texts_is_refused_at_the_row_limit() {
+    // Whitespace and numbers are not texts, but they are the row's bytes.
+    let row = |padding: &str| {
+        format!(
+            r#"{{"version":"0.1","session":{{"conversation_history":[{{"ts":"t","turn":1,"role":"user","content":"hi"{padding}}}]}}}}"#
+        )
+    };
+    let spaces = " ".repeat(20 << 20);
+    let number = format!(r#","n":{}"#, "9".repeat(20 << 20));
+    for padding in [spaces, number] {
+        let bytes = row(&padding).into_bytes();
+        let source = std::io::BufReader::with_capacity(64 * 1024, Cursor::new(&bytes));
+        let refused = read_from(source, &mut Bundle::default(), local_sha256).unwrap_err().0;
+        assert_eq!(
+            refused,
+            "session.conversation_history[0]: a row over the 17.0 MiB limit"
+        );
+    }
+}
+
+#[test]
 fn texts_of_control_characters_at_the_limits_read_back_in_both_formats() {
     // Each such character is six bytes in the file (`\u0001`): a row is
     // held to what it decodes to, so anton reads back what it wrote.
