@@ -1258,7 +1258,7 @@ fn what_redaction_lengthens_on_export_is_cut_so_the_file_imports_back() {
             "{format}"
         );
         assert!(
-            meta["cut"].as_str().unwrap().contains("anton keeps 1048576 bytes"),
+            meta["cut"].as_str().unwrap().contains("anton keeps 1047552 bytes"),
             "{format}"
         );
         let cell = store.cells(&copy).unwrap().remove(0);
@@ -1266,4 +1266,71 @@ fn what_redaction_lengthens_on_export_is_cut_so_the_file_imports_back() {
         assert_eq!(cell.stderr, "[REDACTED_CUSTOM_SECRET] ".repeat(10), "{format}");
         assert!(cell.code.len() <= MAX_TEXT && cell.stdout.len() <= MAX_TEXT, "{format}");
     }
+}
+
+#[test]
+fn metas_of_many_values_or_deep_nesting_import_and_export_back_in_both_formats() {
+    let env = Env::new();
+    let nested = (0..100).fold(json!(vec![0; 950]), |inner, _| json!([inner]));
+    let mut conversation = vec![said(1, "user", "run it".into())];
+    for extra in [json!({"list": vec![0; 150_000]}), json!({"x": nested})] {
+        let mut call = said(1, "tool_call", r#"{"code": "1"}"#.into());
+        call["meta"] = json!({"tool": "run", "id": "c1"});
+        call["meta"]
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        conversation.push(call);
+    }
+    let file = reference_file(env.ws(), conversation, vec![]);
+    env.run(&["share", "import", file.to_str().unwrap()]).ok();
+    for format in ["v1", "v0.1"] {
+        let exported = exported_file(&env.run(&["share", "export", "--format", format]).ok().stdout);
+        let other = Env::new();
+        let run = other.run(&["share", "import", exported.to_str().unwrap()]);
+        assert!(run.ok().stdout.contains("Imported: "), "{format}: {run:#?}");
+        let store = other.store();
+        let copy = store.list_sessions(&Default::default()).unwrap().remove(0).0.id;
+        for call in store
+            .messages(&copy, 0)
+            .unwrap()
+            .iter()
+            .filter(|m| m.role == "tool_call")
+        {
+            let meta: serde_json::Value = serde_json::from_str(&call.meta).unwrap();
+            assert_eq!((&meta["tool"], &meta["id"]), (&json!("run"), &json!("c1")), "{format}");
+        }
+    }
+}
+
+#[test]
+fn a_session_with_more_memories_than_a_file_carries_exports_and_says_so() {
+    let env = Env::new();
+    let store = env.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    store
+        .append_message(&s.id, 1, "user", "learn a lot", "{}", None)
+        .unwrap();
+    for n in 0..3 {
+        let lesson = anton::store::SessionMemory {
+            born: true,
+            kind: "lesson".into(),
+            scope: "project".into(),
+            text: format!("{n}{}", "m".repeat(MAX_TEXT - 1)),
+            topic: String::new(),
+        };
+        store.record_memory(&s.id, &lesson).unwrap();
+    }
+    drop(store);
+    let run = env.run(&["share", "export"]);
+    assert!(
+        run.ok()
+            .stdout
+            .contains("Memory:   0 session-born, 0 project memories (3 left out"),
+        "{run:#?}"
+    );
+    let other = Env::new();
+    other
+        .run(&["share", "import", exported_file(&run.stdout).to_str().unwrap()])
+        .ok();
 }

@@ -19,7 +19,7 @@ pub use lease::hostname;
 pub use pages::{PagedRow, ReadAhead};
 use rows::{SESSION_COLUMNS, cell_from_row, message_from_row, session_from_row, share_from_row};
 pub use types::*;
-pub use writer::{MAX_CELL_TEXT, MAX_META, MAX_TEXT, Writer, fit_text};
+pub use writer::{MAX_CELL_TEXT, MAX_META, MAX_META_VALUES, MAX_TEXT, Writer, fit_text};
 
 use std::fmt;
 
@@ -653,9 +653,13 @@ impl Store {
         self.transaction(|w| w.add_cell(session_id, cell))
     }
 
+    /// A session's memory snapshot: as many as one `.anton` file carries
+    /// (10,000, with 2 MiB of text), those born in it first, each kind in
+    /// the order it came. `details` counts them all.
     pub fn session_memories(&self, session_id: &str) -> Result<Vec<SessionMemory>> {
-        self.all(
-            "SELECT relation, kind, scope, text, topic FROM session_memories WHERE session_id = ?1 ORDER BY at, rowid",
+        let all = self.all(
+            "SELECT relation, kind, scope, text, topic FROM session_memories WHERE session_id = ?1
+             ORDER BY relation = 'used', at, rowid",
             [session_id],
             |r| {
                 Ok(SessionMemory {
@@ -666,7 +670,17 @@ impl Store {
                     topic: r.get(4)?,
                 })
             },
-        )
+        )?;
+        let mut room = anton_share_format::MAX_MEMORY_BYTES;
+        let mut kept: Vec<SessionMemory> = Vec::new();
+        for memory in all {
+            let bytes = memory.text.len() + memory.topic.len();
+            if kept.len() < anton_share_format::MAX_MEMORIES && bytes <= room {
+                room -= bytes;
+                kept.push(memory);
+            }
+        }
+        Ok(kept)
     }
 
     pub fn cells(&self, session_id: &str) -> Result<Vec<Cell>> {

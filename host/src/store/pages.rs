@@ -29,7 +29,7 @@ impl PagedRow for Message {
 
     fn redact(&mut self, scrubber: &Scrubber, report: &mut Report) {
         let (content, meta) = scrubber.scrub_message(&self.role, &self.content, &self.meta, report);
-        (self.content, self.meta) = writer::fit_message(content, meta);
+        (self.content, self.meta) = writer::fit_message(content, meta, writer::MAX_EXPORTED_META);
     }
 }
 

@@ -486,9 +486,82 @@ fn a_meta_over_its_limit_keeps_the_fields_that_fit_and_says_what_was_cut() {
         .filter(|m| m.role == "tool_result")
         .map(|m| serde_json::from_str(&m.meta).unwrap())
         .collect();
-    let cut = format!("the meta was {} bytes; anton keeps 1048576 bytes of one", object.len());
+    let cut = format!(
+        "the meta was {} bytes with 6 values; anton keeps 1048576 bytes and 10000 values of one",
+        object.len()
+    );
     assert_eq!(metas[0], serde_json::json!({"tool": "run", "id": "call_1", "cut": cut}));
     assert_eq!(metas[1].as_object().unwrap().keys().collect::<Vec<_>>(), ["cut"]);
+}
+
+#[test]
+fn a_meta_of_many_values_keeps_its_small_fields_and_a_row_of_a_file_fits_it() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    // Small in bytes, but more values than a row of a `.anton` file holds.
+    let zeros = vec![0; 150_000];
+    let many = serde_json::json!({"a": zeros, "tool": "run", "id": "call_1"}).to_string();
+    // Sorted first by name, and too big for what is left after it.
+    let big_first =
+        serde_json::json!({"a": "z".repeat(MAX_META - 100), "b": "y".repeat(100), "id": "call_1", "tool": "run"})
+            .to_string();
+    for meta in [&many, &big_first] {
+        store
+            .append_message(&s.id, 2, "tool_result", "done", meta, None)
+            .unwrap();
+    }
+    let metas: Vec<serde_json::Map<String, serde_json::Value>> = store
+        .messages(&s.id, 0)
+        .unwrap()
+        .iter()
+        .filter(|m| m.role == "tool_result")
+        .map(|m| serde_json::from_str(&m.meta).unwrap())
+        .collect();
+    assert_eq!(metas[0].keys().collect::<Vec<_>>(), ["cut", "id", "tool"]);
+    assert!(
+        metas[0]["cut"]
+            .as_str()
+            .unwrap()
+            .contains("values; anton keeps 1048576 bytes and 10000 values")
+    );
+    assert_eq!(
+        metas[1].keys().collect::<Vec<_>>(),
+        ["b", "cut", "id", "tool"],
+        "the smallest fields first"
+    );
+}
+
+#[test]
+fn a_snapshot_holds_what_a_file_carries_born_memories_first() {
+    let (_dir, store) = open();
+    let s = session_with(&store, 1, "x");
+    let memory = |born, text: String| SessionMemory {
+        born,
+        kind: "lesson".into(),
+        scope: "project".into(),
+        text,
+        topic: String::new(),
+    };
+    store.record_memory(&s.id, &memory(false, "used first".into())).unwrap();
+    for n in 0..3 {
+        store
+            .record_memory(&s.id, &memory(true, format!("{n}{}", "m".repeat(MAX_TEXT - 1))))
+            .unwrap();
+    }
+    store.record_memory(&s.id, &memory(true, "born last".into())).unwrap();
+    let kept: Vec<String> = store
+        .session_memories(&s.id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text.chars().take(10).collect())
+        .collect();
+    assert_eq!(kept, ["born last", "used first"]);
+    let details = store.details(&s.id).unwrap();
+    assert_eq!(
+        (details.memories_born, details.memories_used),
+        (4, 1),
+        "details count them all"
+    );
 }
 
 #[test]

@@ -267,46 +267,81 @@ pub(super) const MAX_SUMMARY_CHARS: usize = 16_000;
 
 /// The most a message's meta holds: anton's own are a few short fields
 /// (tool, id, model), and with its content it must fit one row of a
-/// `.anton` file.
+/// `.anton` file, however that file lays it out.
 pub const MAX_META: usize = 1024 * 1024;
+/// The most values (as a `.anton` reader counts them) a meta holds: a row
+/// of a file may have 100,000.
+pub const MAX_META_VALUES: usize = 10_000;
+/// What an export keeps of a meta: room left for what an import adds.
+pub(super) const MAX_EXPORTED_META: usize = MAX_META - 1024;
 
 /// A message's content and meta as every stored one is: scrubbed, and held
 /// to what one row of a `.anton` file carries.
 pub(super) fn clean_message(scrubber: &Scrubber, role: &str, content: &str, meta: &str) -> (String, String) {
     let (content, meta) = scrubber.scrub_message(role, content, meta, &mut crate::scrub::Report::new());
-    fit_message(content, meta)
+    fit_message(content, meta, MAX_META)
 }
 
-/// `content` and `meta` held to [`MAX_TEXT`] and [`MAX_META`]: on the way
-/// in, and again after an export's redaction, whose placeholders may be
-/// longer than what they replace.
-pub(super) fn fit_message(content: String, meta: String) -> (String, String) {
-    (fit_text(content), fit_meta(meta))
+/// `content` held to [`MAX_TEXT`], `meta` to `max_meta` bytes and
+/// [`MAX_META_VALUES`]: on the way in, and again after an export's
+/// redaction, whose placeholders may be longer than what they replace.
+pub(super) fn fit_message(content: String, meta: String, max_meta: usize) -> (String, String) {
+    (fit_text(content), fit_meta(meta, max_meta))
 }
 
-/// A meta over [`MAX_META`] keeps the members that fit, in order, and says
-/// what was cut.
-fn fit_meta(meta: String) -> String {
-    if meta.len() <= MAX_META {
+/// A meta over its bounds keeps the members that fit, the smallest first,
+/// and says what was cut.
+fn fit_meta(meta: String, max_bytes: usize) -> String {
+    let values = json_values(&meta);
+    if meta.len() <= max_bytes && values <= MAX_META_VALUES {
         return meta;
     }
     let note = Value::from(format!(
-        "the meta was {} bytes; anton keeps {MAX_META} bytes of one",
+        "the meta was {} bytes with {values} values; anton keeps {max_bytes} bytes and {MAX_META_VALUES} values of one",
         meta.len()
     ));
+    let mut members: Vec<(String, Value, usize, usize)> = match serde_json::from_str(&meta) {
+        Ok(Value::Object(members)) => members
+            .into_iter()
+            .map(|(key, value)| {
+                let text = format!("{}:{value},", Value::from(key.as_str()));
+                let (bytes, values) = (text.len(), json_values(&text));
+                (key, value, bytes, values)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    members.sort_by_key(|&(_, _, bytes, values)| (bytes, values));
     let mut kept = serde_json::Map::new();
-    if let Ok(Value::Object(members)) = serde_json::from_str(&meta) {
-        let mut room = MAX_META - note.to_string().len() - r#"{"cut":}"#.len();
-        for (key, value) in members {
-            let size = Value::from(key.as_str()).to_string().len() + value.to_string().len() + 2;
-            if size <= room {
-                room -= size;
-                kept.insert(key, value);
-            }
+    let mut room_bytes = max_bytes - note.to_string().len() - r#"{"cut":}"#.len();
+    let mut room_values = MAX_META_VALUES - 2;
+    for (key, value, bytes, values) in members {
+        if bytes <= room_bytes && values <= room_values {
+            room_bytes -= bytes;
+            room_values -= values;
+            kept.insert(key, value);
         }
     }
     kept.insert("cut".into(), note);
     Value::Object(kept).to_string()
+}
+
+/// The values in a JSON text as a `.anton` reader counts them: one for
+/// each `,` `:` `[` `{` outside strings.
+fn json_values(text: &str) -> usize {
+    let (mut values, mut in_string, mut escaped) = (0, false, false);
+    for b in text.bytes() {
+        match (in_string, b) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') => in_string = false,
+            (true, _) => {}
+            (false, b'"') => in_string = true,
+            (false, b',' | b':' | b'[' | b'{') => values += 1,
+            (false, _) => {}
+        }
+    }
+    values
 }
 
 /// A cell whose texts are longer than one text may be, or together pass

@@ -325,7 +325,10 @@ fn memories(session_id: &str, redaction: &mut Redaction) -> Result<(Vec<Memory>,
     };
     born.retain(&mut fits);
     used.retain(&mut fits);
-    let left_out = records.len() - born.len() - used.len();
+    // The host hands out what a file carries; redaction may have lengthened some.
+    let details = storage::session_details(session_id)?;
+    let recorded = (details.memories_born + details.memories_used) as usize;
+    let left_out = recorded.max(records.len()) - born.len() - used.len();
     Ok((born, used, left_out))
 }
 
