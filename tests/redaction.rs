@@ -194,9 +194,7 @@ fn the_line_history_keeps_no_secret_and_an_old_one_is_cleaned() {
 fn the_users_own_patterns_are_redacted_and_a_bad_one_is_named_once() {
     let env = Env::new();
     let server = LlmServer::start();
-    let config = env.home.path().join("config/anton/config.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(&config, "[redact]\npatterns = [\"ACME-[0-9]{6}\", \"(unclosed\"]\n").unwrap();
+    let config = env.user_config("[redact]\npatterns = [\"ACME-[0-9]{6}\", \"(unclosed\"]\n");
     let id = env.chat_once(&server, "ship order ACME-123456 today", "Shipping ACME-123456.");
     let stored: Vec<String> = env
         .store()

@@ -1219,9 +1219,7 @@ fn what_redaction_lengthens_on_export_is_cut_so_the_file_imports_back() {
         store.record_memory(&s.id, &lesson).unwrap();
     }
     drop(store);
-    let config = env.home.path().join("config/anton/config.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(&config, "[redact]\npatterns = [\"ACME-[0-9]\"]\n").unwrap();
+    env.user_config("[redact]\npatterns = [\"ACME-[0-9]\"]\n");
     for format in ["v1", "v0.1"] {
         let export = env.run(&["share", "export", "--format", format]);
         assert!(

@@ -148,7 +148,7 @@ fn trusting_a_workspace_lets_its_settings_apply_until_a_file_changes() {
         format!(
             "This workspace's settings choose where your model requests and key go:\n  {}/.env\n    \
              ANTON_OPENAI_API_KEY=••••4321\n    ANTON_OPENAI_BASE_URL={}/v1\n\
-             Trusted: these settings apply until a .env file of this workspace changes.\n",
+             Trusted: these settings apply until they change in this workspace's files.\n",
             ws(&env).display(),
             evil.url
         )
@@ -254,7 +254,7 @@ fn nothing_to_trust_says_so_and_the_environment_stays_in_charge() {
     assert_eq!(
         run.ok().stdout,
         format!(
-            "Nothing to trust: no .env file in {} chooses a model provider, server or key.\n",
+            "Nothing to trust: no .env file in {} chooses a model provider, server or key, and its config.toml no share remote.\n",
             ws(&env).display()
         )
     );
@@ -302,7 +302,7 @@ fn the_chat_asks_on_a_terminal_and_a_no_is_asked_again_next_time() {
     evil.then(Reply::Text("Theirs, as you agreed.".into()));
     let screen = chat_answering(&env, "y", "Theirs, as you agreed.");
     assert!(
-        screen.contains("Trusted: these settings apply until a .env file of this workspace changes."),
+        screen.contains("Trusted: these settings apply until they change in this workspace's files."),
         "{screen}"
     );
     assert!(!screen.contains("warning: ignored"), "{screen}");

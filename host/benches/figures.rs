@@ -1,5 +1,5 @@
 //! The figures the issues ask for, measured on this machine:
-//! `cargo bench --bench figures [sessions|chat|plugins|store|share|redact|reference]`.
+//! `cargo bench --bench figures [sessions|chat|plugins|store|share|redact|reference|remote]`.
 //! Each line: what, median, spread.
 //!
 //! Process timings run the release `anton` binary against an isolated home.
@@ -48,6 +48,9 @@ fn main() {
     }
     if want("redact") {
         redaction_figures();
+    }
+    if want("remote") {
+        remote_figures(scratch.path());
     }
 }
 
@@ -400,8 +403,12 @@ fn measured(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Dura
         .into_iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>();
-    // The one setting of this process a run takes on.
-    request.push(std::env::var("ANTON_LOG").unwrap_or_default());
+    // The settings of this process a run takes on: the log level, and the
+    // cloud credential chain for the remote figures.
+    let passed: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k == "ANTON_LOG" || k.starts_with("AWS_"))
+        .collect();
+    request.push(serde_json::to_string(&passed).unwrap());
     request.extend(args.iter().map(|a| a.to_string()));
     writeln!(spawner.0, "{}", serde_json::to_string(&request).unwrap()).unwrap();
     let mut answer = String::new();
@@ -436,7 +443,7 @@ fn start_spawner() {
     assert!(SPAWNER.set(std::sync::Mutex::new(pipes)).is_ok());
 }
 
-/// Each request line: workspace, home, cache, `ANTON_LOG`, then the
+/// Each request line: workspace, home, cache, the settings passed on, then the
 /// arguments; each answer: nanoseconds and peak bytes, or `failed`.
 #[expect(clippy::zombie_processes, reason = "wait4 reaps the child, for its rusage")]
 fn spawner() {
@@ -448,9 +455,8 @@ fn spawner() {
         std::fs::create_dir_all(cache).unwrap();
         let stderr = std::fs::File::create(cache.join(LAST_STDERR)).unwrap();
         let mut command = Command::new(ANTON);
-        if !request[3].is_empty() {
-            command.env("ANTON_LOG", &request[3]);
-        }
+        let passed: std::collections::BTreeMap<String, String> = serde_json::from_str(&request[3]).unwrap();
+        command.envs(passed);
         let child = command
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
@@ -751,28 +757,22 @@ fn share_figures(scratch: &Path) {
 /// to 0.1, import of its 0.1 file, and import of the format 1 file; each
 /// with the host's peak memory and the share plugin's linear memory, which
 /// `ANTON_LOG=debug` reports (the spawner passes the bench's environment on).
-fn share_at_scale(scratch: &Path) {
-    const MESSAGES: u32 = 100_000;
-    // SAFETY: the bench sets this before any thread of its own reads the environment.
-    unsafe { std::env::set_var("ANTON_LOG", "debug") };
-    let home = scratch.join("home-scale");
-    let cache = scratch.join("scale-cache");
-    let ws = scratch.join("ws-scale");
-    std::fs::create_dir_all(&ws).unwrap();
-    std::fs::create_dir_all(&cache).unwrap();
-    let store = Store::open(&ws.join(".anton"), &ws).unwrap();
+/// A session of `messages` messages of 2,000 bytes of ordinary words each
+/// (about 200 MB at 100,000), in `ws`'s store; its id.
+fn long_session(ws: &Path, messages: u32) -> String {
+    let store = Store::open(&ws.join(".anton"), ws).unwrap();
     let words = [
         "revenue", "region", "churn", "pricing", "the", "customer", "cohort", "and", "of", "march", "query", "table",
         "total", "by", "month", "EMEA", "APAC", "grew", "fell", "because",
     ];
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let id = store
+    store
         .transaction(|w| {
             let s = w.create_session(&NewSession {
                 title: "a very long session".into(),
                 ..Default::default()
             })?;
-            for i in 0..MESSAGES {
+            for i in 0..messages {
                 let mut text = format!("message {i}: ");
                 while text.len() < 2_000 {
                     seed ^= seed << 13;
@@ -787,8 +787,19 @@ fn share_at_scale(scratch: &Path) {
             w.set_summary(&s.id, "a long session")?;
             Ok(s.id)
         })
-        .unwrap();
-    drop(store);
+        .unwrap()
+}
+
+fn share_at_scale(scratch: &Path) {
+    const MESSAGES: u32 = 100_000;
+    // SAFETY: the bench sets this before any thread of its own reads the environment.
+    unsafe { std::env::set_var("ANTON_LOG", "debug") };
+    let home = scratch.join("home-scale");
+    let cache = scratch.join("scale-cache");
+    let ws = scratch.join("ws-scale");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::create_dir_all(&cache).unwrap();
+    let id = long_session(&ws, MESSAGES);
     settle();
     let plugin_peak = |cache: &Path| -> String {
         let said = std::fs::read_to_string(cache.join(LAST_STDERR)).unwrap_or_default();
@@ -932,4 +943,145 @@ fn redaction_figures() {
         })
         .collect();
     report("scrub 100 KB of ordinary text, 20 known values + every rule", samples);
+}
+
+/// Team sharing: push and pull of the 100,000-message session, plain and
+/// encrypted, to a folder remote and to S3 (`s3s-fs` on loopback, when
+/// `target/tools` or PATH has it); `share list --remote` over 10,000 shares.
+fn remote_figures(scratch: &Path) {
+    let (home, cache) = (scratch.join("home-remote"), scratch.join("remote-cache"));
+    let ws = scratch.join("ws-remote");
+    std::fs::create_dir_all(&ws).unwrap();
+    let id = long_session(&ws, 100_000);
+    let config = home.join("config/anton/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "").unwrap();
+    let said = |args: &[&str]| -> Vec<u8> {
+        let run = Command::new(ANTON)
+            .args(args)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .unwrap();
+        run.stdout
+    };
+    let key = String::from_utf8(said(&["share", "key"]))
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let team = scratch.join("team");
+    std::fs::create_dir_all(&team).unwrap();
+    let s3_root = scratch.join("s3");
+    std::fs::create_dir_all(s3_root.join("team")).unwrap();
+    let server = s3s_fs_binary().map(|binary| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                "AK",
+                "--secret-key",
+                "SK",
+            ])
+            .arg(&s3_root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (child, port)
+    });
+    let mut remotes = vec![("a folder", format!("file://{}", team.display()), team.clone())];
+    if let Some((_, port)) = &server {
+        // SAFETY: set before the runs that read them; no thread of this bench reads the environment now.
+        unsafe {
+            std::env::set_var("AWS_ENDPOINT", format!("http://127.0.0.1:{port}"));
+            std::env::set_var("AWS_ALLOW_HTTP", "true");
+            std::env::set_var("AWS_ACCESS_KEY_ID", "AK");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "SK");
+            std::env::set_var("AWS_REGION", "us-east-1");
+        }
+        remotes.push((
+            "S3 (s3s-fs, loopback)",
+            "s3://team/anton".into(),
+            s3_root.join("team/anton"),
+        ));
+    } else {
+        println!("S3 figures skipped: no s3s-fs (cargo install s3s-fs --features binary --root target/tools)");
+    }
+    for (what, remote, _) in &remotes {
+        std::fs::write(&config, format!("[share]\nremote = \"{remote}\"\n")).unwrap();
+        for (how, extra) in [("plain", vec![]), ("encrypted", vec!["--to", key.as_str()])] {
+            let mut args = vec!["share", "push", "--session", &id];
+            args.extend(extra);
+            let runs: Vec<(Duration, u64)> = (0..3).map(|_| measured(&home, &ws, &cache, &args)).collect();
+            report_with_peak(
+                &format!("push of the 100,000-message session, {how}, to {what}"),
+                runs.into_iter(),
+            );
+            let listed: serde_json::Value =
+                serde_json::from_slice(&said(&["share", "list", "--remote", "--json"])).unwrap();
+            let newest = listed["shares"][0]["name"].as_str().unwrap().to_string();
+            println!(
+                "  {newest}: {:.1} MB",
+                listed["shares"][0]["size"].as_u64().unwrap() as f64 / 1e6
+            );
+            let runs = (0..3).map(|i| {
+                let target = scratch.join(format!(
+                    "ws-pull-{}-{how}-{i}",
+                    remotes.iter().position(|r| r.1 == *remote).unwrap()
+                ));
+                std::fs::create_dir_all(&target).unwrap();
+                measured(&home, &target, &cache, &["share", "pull", &newest])
+            });
+            report_with_peak(
+                &format!("pull (and import) of it, {how}, from {what}"),
+                runs.collect::<Vec<_>>().into_iter(),
+            );
+        }
+    }
+    for (what, remote, folder) in &remotes {
+        std::fs::write(&config, format!("[share]\nremote = \"{remote}\"\n")).unwrap();
+        std::fs::create_dir_all(folder).unwrap();
+        let existing = std::fs::read_dir(folder).unwrap().count();
+        for n in existing..10_000 {
+            std::fs::write(folder.join(format!("sam__share-{n}_20261203_120000.anton")), b"x").unwrap();
+        }
+        let runs: Vec<(Duration, u64)> = (0..5)
+            .map(|_| measured(&home, &ws, &cache, &["share", "list", "--remote"]))
+            .collect();
+        report_with_peak(
+            &format!("share list --remote over 10,000 shares on {what}"),
+            runs.into_iter(),
+        );
+    }
+    if let Some((mut child, _)) = server {
+        child.kill().ok();
+        child.wait().ok();
+    }
+}
+
+/// `s3s-fs`, where the tests and `.ci/run` install it.
+fn s3s_fs_binary() -> Option<PathBuf> {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/s3s-fs");
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("s3s-fs"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| target.is_file().then_some(target))
 }

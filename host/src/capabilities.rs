@@ -27,6 +27,10 @@ pub struct Capabilities {
     /// Write files into the workspace's `.anton/output/`.
     #[serde(default)]
     pub output_files: bool,
+    /// Send files to and fetch them from the team's remote (`[share]
+    /// remote`), encrypted to the keys given; the host holds the credentials.
+    #[serde(default)]
+    pub remote: bool,
     /// Directories the plugin may open. `{workspace}` is the workspace root.
     #[serde(default)]
     pub files: Vec<FileAccess>,
@@ -56,6 +60,7 @@ impl Capabilities {
             vault: self.vault && granted.vault,
             llm: self.llm && granted.llm,
             output_files: self.output_files && granted.output_files,
+            remote: self.remote && granted.remote,
             files: self
                 .files
                 .iter()
@@ -85,6 +90,9 @@ impl Capabilities {
         }
         if self.output_files {
             lines.push("output-files: write files into this workspace's .anton/output".into());
+        }
+        if self.remote {
+            lines.push("remote: send files of .anton/output to your team's share remote, encrypted to keys it names, and fetch shares from it".into());
         }
         for file in &self.files {
             let access = match file.access {

@@ -6,6 +6,11 @@
 //!
 //! [redact]
 //! patterns = ["ACME-[0-9]{6}"]
+//!
+//! [share]
+//! remote = "s3://team-bucket/anton"
+//! recipients = ["age1…", "ssh-ed25519 AAAA… bob"]
+//! push = false
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -105,6 +110,76 @@ impl Config {
             }
         }
         (patterns, problems)
+    }
+}
+
+/// How this workspace shares beyond the machine (`[share]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShareSettings {
+    /// Where shares go, and the file that said so.
+    pub remote: Option<(String, PathBuf)>,
+    /// The team's public keys.
+    pub recipients: Vec<String>,
+    /// `push = false` in either file forbids sending sessions out.
+    pub push: bool,
+    /// Settings given wrongly, named with their file.
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// The `[share]` settings: a workspace's `remote` and `recipients`
+    /// (where sessions go, and who can read them) count only once the
+    /// workspace is trusted; its `push = false` always does.
+    pub fn share(&self, workspace_trusted: bool) -> ShareSettings {
+        let mut settings = ShareSettings {
+            push: true,
+            ..ShareSettings::default()
+        };
+        let mut problems = Vec::new();
+        let layers = [
+            (&self.user, &self.user_file, true),
+            (&self.workspace, &self.workspace_file, workspace_trusted),
+        ];
+        for (table, file, chooses) in layers {
+            let Some(share) = table.get("share") else {
+                continue;
+            };
+            let mut problem = |what: &str| problems.push(format!("{}: `share.{what}; ignored", file.display()));
+            match share.get("push").map(Value::as_bool) {
+                Some(Some(push)) => settings.push &= push,
+                Some(None) => problem("push` must be true or false"),
+                None => {}
+            }
+            if !chooses {
+                continue;
+            }
+            match share.get("remote").map(Value::as_str) {
+                Some(Some(remote)) => settings.remote = Some((remote.to_string(), file.clone())),
+                Some(None) => problem("remote` must be a string"),
+                None => {}
+            }
+            match share.get("recipients").map(|v| {
+                v.as_array()
+                    .and_then(|a| a.iter().map(|k| k.as_str().map(String::from)).collect())
+            }) {
+                Some(Some(keys)) => settings.recipients = keys,
+                Some(None) => problem("recipients` must be a list of strings"),
+                None => {}
+            }
+        }
+        settings.problems = problems;
+        settings
+    }
+
+    /// The workspace's own `remote` and `recipients`, as one text: what
+    /// trust pins, so a change to either asks again.
+    pub fn workspace_share_choice(&self) -> Option<String> {
+        let share = self.workspace.get("share")?;
+        let chosen: Table = ["remote", "recipients"]
+            .into_iter()
+            .filter_map(|key| Some((key.to_string(), share.get(key)?.clone())))
+            .collect();
+        (!chosen.is_empty()).then(|| chosen.to_string())
     }
 }
 

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod memory_review;
 pub mod plugin_host;
 pub mod plugins_command;
+pub mod remote;
 pub mod scaffold;
 pub mod scratchpad;
 pub mod scrub;

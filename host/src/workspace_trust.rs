@@ -94,14 +94,34 @@ fn workspace_key(paths: &Paths) -> String {
     real.display().to_string()
 }
 
-fn pins(layers: &Layers) -> Vec<FilePin> {
-    layers
+fn pins(paths: &Paths, layers: &Layers) -> Vec<FilePin> {
+    let mut pins: Vec<FilePin> = layers
         .workspace_files()
         .map(|(path, sha256)| FilePin {
             path: path.display().to_string(),
             sha256: sha256.to_string(),
         })
-        .collect()
+        .collect();
+    if let Some(choice) = share_choice(paths) {
+        pins.push(FilePin {
+            path: format!("{} [share]", paths.workspace_config().display()),
+            sha256: files::sha256_hex(choice.as_bytes()),
+        });
+    }
+    pins
+}
+
+/// The workspace's own `[share] remote` and `recipients`: where its
+/// sessions would be sent, and who could read them.
+fn share_choice(paths: &Paths) -> Option<String> {
+    crate::config::Config::load(paths).ok()?.workspace_share_choice()
+}
+
+/// Whether the user trusts this workspace's files as they are now: its
+/// `.env` files and its `[share]` choice alike.
+pub fn trusted(paths: &Paths) -> bool {
+    let layers = Layers::read(paths);
+    matches!(standing(paths, &layers).0, Standing::Trusted)
 }
 
 fn standing_of(record: Option<&TrustRecord>, now: &[FilePin]) -> Standing {
@@ -130,7 +150,7 @@ fn standing_of(record: Option<&TrustRecord>, now: &[FilePin]) -> Standing {
 /// the trust file; a trust file that cannot be read trusts nothing.
 fn standing(paths: &Paths, layers: &Layers) -> (Standing, Option<String>) {
     let workspace = workspace_key(paths);
-    let now = pins(layers);
+    let now = pins(paths, layers);
     let given = GIVEN_THIS_RUN.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(record) = given.iter().rev().find(|r| r.workspace == workspace)
         && let Standing::Trusted = standing_of(Some(record), &now)
@@ -258,7 +278,7 @@ fn print_changes(changes: &[RoutingChange]) {
 fn trust(paths: &Paths, layers: &Layers) -> Result<(), String> {
     let record = TrustRecord {
         workspace: workspace_key(paths),
-        files: pins(layers),
+        files: pins(paths, layers),
         trusted_at: store::now_ms(),
     };
     GIVEN_THIS_RUN
@@ -271,7 +291,7 @@ fn trust(paths: &Paths, layers: &Layers) -> Result<(), String> {
     store.save()
 }
 
-const TRUSTED: &str = "Trusted: these settings apply until a .env file of this workspace changes.";
+const TRUSTED: &str = "Trusted: these settings apply until they change in this workspace's files.";
 
 /// The chat's first-use question: on a terminal, when this workspace's
 /// files would change where requests and keys go and the user has not
@@ -336,9 +356,10 @@ pub fn run(paths: &Paths, matches: &ArgMatches) -> Result<ExitCode, String> {
         eprintln!("warning: {skipped}");
     }
     let changes = layers.routing_changes();
-    if changes.is_empty() {
+    let share = share_choice(paths);
+    if changes.is_empty() && share.is_none() {
         println!(
-            "Nothing to trust: no .env file in {} chooses a model provider, server or key.",
+            "Nothing to trust: no .env file in {} chooses a model provider, server or key, and its config.toml no share remote.",
             terminal::sanitize_line(&workspace_key(paths))
         );
         return Ok(ExitCode::SUCCESS);
@@ -347,7 +368,19 @@ pub fn run(paths: &Paths, matches: &ArgMatches) -> Result<ExitCode, String> {
     if let Some(why) = unreadable {
         return Err(why);
     }
-    print_changes(&changes);
+    if !changes.is_empty() {
+        print_changes(&changes);
+    }
+    if let Some(share) = share {
+        println!("This workspace's settings choose where /share push sends sessions, and who can read them:");
+        println!(
+            "  {}",
+            terminal::sanitize_line(&paths.workspace_config().display().to_string())
+        );
+        for line in share.lines() {
+            println!("    {}", terminal::sanitize_line(line));
+        }
+    }
     match standing {
         Standing::Trusted => {
             println!("This workspace is already trusted (anton trust --revoke forgets it).");

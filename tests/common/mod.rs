@@ -81,7 +81,8 @@ impl Env {
             .env_remove("OPENAI_API_KEY")
             .stdin(Stdio::null());
         // Nothing of the developer's own anton setup leaks into a test.
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANTON_")) {
+        // Nor the developer's cloud credentials.
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ANTON_") || k.starts_with("AWS_")) {
             cmd.env_remove(key);
         }
         cmd.env("ANTON_SCRATCHPAD_TIMEOUT", "20");
@@ -132,6 +133,14 @@ impl Env {
         let entry = serde_json::json!({"engine": engine, "name": name, "created_at": "", "updated_at": "",
             "fields": {"host": "db.internal", "password": password}});
         std::fs::write(vault.join(format!("{engine}-{name}")), entry.to_string()).unwrap();
+    }
+
+    /// This user's own `config.toml` (`~/.config/anton/`), written as `text`; its path.
+    pub fn user_config(&self, text: &str) -> PathBuf {
+        let file = self.home.path().join("config/anton/config.toml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        file
     }
 
     pub fn store(&self) -> anton::store::Store {

@@ -107,7 +107,8 @@ impl From<store::Session> for Session {
 impl From<store::ShareEntry> for ShareEntry {
     fn from(e: store::ShareEntry) -> ShareEntry {
         ShareEntry {
-            file_exists: std::path::Path::new(&e.path).exists(),
+            // A remote's file is not looked for: that would be a request per row.
+            file_exists: e.path.contains("://") || std::path::Path::new(&e.path).exists(),
             direction: e.direction,
             path: e.path,
             sha256: e.sha256,

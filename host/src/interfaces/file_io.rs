@@ -56,12 +56,36 @@ impl Host for PluginState {
                 self.plugin_id
             )));
         }
-        let (mut file, meta) = files::open_named(&path, files::MAX_NAMED_FILE_IN_PIECES).map_err(|e| match e {
+        let named = NamedFile::open(&path)?;
+        self.keep(named)
+    }
+
+    fn create_output_file(&mut self, name: String) -> Result<Resource<OutputFile>, HostError> {
+        self.require(self.grants.output_files, "output-files")?;
+        let name = self.services.secrets().scrubber.scrub(&name);
+        plain_file_name(&name)?;
+        let dir = self.output_dir()?;
+        let (file, temp) = new_temp(&dir)?;
+        self.keep(OutputFile {
+            file,
+            temp,
+            name,
+            hasher: Sha256::new(),
+            size: 0,
+            finished: false,
+        })
+    }
+}
+
+impl NamedFile {
+    /// `path` (as the user typed it, or absolute) opened, hashed and stamped.
+    pub(super) fn open(path: &str) -> Result<NamedFile, HostError> {
+        let (mut file, meta) = files::open_named(path, files::MAX_NAMED_FILE_IN_PIECES).map_err(|e| match e {
             NamedFileError::Missing(m) => HostError::NotFound(m),
             NamedFileError::Refused(m) => HostError::Invalid(m),
             NamedFileError::Failed(m) => HostError::Failed(m),
         })?;
-        let shown = files::user_path(&path).display().to_string();
+        let shown = files::user_path(path).display().to_string();
         let mut hasher = Sha256::new();
         let hashed = std::io::copy(&mut file, &mut hasher).map_err(|e| HostError::Failed(format!("{shown}: {e}")))?;
         let named = NamedFile {
@@ -75,35 +99,7 @@ impl Host for PluginState {
         if hashed != named.size {
             return Err(HostError::Failed(format!("{} changed while it was read", named.shown)));
         }
-        self.keep(named)
-    }
-
-    fn create_output_file(&mut self, name: String) -> Result<Resource<OutputFile>, HostError> {
-        self.require(self.grants.output_files, "output-files")?;
-        let name = self.services.secrets().scrubber.scrub(&name);
-        plain_file_name(&name)?;
-        let dir = self.output_dir()?;
-        sweep_stale_temps(&dir)?;
-        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{}-{}-{}.tmp",
-            std::process::id(),
-            crate::store::now_ms(),
-            MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| HostError::Failed(format!("cannot write in {}: {e}", dir.display())))?;
-        self.keep(OutputFile {
-            file,
-            temp,
-            name,
-            hasher: Sha256::new(),
-            size: 0,
-            finished: false,
-        })
+        Ok(named)
     }
 }
 
@@ -248,8 +244,13 @@ impl Drop for OutputFile {
 impl PluginState {
     /// `<workspace>/.anton/output`, made when missing, and never a link to
     /// somewhere else (a cloned repository may carry one).
-    fn output_dir(&self) -> Result<PathBuf, HostError> {
-        let dir = self.services.paths.anton_dir.join("output");
+    pub(super) fn output_dir(&self) -> Result<PathBuf, HostError> {
+        self.own_dir("output")
+    }
+
+    /// `<workspace>/.anton/<name>`, as [`PluginState::output_dir`] is.
+    pub(super) fn own_dir(&self, name: &str) -> Result<PathBuf, HostError> {
+        let dir = self.services.paths.anton_dir.join(name);
         let refuse = |why: String| HostError::Failed(format!("cannot write in {}: {why}", dir.display()));
         match std::fs::symlink_metadata(&dir) {
             Ok(meta) if meta.is_dir() => Ok(dir),
@@ -272,7 +273,7 @@ fn finished_already() -> HostError {
 }
 
 /// A name of one file in the output folder, as people will see it.
-fn plain_file_name(name: &str) -> Result<(), HostError> {
+pub(super) fn plain_file_name(name: &str) -> Result<(), HostError> {
     let refuse = |why: &str| {
         Err(HostError::Invalid(format!(
             "{} cannot name an output file: {why}",
@@ -293,7 +294,7 @@ fn plain_file_name(name: &str) -> Result<(), HostError> {
 
 /// Link `temp` as `<dir>/<name>`, or `<stem>-2.<ext>`, `-3`, … when taken:
 /// a hard link never replaces another file.
-fn link_unique(temp: &Path, name: &str) -> Result<PathBuf, HostError> {
+pub(super) fn link_unique(temp: &Path, name: &str) -> Result<PathBuf, HostError> {
     let dir = temp.parent().unwrap_or(Path::new("."));
     let (stem, extension) = match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
@@ -314,6 +315,26 @@ fn link_unique(temp: &Path, name: &str) -> Result<PathBuf, HostError> {
         "too many files named {name} in {}",
         dir.display()
     )))
+}
+
+/// A new file under a temporary name in `dir`, once the stale ones a
+/// crash left there are swept.
+pub(super) fn new_temp(dir: &Path) -> Result<(File, PathBuf), HostError> {
+    sweep_stale_temps(dir)?;
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let temp = dir.join(format!(
+        "{TEMP_PREFIX}{}-{}-{}.tmp",
+        std::process::id(),
+        crate::store::now_ms(),
+        MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| HostError::Failed(format!("cannot write in {}: {e}", dir.display())))?;
+    Ok((file, temp))
 }
 
 /// An output interrupted by a crash leaves its temp file; one older than

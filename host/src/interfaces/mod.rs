@@ -6,6 +6,7 @@ mod convert;
 mod file_io;
 mod llm;
 pub mod log;
+mod remote;
 mod session_io;
 mod storage;
 mod vault;
@@ -53,15 +54,35 @@ pub mod since_v0_2_0 {
     });
 }
 
+/// Bindings for `anton:plugin@0.3.0`: 0.1.0's and 0.2.0's interfaces map
+/// to the bindings above; only `remote` is generated here.
+pub mod since_v0_3_0 {
+    wasmtime::component::bindgen!({
+        path: "../wit/since_v0.3.0",
+        world: "plugin",
+        with: {
+            "anton:plugin/types@0.1.0": super::since_v0_1_0::anton::plugin::types,
+            "anton:plugin/chat@0.1.0": super::since_v0_1_0::anton::plugin::chat,
+            "anton:plugin/storage@0.1.0": super::since_v0_1_0::anton::plugin::storage,
+            "anton:plugin/llm@0.1.0": super::since_v0_1_0::anton::plugin::llm,
+            "anton:plugin/log@0.1.0": super::since_v0_1_0::anton::plugin::log,
+            "anton:plugin/vault@0.1.0": super::since_v0_1_0::anton::plugin::vault,
+            "anton:plugin/session-io@0.2.0": super::since_v0_2_0::anton::plugin0_2_0::session_io,
+            "anton:plugin/file-io@0.2.0": super::since_v0_2_0::anton::plugin0_2_0::file_io,
+        },
+    });
+}
+
 /// Every interface at its newest version, one path each.
 pub mod latest {
     pub use super::since_v0_1_0::anton::plugin::{chat, llm, log, storage, types, vault};
     pub use super::since_v0_1_0::exports::anton::plugin::command;
     /// Finds the `command` export, which every version shares.
     pub use super::since_v0_1_0::{Plugin, PluginPre};
-    /// Links every interface of every version this host serves.
-    pub use super::since_v0_2_0::Plugin as Contract;
     pub use super::since_v0_2_0::anton::plugin0_2_0::{file_io, session_io};
+    /// Links every interface of every version this host serves.
+    pub use super::since_v0_3_0::Plugin as Contract;
+    pub use super::since_v0_3_0::anton::plugin0_3_0::remote;
 }
 
 pub use latest::types::HostError;

@@ -153,8 +153,12 @@ impl Host for PluginState {
         self.require(self.grants.sessions_write, "sessions-write")?;
         let entry = store::ShareEntry {
             direction: entry.direction,
-            // As typed (`~/x`, a relative path) it would later read as missing.
-            path: crate::files::user_path(&entry.path).display().to_string(),
+            // As typed (`~/x`, a relative path) it would later read as
+            // missing; a remote's address stays as it is.
+            path: match entry.path.contains("://") {
+                true => entry.path,
+                false => crate::files::user_path(&entry.path).display().to_string(),
+            },
             sha256: entry.sha256,
             title: entry.title,
             who: entry.who,

@@ -110,9 +110,16 @@ impl Default for Client {
     }
 }
 
+/// TLS for every client of this process (models, the team remote): ring,
+/// as rustls is built without a provider of its own. Installing again is
+/// refused, and the first one stays: nothing to handle.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Client {
     pub fn new() -> Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let read_timeout = std::env::var("ANTON_LLM_TIMEOUT")
             .ok()
             .and_then(|v| v.parse::<f64>().ok())

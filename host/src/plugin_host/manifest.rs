@@ -16,7 +16,7 @@ pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 pub const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// WIT package versions this host serves, newest first.
-pub const SUPPORTED_APIS: &[&str] = &["0.2.0", "0.1.0"];
+pub const SUPPORTED_APIS: &[&str] = &["0.3.0", "0.2.0", "0.1.0"];
 
 const DEFAULT_MEMORY_MB: u32 = 64;
 const MAX_MEMORY_MB: u32 = 1024;

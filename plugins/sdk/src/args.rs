@@ -16,22 +16,28 @@ impl Args {
     /// The value of `--key value` or `--key=value`; `Err` when the key is
     /// last, or given twice (which of two the user meant is theirs to say).
     pub fn value(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.values(name)?.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            _ => Err(format!("{name} is given twice; give it once")),
+        }
+    }
+
+    /// Every value of a repeatable `--key value` / `--key=value`, in order.
+    pub fn values(&self, name: &str) -> Result<Vec<&str>, String> {
         let prefix = format!("{name}=");
-        let mut found = None;
+        let mut found = Vec::new();
         let mut args = self.raw.iter();
         while let Some(arg) = args.next() {
-            let value = match arg.strip_prefix(&prefix) {
-                Some(v) => v,
-                None if arg == name => args
-                    .next()
-                    .map(String::as_str)
-                    .ok_or_else(|| format!("{name} needs a value"))?,
-                None => continue,
-            };
-            if found.is_some() {
-                return Err(format!("{name} is given twice; give it once"));
+            match arg.strip_prefix(&prefix) {
+                Some(v) => found.push(v),
+                None if arg == name => found.push(
+                    args.next()
+                        .map(String::as_str)
+                        .ok_or_else(|| format!("{name} needs a value"))?,
+                ),
+                None => {}
             }
-            found = Some(value);
         }
         Ok(found)
     }

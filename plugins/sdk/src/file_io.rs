@@ -26,18 +26,22 @@ pub struct NamedFile {
 
 /// Open `path`, as the user typed it among the command's arguments.
 pub fn open_named(path: &str) -> Result<NamedFile, HostError> {
-    let file = host::open_named_file(path)?;
-    Ok(NamedFile {
-        size: file.size(),
-        file,
-        position: 0,
-        buffer: Vec::new(),
-        buffer_start: 0,
-        consumed: 0,
-    })
+    Ok(NamedFile::from_host(host::open_named_file(path)?))
 }
 
 impl NamedFile {
+    /// A file the host opened (a named one, or one pulled from a remote).
+    pub(crate) fn from_host(file: host::NamedFile) -> NamedFile {
+        NamedFile {
+            size: file.size(),
+            file,
+            position: 0,
+            buffer: Vec::new(),
+            buffer_start: 0,
+            consumed: 0,
+        }
+    }
+
     /// Its size when it was opened.
     pub fn size(&self) -> u64 {
         self.size

@@ -2,9 +2,9 @@
 //!
 //! Implement [`Plugin`], register it with [`register_plugin!`], and build with
 //! `cargo build --release --target wasm32-wasip2`. Every host interface has a
-//! typed wrapper here ([`chat`], [`storage`], [`llm`], [`log`], [`vault`], and
+//! typed wrapper here ([`chat`], [`storage`], [`llm`], [`log`], [`vault`],
 //! since WIT 0.2.0 [`session_io`] and [`file_io`] for sessions and files of
-//! any size); host errors arrive as [`HostError`] values in a `Result`, never
+//! any size, and since 0.3.0 [`remote`] for the team's share remote); host errors arrive as [`HostError`] values in a `Result`, never
 //! as traps.
 
 #[doc(hidden)]
@@ -25,6 +25,7 @@ pub mod chat;
 pub mod file_io;
 pub mod llm;
 pub mod log;
+pub mod remote;
 pub mod session;
 pub mod session_io;
 pub mod storage;
@@ -38,7 +39,7 @@ pub use bindings::exports::anton::plugin0_1_0::command::{
 pub use session::Role;
 
 /// The WIT package version this SDK builds against.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 /// The plugin's command table, from its `anton-plugin.toml` at build time:
 /// commands are declared once, in the manifest. `register_plugin!` uses it.
@@ -132,6 +133,13 @@ impl CommandSpec {
 }
 
 impl HostError {
+    /// The host's words alone, for a line that says itself what failed.
+    pub fn reason(&self) -> &str {
+        match self {
+            HostError::Denied(m) | HostError::NotFound(m) | HostError::Invalid(m) | HostError::Failed(m) => m,
+        }
+    }
+
     /// The error as a line for the user.
     pub fn message(&self) -> String {
         match self {

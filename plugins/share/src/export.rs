@@ -80,10 +80,31 @@ impl Write for Target {
 }
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
-    if let Some(bad) = args.unknown_option(&["--summary", "--format", "--session", "--dry-run"]) {
+    export(invocation, args, &[])?;
+    Ok(Outcome::ok())
+}
+
+/// A file an export wrote, and what the ledger says of it.
+pub(crate) struct Exported {
+    pub path: String,
+    pub entry: ShareEntry,
+}
+
+/// Write the export `args` ask for and report it; `None` for a dry run or
+/// an empty session. `valued` are the caller's own options that take a value.
+pub(crate) fn export(invocation: &Invocation, args: &Args, valued: &[&str]) -> Result<Option<Exported>, String> {
+    let known: Vec<&str> = ["--summary", "--format", "--session", "--dry-run"]
+        .into_iter()
+        .chain(valued.iter().copied())
+        .collect();
+    if let Some(bad) = args.unknown_option(&known) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
-    if let Some(extra) = args.positionals(&["--format", "--session"]).first() {
+    let valued: Vec<&str> = ["--format", "--session"]
+        .into_iter()
+        .chain(valued.iter().copied())
+        .collect();
+    if let Some(extra) = args.positionals(&valued).first() {
         return Err(invocation.usage_error(&format!("unexpected {}", one_line(extra))));
     }
     let output = match args.value("--format")? {
@@ -103,7 +124,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let session = session::about(invocation, args)?;
     if session.messages == 0 && session.summary.trim().is_empty() {
         chat::print("This session is empty; nothing to export.");
-        return Ok(Outcome::ok());
+        return Ok(None);
     }
     let (title, summary) = {
         // Only the latest messages, cut to what naming quotes: a session's
@@ -212,10 +233,10 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         Target::File(file) => file.finish()?,
         Target::Nowhere => {
             chat::print(&dry_run_report(&head, &redaction, output.name()));
-            return Ok(Outcome::ok());
+            return Ok(None);
         }
     };
-    storage::record_share(&ShareEntry {
+    let entry = ShareEntry {
         direction: "export".into(),
         path: file.path.clone(),
         sha256: file.sha256,
@@ -225,7 +246,8 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         format: crate::ledger_format(output.name(), summary_only),
         session_id: Some(session.id.clone()),
         file_exists: true,
-    })?;
+    };
+    storage::record_share(&entry)?;
     let mut lines = vec![
         "Session exported".to_string(),
         format!("  File:     {}", file.path),
@@ -243,7 +265,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
         lines.push("  Light file: title, summary, memory and code; no conversation.".into());
     }
     chat::print(&lines.join("\n"));
-    Ok(Outcome::ok())
+    Ok(Some(Exported { path: file.path, entry }))
 }
 
 /// A stored message as the file's row.
@@ -418,15 +440,5 @@ fn describe_redactions(counts: &std::collections::BTreeMap<String, u64>) -> Stri
 
 /// Lowercase words joined by `-`, at most 60 characters, `session` if empty.
 fn slug(title: &str) -> String {
-    let mut out = String::new();
-    for c in title.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut out: String = out.trim_end_matches('-').chars().take(60).collect();
-    out = out.trim_end_matches('-').to_string();
-    if out.is_empty() { "session".into() } else { out }
+    crate::slug(title, 60).unwrap_or_else(|| "session".into())
 }

@@ -1,4 +1,5 @@
-//! `share history`: every export and import in this workspace.
+//! `share history`: every export and import in this workspace, pushes and
+//! pulls through the team remote among them.
 
 use anton_plugin_sdk::chat::{self, TimeStyle};
 use anton_plugin_sdk::storage;
@@ -20,6 +21,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
                     "title": e.title,
                     "who": e.who,
                     "path": e.path,
+                    "remote": crate::on_remote(&e.path),
                     "file_exists": e.file_exists,
                     "sha256": e.sha256,
                     "format": e.format,
@@ -52,7 +54,7 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             };
             vec![
                 chat::format_time(e.at, TimeStyle::Relative),
-                format!("{} · {}", e.direction, crate::ledger_kind(&e.format)),
+                format!("{} · {}", crate::ledger_verb(&e), crate::ledger_kind(&e.format)),
                 e.title,
                 file,
             ]

@@ -5,16 +5,16 @@
 use std::collections::VecDeque;
 
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
+use anton_plugin_sdk::file_io::{self, NamedFile};
 use anton_plugin_sdk::session_io::{self, PAGE_BYTES, SessionBuilder};
 use anton_plugin_sdk::storage::{self, Cell, Lookup, MemoryRecord, NewMessage, ShareEntry};
-use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance, file_io};
+use anton_plugin_sdk::{Args, Invocation, Origin, Outcome, Provenance};
 use anton_share_format::{self as format, Episode, Memory, Sink};
 use serde_json::json;
 
 use crate::{Counts, or_none, time};
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
-    let origin = invocation.origin;
     if let Some(bad) = args.unknown_option(&["--accept-memories", "--again"]) {
         return Err(invocation.usage_error(&format!("unknown option {bad}")));
     }
@@ -28,8 +28,21 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             paths.len()
         )));
     }
+    let file = file_io::open_named(&path).map_err(|e| format!("cannot import {path}: {}", e.message()))?;
+    import(invocation, args, file, &path)
+}
+
+/// Import `file`, which came from `source` (a path as the user typed it,
+/// or a remote's address).
+pub(crate) fn import(
+    invocation: &Invocation,
+    args: &Args,
+    mut file: NamedFile,
+    source: &str,
+) -> Result<Outcome, String> {
+    let origin = invocation.origin;
+    let path = source.to_string();
     let cannot = |e: String| format!("cannot import {path}: {e}");
-    let mut file = file_io::open_named(&path).map_err(|e| cannot(e.message()))?;
     let sha256 = file.sha256();
     // The session this file became before, which the host asks or tells
     // about: no question of ours goes first.

@@ -1,11 +1,13 @@
 //! `/share export [--summary] [--format v0.1] | import <file> | status | history`:
 //! sessions as portable `.anton` files, read and written by anton and by the
-//! reference Anton.
+//! reference Anton; `push | pull | list --remote | key` share them through
+//! the team's object storage, encrypted to teammates' keys.
 
 mod export;
 mod history;
 mod import;
 mod redaction;
+mod remote;
 mod status;
 mod time;
 
@@ -31,6 +33,10 @@ impl Plugin for Share {
             "import" => import::run(invocation, &rest),
             "status" => status::run(invocation, &rest),
             "history" => history::run(invocation, &rest),
+            "push" => remote::push(invocation, &rest),
+            "pull" => remote::pull(invocation, &rest),
+            "list" => remote::list(invocation, &rest),
+            "key" => remote::key(invocation, &rest),
             other => Err(invocation.unknown_subcommand(other)),
         }
     }
@@ -50,6 +56,22 @@ pub(crate) fn host_sha256() -> Box<dyn anton_share_format::EntryDigest> {
         }
     }
     Box::new(Host(anton_plugin_sdk::file_io::Sha256::new()))
+}
+
+/// `text` in lowercase letters, digits and dashes, at most `max_chars`;
+/// none when nothing of it is left.
+pub(crate) fn slug(text: &str, max_chars: usize) -> Option<String> {
+    let mut out = String::new();
+    for c in text.trim().to_lowercase().chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_end_matches('-').chars().take(max_chars).collect();
+    let out = out.trim_end_matches('-');
+    (!out.is_empty()).then(|| out.to_string())
 }
 
 pub(crate) fn or_none(text: &str) -> &str {
@@ -93,6 +115,21 @@ pub(crate) fn ledger_format(name: &str, summary_only: bool) -> String {
 }
 
 const SUMMARY_SUFFIX: &str = "-summary";
+
+/// Whether a ledger entry's path is a remote's address rather than a file here.
+pub(crate) fn on_remote(path: &str) -> bool {
+    path.contains("://")
+}
+
+/// What a ledger entry did: exported or imported, pushed or pulled.
+pub(crate) fn ledger_verb(entry: &anton_plugin_sdk::storage::ShareEntry) -> &'static str {
+    match (entry.direction.as_str(), on_remote(&entry.path)) {
+        ("export", true) => "push",
+        ("export", false) => "export",
+        (_, true) => "pull",
+        (_, false) => "import",
+    }
+}
 
 /// What kind of file a ledger entry is: full, summary, v0.1 or v0.1
 /// summary, or a transcript for people (md, html).

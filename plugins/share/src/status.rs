@@ -38,7 +38,15 @@ pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     }
     for e in exports {
         let missing = if e.file_exists { "" } else { " (missing)" };
-        lines.push(format!("  Shared:   {} → {}{missing}", when(e.at), one_line(&e.path)));
+        let how = match crate::on_remote(&e.path) {
+            true => "pushed to ",
+            false => "",
+        };
+        lines.push(format!(
+            "  Shared:   {} → {how}{}{missing}",
+            when(e.at),
+            one_line(&e.path)
+        ));
     }
     let used = referenced_data_sources(&session.id)?;
     let connected = storage::data_sources()?;
