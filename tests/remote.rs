@@ -511,3 +511,188 @@ fn a_dead_or_refusing_s3_endpoint_fails_in_one_line_and_leaves_nothing() {
     assert!(refused.stderr.contains("cannot list s3://team/anton"), "{refused:#?}");
     assert_eq!(refused.stderr.trim().lines().count(), 1, "{refused:#?}");
 }
+
+/// An SSH key pair in `env`'s `~/.ssh`, as `ssh-keygen` makes it; the public key.
+fn ssh_key(env: &Env, passphrase: &str) -> String {
+    let ssh = env.home.path().join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-C", "bob@laptop", "-N", passphrase, "-f"])
+        .arg(ssh.join("id_ed25519"))
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("ssh-keygen (openssh-client) makes the test's SSH keys");
+    assert!(made.success());
+    std::fs::read_to_string(ssh.join("id_ed25519.pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_push_to_an_ssh_key_pulls_with_that_key_and_a_locked_key_is_named() {
+    let team = tempfile::tempdir().unwrap();
+    let (ann, bob, carol) = (Env::new(), Env::new(), Env::new());
+    for env in [&ann, &bob, &carol] {
+        share_settings(env, &team_remote(team.path()));
+    }
+    let bobs_key = ssh_key(&bob, "");
+    worked_session(&ann);
+    let push = ann.run(&["share", "push", "--to", &bobs_key]);
+    assert!(push.ok().stdout.contains("Encrypted: to 1 key"), "{push:#?}");
+    let pull = bob.run(&["share", "pull", "--latest"]);
+    assert!(pull.ok().stdout.contains("Imported: Churn in Q3"), "{pull:#?}");
+
+    ssh_key(&carol, "a passphrase");
+    let refused = carol.run(&["share", "pull", "--latest"]);
+    assert!(
+        refused
+            .fails()
+            .stderr
+            .contains("~/.ssh/id_ed25519 has a passphrase, which anton does not ask for"),
+        "{refused:#?}"
+    );
+}
+
+/// A loopback proxy to `port` that passes `budget` bytes of requests, then
+/// drops every connection and takes no more: a link that dies mid-upload.
+fn dying_link(port: u16, budget: usize) -> u16 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = listener.local_addr().unwrap().port();
+    let passed = std::sync::Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            if passed.load(Ordering::SeqCst) >= budget {
+                return;
+            }
+            let server = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut from_server, mut to_client) = (server, client);
+            let passed = passed.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0; 64 * 1024];
+                while let Ok(n @ 1..) = from_client.read(&mut buffer) {
+                    if passed.fetch_add(n, Ordering::SeqCst) + n > budget || to_server.write_all(&buffer[..n]).is_err()
+                    {
+                        break;
+                    }
+                }
+                to_server.shutdown(std::net::Shutdown::Both).ok();
+                from_client.shutdown(std::net::Shutdown::Both).ok();
+            });
+            std::thread::spawn(move || std::io::copy(&mut from_server, &mut to_client).ok());
+        }
+    });
+    proxy
+}
+
+#[test]
+fn a_push_cut_off_mid_upload_fails_in_one_line_and_lists_nothing() {
+    let server = S3Server::start();
+    let env = Env::new();
+    s3_settings(&env, "");
+    let store = env.store();
+    let s = store.create_session(&NewSession::default()).unwrap();
+    store
+        .append_message(&s.id, 1, "user", "print a lot", "{}", None)
+        .unwrap();
+    store
+        .append_message(&s.id, 1, "assistant", &noise(7 << 20, 7), "{}", None)
+        .unwrap();
+    store
+        .append_message(&s.id, 2, "assistant", &noise(7 << 20, 8), "{}", None)
+        .unwrap();
+    drop(store);
+    // The link dies after the first part of three is on its way.
+    let mut cut_off = server.env();
+    cut_off[0].1 = format!("http://127.0.0.1:{}", dying_link(server.port, 9 << 20));
+    let failed = env.run_env(&cut_off, &["share", "push"], "");
+    failed.fails();
+    let error = failed.stderr.trim();
+    assert!(
+        error.starts_with("error: share: ") && !error.contains('\n'),
+        "{failed:#?}"
+    );
+    assert!(error.contains("s3://team/anton"), "{failed:#?}");
+    assert!(
+        server.stored().is_empty(),
+        "nothing half-written is listed: {:?}",
+        server.stored()
+    );
+    let listed = env.run_env(&server.env(), &["share", "list", "--remote", "--json"], "");
+    assert_eq!(listed.ok().json()["total"], 0);
+}
+
+#[test]
+fn what_teammates_put_on_a_team_folder_cannot_stall_leak_or_linger() {
+    let team = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    share_settings(&env, &team_remote(team.path()));
+    own_key(&env);
+    // A header no push makes: pulling must refuse it at once, not parse it for minutes.
+    let mut bomb = b"age-encryption.org/v1\n-> X25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n".to_vec();
+    for _ in 0..2_000 {
+        bomb.extend_from_slice(&[b'A'; 64]);
+        bomb.push(b'\n');
+    }
+    bomb.extend_from_slice(b"--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    std::fs::write(team.path().join("eve__bomb_20261203_120000-aaaaaa.anton.age"), &bomb).unwrap();
+    let started = std::time::Instant::now();
+    let refused = env.run(&["share", "pull", "bomb"]);
+    assert!(
+        refused
+            .fails()
+            .stderr
+            .contains("its age header is longer than 64 KiB or broken"),
+        "{refused:#?}"
+    );
+    assert!(started.elapsed().as_secs() < 30, "refused, not parsed");
+    // A link to the user's own secret key, dressed as a share.
+    std::os::unix::fs::symlink(
+        env.home.path().join(".anton/identity.txt"),
+        team.path().join("eve__keys_20261203_120000-bbbbbb.anton"),
+    )
+    .unwrap();
+    let listed = env.run(&["share", "list", "--remote", "--json"]).ok().json();
+    assert_eq!(listed["total"], 1, "links are not listed: {listed}");
+    let refused = env.run(&["share", "pull", "eve__keys_20261203_120000-bbbbbb.anton"]);
+    assert!(refused.fails().stderr.contains("is not a plain file"), "{refused:#?}");
+    // A plain file that is no share: refused, and no copy of it stays.
+    std::fs::write(
+        team.path().join("eve__notes_20261203_120000-cccccc.anton"),
+        "just notes",
+    )
+    .unwrap();
+    env.run(&["share", "pull", "notes"]).fails();
+    assert!(
+        every_file(&env.ws().join(".anton/pulled")).is_empty(),
+        "nothing pulled lingers"
+    );
+}
+
+#[test]
+fn settings_given_wrong_keep_sessions_in() {
+    let team = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    worked_session(&env);
+    share_settings(&env, &format!("{}\npush = \"false\"", team_remote(team.path())));
+    let refused = env.run(&["share", "push"]);
+    assert!(refused.fails().stderr.contains("[share] push = false"), "{refused:#?}");
+    assert!(refused.stderr.contains("sessions stay in until it is"), "{refused:#?}");
+    share_settings(&env, &team_remote(team.path()));
+    let refused = env.run(&["share", "push", "--to", ""]);
+    assert!(refused.fails().stderr.contains("--to names no key"), "{refused:#?}");
+    let refused = env.run(&["share", "push", "--to", "AGE-SECRET-KEY-1QQQQ"]);
+    assert!(refused.fails().stderr.contains("that is a secret key"), "{refused:#?}");
+    assert!(!refused.stderr.contains("QQQQ"), "{refused:#?}");
+    share_settings(&env, "remote = \"s3://AKIAEXAMPLE:hunter2@team/anton\"");
+    let refused = env.run(&["share", "list", "--remote"]);
+    assert!(
+        refused.fails().stderr.contains("it holds credentials; remove them"),
+        "{refused:#?}"
+    );
+    assert!(shared(team.path()).is_empty());
+}

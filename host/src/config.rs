@@ -144,15 +144,22 @@ impl Config {
             let Some(share) = table.get("share") else {
                 continue;
             };
-            let mut problem = |what: &str| problems.push(format!("{}: `share.{what}; ignored", file.display()));
             match share.get("push").map(Value::as_bool) {
                 Some(Some(push)) => settings.push &= push,
-                Some(None) => problem("push` must be true or false"),
+                // Meant to keep sessions in, written wrong: they stay in.
+                Some(None) => {
+                    settings.push = false;
+                    problems.push(format!(
+                        "{}: `share.push` must be true or false; sessions stay in until it is",
+                        file.display()
+                    ));
+                }
                 None => {}
             }
             if !chooses {
                 continue;
             }
+            let mut problem = |what: &str| problems.push(format!("{}: `share.{what}; ignored", file.display()));
             match share.get("remote").map(Value::as_str) {
                 Some(Some(remote)) => settings.remote = Some((remote.to_string(), file.clone())),
                 Some(None) => problem("remote` must be a string"),

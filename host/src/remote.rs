@@ -28,11 +28,18 @@ pub const MAX_REMOTE_FILE: u64 = anton_share_format::MAX_FILE + (anton_share_for
 const PART: usize = 8 << 20;
 /// Parts in flight at once.
 const PARTS_IN_FLIGHT: usize = 2;
+/// The longest age header read: a stanza per recipient, a few hundred bytes each.
+const MAX_HEADER: usize = 64 * 1024;
+/// The most keys one push is encrypted to (each one a stanza in the header).
+pub const MAX_RECIPIENTS: usize = 64;
 
 /// One remote: where it is, and a client for it.
 pub struct Remote {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
+    /// For a `file://` remote, its folder: anyone on the team drive can put
+    /// a link or a FIFO there, so each file is checked before it is read.
+    local_folder: Option<PathBuf>,
     /// As configured, for people to read (it holds no credential).
     pub location: String,
 }
@@ -50,6 +57,11 @@ impl Remote {
         crate::llm::install_crypto_provider();
         let bad = |why: &str| format!("[share] remote = {location:?}: {why}");
         let url = reqwest::Url::parse(location).map_err(|e| bad(&e.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+            return Err(bad(
+                "it holds credentials; remove them: anton uses the cloud's own settings (AWS_* or ~/.aws, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*)",
+            ));
+        }
         let (scheme, prefix) =
             object_store::ObjectStoreScheme::parse(&url).map_err(|_| bad("use s3://, gs://, az:// or file:///"))?;
         let retry = RetryConfig {
@@ -59,6 +71,7 @@ impl Remote {
         };
         use object_store::ObjectStoreScheme as Scheme;
         let cloud = |e: object_store::Error| bad(&first_line(&e.to_string()));
+        let mut local_folder = None;
         let (store, prefix): (Arc<dyn ObjectStore>, ObjectPath) = match scheme {
             Scheme::Local => {
                 let folder = url
@@ -67,7 +80,8 @@ impl Remote {
                 if !folder.is_dir() {
                     return Err(bad(&format!("{} is not a folder", folder.display())));
                 }
-                let local = object_store::local::LocalFileSystem::new_with_prefix(folder).map_err(cloud)?;
+                let local = object_store::local::LocalFileSystem::new_with_prefix(&folder).map_err(cloud)?;
+                local_folder = Some(folder);
                 (Arc::new(local), ObjectPath::default())
             }
             Scheme::AmazonS3 => {
@@ -99,12 +113,40 @@ impl Remote {
         Ok(Remote {
             store,
             prefix,
+            local_folder,
             location: location.trim_end_matches('/').to_string(),
         })
     }
 
-    fn object(&self, name: &str) -> ObjectPath {
-        self.prefix.clone().join(name)
+    /// `name` under the prefix as the remote spells it: the name a listing
+    /// gave, not re-encoded.
+    fn object(&self, name: &str) -> Result<ObjectPath, String> {
+        let path = match self.prefix.as_ref() {
+            "" => name.to_string(),
+            prefix => format!("{prefix}/{name}"),
+        };
+        ObjectPath::parse(&path).map_err(|_| {
+            format!(
+                "{} cannot hold a file named {}",
+                self.location,
+                terminal::sanitize_line(&format!("{name:?}"))
+            )
+        })
+    }
+
+    /// A `file://` remote's entry must be a regular file, not a link or a FIFO.
+    fn check_local(&self, name: &str) -> Result<(), String> {
+        let Some(folder) = &self.local_folder else {
+            return Ok(());
+        };
+        match std::fs::symlink_metadata(folder.join(self.prefix.as_ref()).join(name)) {
+            Ok(meta) if meta.is_file() => Ok(()),
+            Ok(_) => Err(format!(
+                "{name} on {} is not a plain file (a link or a device); anton reads only files",
+                self.location
+            )),
+            Err(e) => Err(format!("{name} on {}: {e}", self.location)),
+        }
     }
 
     fn failed(&self, what: &str, e: object_store::Error) -> String {
@@ -123,44 +165,49 @@ impl Remote {
             .store
             .list_with_delimiter(Some(&self.prefix))
             .await
-            .map_err(|e| self.failed("cannot list", e))?;
+            .map_err(|e| match e {
+                object_store::Error::InvalidPath { .. } => format!(
+                    "cannot list {}: a file there has a name anton cannot read ({}); rename or delete it",
+                    self.location,
+                    first_line(&e.to_string())
+                ),
+                e => self.failed("cannot list", e),
+            })?;
         let mut files: Vec<RemoteFile> = listing
             .objects
             .into_iter()
-            .take(MAX_LISTED)
             .filter_map(|meta| {
+                let name = meta.location.filename()?.to_string();
+                self.check_local(&name).ok()?;
                 Some(RemoteFile {
-                    name: meta.location.filename()?.to_string(),
+                    name,
                     size: meta.size,
                     stored_at: meta.last_modified.timestamp_millis(),
                 })
             })
             .collect();
         files.sort_by(|a, b| b.stored_at.cmp(&a.stored_at).then_with(|| b.name.cmp(&a.name)));
+        files.truncate(MAX_LISTED);
         Ok(files)
     }
 
-    /// `name`, or `stem-2.ext`, `-3`, … when the remote has it already.
+    /// `name` with a random part before its extension (`stem-1f3a9c.ext`),
+    /// one the remote does not have: an upload replaces what its name holds,
+    /// so two pushes in the same second must never share one.
     pub async fn free_name(&self, name: &str) -> Result<String, String> {
         let (stem, extension) = match name.split_once('.') {
             Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
             _ => (name, String::new()),
         };
-        for n in 1..1000 {
-            let candidate = match n {
-                1 => name.to_string(),
-                n => format!("{stem}-{n}{extension}"),
-            };
-            match self.store.head(&self.object(&candidate)).await {
+        for _ in 0..8 {
+            let candidate = format!("{stem}-{}{extension}", random_part());
+            match self.store.head(&self.object(&candidate)?).await {
                 Err(object_store::Error::NotFound { .. }) => return Ok(candidate),
                 Err(e) => return Err(self.failed("cannot reach", e)),
                 Ok(_) => continue,
             }
         }
-        Err(format!(
-            "{} holds {name} and 998 more like it; rename one",
-            self.location
-        ))
+        Err(format!("{} has every name tried for {name}; push again", self.location))
     }
 
     /// Upload the bytes `source` produces as `name`, in parts: nothing is
@@ -174,7 +221,7 @@ impl Remote {
     ) -> Result<u64, String> {
         let upload = self
             .store
-            .put_multipart(&self.object(name))
+            .put_multipart(&self.object(name)?)
             .await
             .map_err(|e| self.failed("cannot write to", e))?;
         let mut parts = WriteMultipart::new_with_chunk_size(upload, PART);
@@ -207,7 +254,8 @@ impl Remote {
         if let Some(failure) = failure {
             if let Err(e) = parts.abort().await {
                 return Err(format!(
-                    "{failure}; the partial upload could not be cancelled either: {e}"
+                    "{failure}; its parts stay unlisted on the remote until the remote's own cleanup ({})",
+                    first_line(&e.to_string())
                 ));
             }
             return Err(failure);
@@ -219,11 +267,28 @@ impl Remote {
         Ok(sent)
     }
 
+    /// Whether the remote has a file named `name`.
+    pub async fn has(&self, name: &str) -> Result<bool, String> {
+        let Ok(path) = self.object(name) else {
+            return Ok(false);
+        };
+        // A link or a FIFO on a team folder is there, to be refused by name.
+        if let Some(folder) = &self.local_folder {
+            return Ok(std::fs::symlink_metadata(folder.join(self.prefix.as_ref()).join(name)).is_ok());
+        }
+        match self.store.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.failed("cannot reach", e)),
+        }
+    }
+
     /// Download `name` into `into`, refusing one larger than a share can be.
     pub async fn download(&self, name: &str, into: &mut File) -> Result<u64, String> {
-        let got = self.store.get(&self.object(name)).await.map_err(|e| match e {
+        self.check_local(name)?;
+        let got = self.store.get(&self.object(name)?).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => format!(
-                "{} has no {name}; `/share list --remote` shows what it has",
+                "{} has no {name}; `share list --remote` shows what it has",
                 self.location
             ),
             e => self.failed("cannot read from", e),
@@ -311,6 +376,20 @@ pub fn encrypt_into(
 /// result to `max` bytes.
 pub fn decrypt_into(encrypted: &Path, identities: &Identities, into: &mut File, max: u64) -> Result<u64, String> {
     let shown = encrypted.display();
+    let mut source = File::open(encrypted).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    // The header ends at its `---` line; age reads a long one in time that
+    // grows with its square, so a teammate's file could stall every pull.
+    let mut start = Vec::new();
+    (&mut source)
+        .take(MAX_HEADER as u64)
+        .read_to_end(&mut start)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !start.windows(5).any(|w| w == b"\n--- ") {
+        return Err(format!(
+            "its age header is longer than {} KiB or broken: not a share anton makes",
+            MAX_HEADER / 1024
+        ));
+    }
     let source = File::open(encrypted).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(source))
         .map_err(|e| format!("the file is not an age-encrypted share: {e}"))?;
@@ -336,6 +415,23 @@ pub fn decrypt_into(encrypted: &Path, identities: &Identities, into: &mut File, 
         into.write_all(&buffer[..n])
             .map_err(|e| format!("cannot keep it: {e}"))?;
     }
+}
+
+/// Six hex digits no other push in the same second is likely to draw.
+fn random_part() -> String {
+    use sha2::{Digest, Sha256};
+    static DRAWN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!(
+        "{nanos} {} {} {}",
+        std::process::id(),
+        crate::store::hostname(),
+        DRAWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    crate::files::hex(&Sha256::digest(seed.as_bytes())[..3])
 }
 
 fn first_line(text: &str) -> String {

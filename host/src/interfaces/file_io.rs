@@ -33,6 +33,8 @@ pub struct NamedFile {
     sha256: String,
     /// What the file was when opened: a later read of a changed file is refused.
     stamp: (u64, i64, i64),
+    /// A file the host made for this reading alone (a pulled share), removed with the handle.
+    removed_when_dropped: Option<PathBuf>,
 }
 
 pub struct OutputFile {
@@ -65,7 +67,7 @@ impl Host for PluginState {
         let name = self.services.secrets().scrubber.scrub(&name);
         plain_file_name(&name)?;
         let dir = self.output_dir()?;
-        let (file, temp) = new_temp(&dir)?;
+        let (file, temp) = new_temp(&dir, 0o644)?;
         self.keep(OutputFile {
             file,
             temp,
@@ -89,6 +91,7 @@ impl NamedFile {
         let mut hasher = Sha256::new();
         let hashed = std::io::copy(&mut file, &mut hasher).map_err(|e| HostError::Failed(format!("{shown}: {e}")))?;
         let named = NamedFile {
+            removed_when_dropped: None,
             handed_out: 0,
             stamp: stamp(&meta),
             size: meta.len(),
@@ -100,6 +103,27 @@ impl NamedFile {
             return Err(HostError::Failed(format!("{} changed while it was read", named.shown)));
         }
         Ok(named)
+    }
+}
+
+impl NamedFile {
+    pub(super) fn removed_when_dropped(mut self, path: PathBuf) -> NamedFile {
+        self.removed_when_dropped = Some(path);
+        self
+    }
+}
+
+impl Drop for NamedFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.removed_when_dropped
+            && let Err(e) = std::fs::remove_file(path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!(
+                "warning: cannot remove {}: {e}; the next pull removes it",
+                path.display()
+            );
+        }
     }
 }
 
@@ -294,7 +318,7 @@ pub(super) fn plain_file_name(name: &str) -> Result<(), HostError> {
 
 /// Link `temp` as `<dir>/<name>`, or `<stem>-2.<ext>`, `-3`, … when taken:
 /// a hard link never replaces another file.
-pub(super) fn link_unique(temp: &Path, name: &str) -> Result<PathBuf, HostError> {
+fn link_unique(temp: &Path, name: &str) -> Result<PathBuf, HostError> {
     let dir = temp.parent().unwrap_or(Path::new("."));
     let (stem, extension) = match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
@@ -319,7 +343,8 @@ pub(super) fn link_unique(temp: &Path, name: &str) -> Result<PathBuf, HostError>
 
 /// A new file under a temporary name in `dir`, once the stale ones a
 /// crash left there are swept.
-pub(super) fn new_temp(dir: &Path) -> Result<(File, PathBuf), HostError> {
+pub(super) fn new_temp(dir: &Path, mode: u32) -> Result<(File, PathBuf), HostError> {
+    use std::os::unix::fs::OpenOptionsExt;
     sweep_stale_temps(dir)?;
     static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let temp = dir.join(format!(
@@ -332,6 +357,7 @@ pub(super) fn new_temp(dir: &Path) -> Result<(File, PathBuf), HostError> {
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(mode)
         .open(&temp)
         .map_err(|e| HostError::Failed(format!("cannot write in {}: {e}", dir.display())))?;
     Ok((file, temp))

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::component::Resource;
 
-use super::file_io::{NamedFile, link_unique, new_temp, plain_file_name};
+use super::file_io::{NamedFile, new_temp, plain_file_name};
 use super::latest::remote::{Host, Pushed, RemoteFile, RemotePage, RemoteSettings};
 use super::{HostError, PluginState};
 use crate::config::{Config, ShareSettings};
@@ -93,23 +93,27 @@ impl Host for PluginState {
         plain_file_name(&name)?;
         let remote = self.remote(&self.share_settings()?)?;
         let dir = self.own_dir("pulled")?;
+        if !self.on_network(|| remote.has(&name))? {
+            return Err(HostError::NotFound(format!(
+                "{} has no {name}; `share list --remote` shows what it has",
+                remote.location
+            )));
+        }
         let mut downloaded = Temp::new(&dir)?;
         self.on_network(|| remote.download(&name, &mut downloaded.file))?;
-        let (kept, plain_name) = match name.strip_suffix(ENCRYPTED) {
-            None => (downloaded, name.as_str()),
-            Some(plain_name) => {
+        let kept = match name.ends_with(ENCRYPTED) {
+            false => downloaded,
+            true => {
                 let identities = Identities::load(&self.services.paths.home);
                 let mut decrypted = Temp::new(&dir)?;
                 remote::decrypt_into(&downloaded.path, &identities, &mut decrypted.file, MAX_REMOTE_FILE)
                     .map_err(|why| HostError::Failed(format!("cannot open {name}: {why}")))?;
-                (decrypted, plain_name)
+                decrypted
             }
         };
-        kept.file
-            .sync_all()
-            .map_err(|e| HostError::Failed(format!("cannot keep {name}: {e}")))?;
-        let path = link_unique(&kept.path, plain_name)?;
-        let named = NamedFile::open(&path.display().to_string())?;
+        // Read once, by the import, then gone: the session keeps what it holds,
+        // and no plaintext copy of a share outlives the command.
+        let named = NamedFile::open(&kept.path.display().to_string())?.removed_when_dropped(kept.keep());
         self.keep(named)
     }
 }
@@ -173,21 +177,36 @@ impl PluginState {
     }
 }
 
-/// A file under a temporary name, removed unless it was linked by then.
+/// A file under a temporary name, readable by the user alone, removed
+/// when dropped unless it was kept.
 struct Temp {
     file: File,
     path: PathBuf,
+    kept: bool,
 }
 
 impl Temp {
     fn new(dir: &Path) -> Result<Temp, HostError> {
-        let (file, path) = new_temp(dir)?;
-        Ok(Temp { file, path })
+        let (file, path) = new_temp(dir, 0o600)?;
+        Ok(Temp {
+            file,
+            path,
+            kept: false,
+        })
+    }
+
+    /// Its path, now the caller's to remove.
+    fn keep(mut self) -> PathBuf {
+        self.kept = true;
+        self.path.clone()
     }
 }
 
 impl Drop for Temp {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         if let Err(e) = std::fs::remove_file(&self.path)
             && e.kind() != std::io::ErrorKind::NotFound
         {

@@ -14,9 +14,22 @@ const MAX_KEY_FILE: u64 = 64 * 1024;
 
 /// Recipients from age (`age1…`) or SSH (`ssh-ed25519 …`, `ssh-rsa …`) public keys.
 pub fn parse_recipients(keys: &[String]) -> Result<Vec<Box<dyn age::Recipient + Send>>, String> {
-    keys.iter()
+    let mut distinct: Vec<&str> = keys.iter().map(|k| k.trim()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() > super::MAX_RECIPIENTS {
+        return Err(format!(
+            "{} keys given; a share is encrypted to {} at most",
+            distinct.len(),
+            super::MAX_RECIPIENTS
+        ));
+    }
+    distinct
+        .into_iter()
         .map(|key| {
-            let key = key.trim();
+            if key.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") || key.contains("PRIVATE KEY") {
+                return Err("that is a secret key, which must stay with its owner: give the public one (age1…, or the .pub of an SSH key)".to_string());
+            }
             if key.starts_with("age1") {
                 return age::x25519::Recipient::from_str(key)
                     .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)

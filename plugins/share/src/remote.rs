@@ -5,7 +5,7 @@
 use anton_plugin_sdk::chat::{self, TimeStyle, one_line};
 use anton_plugin_sdk::remote::{self, RemoteFile, RemoteSettings};
 use anton_plugin_sdk::storage::{self, ShareEntry};
-use anton_plugin_sdk::{Args, Invocation, Outcome};
+use anton_plugin_sdk::{Args, HostError, Invocation, Outcome};
 use serde_json::{Value, json};
 
 use crate::{export, import, time};
@@ -44,7 +44,11 @@ pub fn push(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
             one_line(format)
         ));
     }
-    let mut recipients: Vec<String> = args.values("--to")?.iter().flat_map(|keys| split_keys(keys)).collect();
+    let given = args.values("--to")?;
+    let mut recipients: Vec<String> = given.iter().flat_map(|keys| split_keys(keys)).collect();
+    if !given.is_empty() && recipients.is_empty() {
+        return Err("--to names no key: give an age key (age1…) or an SSH public key, or leave --to out to use [share] recipients".into());
+    }
     if recipients.is_empty() {
         recipients = settings.recipients.clone();
     }
@@ -90,7 +94,12 @@ pub fn pull(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     let settings = settings()?;
     let names = args.positionals(&[]);
     let name = match (names.as_slice(), args.flag("--latest")) {
-        ([name], false) => one_share(&settings, name)?,
+        // A whole name is fetched as it is; only a part of one needs the listing.
+        ([name], false) => match remote::pull(name) {
+            Ok(file) => return import::import(invocation, args, file, &format!("{}/{name}", settings.location)),
+            Err(HostError::NotFound(_)) => one_share(&settings, name)?,
+            Err(e) => return Err(format!("cannot pull {}: {}", one_line(name), e.reason())),
+        },
         ([], true) => match remote::list(0, 1)?.files.into_iter().next() {
             Some(newest) => newest.name,
             None => return Err(format!("{} holds no shares yet", settings.location)),
