@@ -696,3 +696,22 @@ fn settings_given_wrong_keep_sessions_in() {
     );
     assert!(shared(team.path()).is_empty());
 }
+
+#[test]
+fn a_push_that_fails_is_not_listed_as_shared() {
+    let env = Env::new();
+    let team = tempfile::tempdir().unwrap();
+    share_settings(&env, &team_remote(team.path()));
+    worked_session(&env);
+    env.run(&["share", "push", "--to", "age1notakey"]).fails();
+    let status = env.run(&["share", "status"]).ok().stdout.clone();
+    assert!(status.contains("Shared:   never exported"), "{status}");
+    assert!(
+        env.run(&["share", "history", "--json"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

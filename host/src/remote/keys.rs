@@ -113,11 +113,12 @@ impl Identities {
 
     /// Why an encrypted share could not be opened, and what to do.
     pub fn none_fits(&self) -> String {
-        let mut why = match self.looked_at.is_empty() {
-            true => format!(
+        let mut why = match (self.looked_at.is_empty(), self.skipped.is_empty()) {
+            (true, false) => "it is encrypted, and none of your keys could be read".to_string(),
+            (true, true) => format!(
                 "it is encrypted, and you have no key: run `anton share key` to make one in ~/{IDENTITY_FILE}, and ask the sender to push again to the public key it shows"
             ),
-            false => format!(
+            (false, _) => format!(
                 "it was encrypted to other keys than yours ({}); ask the sender to push again to your public key (`anton share key` shows it)",
                 self.looked_at.join(", ")
             ),

@@ -80,7 +80,7 @@ impl Write for Target {
 }
 
 pub fn run(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
-    export(invocation, args, &[])?;
+    export(invocation, args, &[], true)?;
     Ok(Outcome::ok())
 }
 
@@ -90,9 +90,16 @@ pub(crate) struct Exported {
     pub entry: ShareEntry,
 }
 
-/// Write the export `args` ask for and report it; `None` for a dry run or
-/// an empty session. `valued` are the caller's own options that take a value.
-pub(crate) fn export(invocation: &Invocation, args: &Args, valued: &[&str]) -> Result<Option<Exported>, String> {
+/// Write the export `args` ask for and report it, in the ledger too when
+/// `recorded` (a push records where it went instead, once it got there);
+/// `None` for a dry run or an empty session. `valued` are the caller's own
+/// options that take a value.
+pub(crate) fn export(
+    invocation: &Invocation,
+    args: &Args,
+    valued: &[&str],
+    recorded: bool,
+) -> Result<Option<Exported>, String> {
     let known: Vec<&str> = ["--summary", "--format", "--session", "--dry-run"]
         .into_iter()
         .chain(valued.iter().copied())
@@ -247,7 +254,9 @@ pub(crate) fn export(invocation: &Invocation, args: &Args, valued: &[&str]) -> R
         session_id: Some(session.id.clone()),
         file_exists: true,
     };
-    storage::record_share(&entry)?;
+    if recorded {
+        storage::record_share(&entry)?;
+    }
     let mut lines = vec![
         "Session exported".to_string(),
         format!("  File:     {}", file.path),

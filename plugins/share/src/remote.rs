@@ -52,7 +52,7 @@ pub fn push(invocation: &Invocation, args: &Args) -> Result<Outcome, String> {
     if recipients.is_empty() {
         recipients = settings.recipients.clone();
     }
-    let Some(exported) = export::export(invocation, args, &["--to"])? else {
+    let Some(exported) = export::export(invocation, args, &["--to"], false)? else {
         chat::print("Nothing pushed.");
         return Ok(Outcome::ok());
     };
