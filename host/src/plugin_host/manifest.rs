@@ -18,6 +18,8 @@ pub const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 /// WIT package versions this host serves, newest first.
 pub const SUPPORTED_APIS: &[&str] = &["0.3.0", "0.2.0", "0.1.0"];
 
+/// The one plugin id that may ask for the `remote` capability.
+const REMOTE_HOLDER: &str = "share";
 const DEFAULT_MEMORY_MB: u32 = 64;
 const MAX_MEMORY_MB: u32 = 1024;
 const DEFAULT_TIMEOUT_MS: u64 = 30_000;
@@ -200,6 +202,13 @@ impl Manifest {
                 seen.push(name);
             }
         }
+        // What reaches the team's remote is the share command's to send:
+        // a plugin of its id, built in or replacing it in a workspace.
+        if self.capabilities.remote && self.id != REMOTE_HOLDER {
+            return Err(format!(
+                "field `capabilities.remote`: only the {REMOTE_HOLDER} plugin (id \"{REMOTE_HOLDER}\") may send to the team remote"
+            ));
+        }
         for file in &self.capabilities.files {
             check_grant(&file.path, workspace, homes)
                 .map_err(|why| format!("field `capabilities.files`: '{}' {why}", file.path))?;
@@ -367,6 +376,10 @@ summary = "Say hello"
             (GOOD.replace("kind = \"slash\"", "kind = \"menu\""), "menu"),
             (GOOD.to_string() + "\n[limits]\nmemory_mb = 0\n", "limits.memory_mb"),
             (GOOD.to_string() + "typo = 1\n", "typo"),
+            (
+                GOOD.to_string() + "\n[capabilities]\nremote = true\n",
+                "only the share plugin (id \"share\") may send to the team remote",
+            ),
             (with_grant("{workspace}/../x"), "may not use .."),
             (with_grant("/"), "'/' is the whole file system"),
             (with_grant("/etc"), "'/etc' is a top-level folder"),
