@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anton::store::{NewSession, Store};
+use anton::store::{BuildLimits, NewMessage, NewSession, SessionQuery, Store};
 
 const WRITER_DIR: &str = "ANTON_TEST_WRITER_DIR";
 const WRITER_SESSION: &str = "ANTON_TEST_WRITER_SESSION";
@@ -43,20 +43,19 @@ fn writer_process() {
     }
 }
 
-fn writer(dir: &std::path::Path, session: &str, count: u32) -> Command {
+/// This binary again, running only the child test `test`, on `dir`.
+fn child(test: &str, dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--ignored",
-        "--exact",
-        "writer_process",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(WRITER_DIR, dir)
-    .env(WRITER_SESSION, session)
-    .env(WRITER_COUNT, count.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.args(["--ignored", "--exact", test, "--nocapture", "--test-threads=1"])
+        .env(WRITER_DIR, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn writer(dir: &std::path::Path, session: &str, count: u32) -> Command {
+    let mut cmd = child("writer_process", dir);
+    cmd.env(WRITER_SESSION, session).env(WRITER_COUNT, count.to_string());
     cmd
 }
 
@@ -67,6 +66,76 @@ fn acks(output: &str) -> Vec<i64> {
         .filter_map(|l| l.split_once("ack "))
         .map(|(_, id)| id.trim().parse().unwrap())
         .collect()
+}
+
+/// Not a test of its own: the test below runs this binary again to import
+/// a large session in parts, printing `landed <n>` after each batch, and
+/// kills it before the end.
+#[test]
+#[ignore = "a child process of the crash and concurrency tests"]
+fn builder_process() {
+    let dir = std::env::var(WRITER_DIR).expect("run by the test below, which sets the builder's folder");
+    let dir = std::path::Path::new(&dir);
+    let store = Store::open(&dir.join(".anton"), dir).unwrap();
+    let mut build = store.build_session(BuildLimits::default()).unwrap();
+    for batch in 0..10_000u32 {
+        let messages: Vec<NewMessage> = (0..16)
+            .map(|i| NewMessage {
+                turn: batch + 1,
+                role: if i == 0 { "user" } else { "assistant" }.into(),
+                content: format!("batch {batch} {}", "x".repeat(64 << 10)),
+                meta: "{}".into(),
+                created_at: i64::from(batch),
+            })
+            .collect();
+        build.add_messages(&messages).unwrap();
+        println!("landed {}", (batch + 1) * 16);
+    }
+}
+
+#[test]
+fn an_import_killed_midway_shows_nothing_and_the_next_anton_takes_its_parts_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
+    let mut child = child("builder_process", dir.path()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // 1,000 messages of 64 KiB: several parts landed.
+    while !lines
+        .next()
+        .expect("the builder stopped before landing a part")
+        .unwrap()
+        .contains("landed 1008")
+    {}
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let raw = rusqlite::Connection::open(dir.path().join(".anton/anton.db")).unwrap();
+    let count = |table: &str| -> i64 {
+        raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert!(
+        count("messages") >= 700,
+        "parts of the import landed: {}",
+        count("messages")
+    );
+    let every = SessionQuery {
+        include_empty: true,
+        ..Default::default()
+    };
+    assert!(
+        store.list_sessions(&every).unwrap().is_empty(),
+        "and nothing shows them"
+    );
+    assert_eq!(store.count_sessions().unwrap(), 0);
+    drop(store);
+    let store = Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
+    for table in ["messages", "unlanded_sessions", "unindexed_sessions"] {
+        assert_eq!(count(table), 0, "{table} holds what the dead import wrote");
+    }
+    let check: String = raw.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    store.create_session(&NewSession::default()).unwrap();
+    assert_eq!(store.list_sessions(&every).unwrap().len(), 1);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `session-io` (0.2.0): sessions of any size, a page at a time. A reader
-//! reads ahead on a connection of its own; a builder is an open transaction
-//! on another, rolled back when the plugin drops it (or traps, which drops
-//! the plugin's whole table).
+//! reads ahead on a connection of its own; a builder writes on another, in
+//! parts nothing shows until its commit, and takes them out when the plugin
+//! drops it (or traps, which drops the plugin's whole table).
 
 use wasmtime::component::Resource;
 

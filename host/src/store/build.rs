@@ -1,11 +1,23 @@
 //! A session made from parts over many calls (an import of any size), on a
-//! connection of its own, in one transaction held open until
-//! [`SessionBuild::commit`]: nothing of it shows before, and nothing is left
-//! when it is dropped (closing a connection rolls back what it did not commit).
+//! connection of its own. Its rows land a part at a time, each part its own
+//! transaction, so SQLite moves each into the database while the next is
+//! read, not 200 MB at the end; the session's own row lands last, in
+//! [`SessionBuild::commit`], so nothing shows it before. Dropped, a build
+//! takes out what it landed; a build whose process died is taken out by the
+//! next anton that opens the store to write.
 
 use rusqlite::params;
 
+use super::lease::{hostname, writer_is_alive};
 use super::*;
+
+/// Text landed in one transaction: about what SQLite's log holds before it
+/// moves the log into the database (1000 pages of 16 KiB).
+const PART_BYTES: usize = 16 << 20;
+
+/// A build this old is taken out even if a process of its pid lives: no
+/// import takes a day, and pids come round again.
+const ABANDONED_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// What one built session may hold.
 #[derive(Debug, Clone, Copy)]
@@ -58,35 +70,33 @@ impl From<StoreError> for BuildError {
 pub struct SessionBuild {
     store: Store,
     session_id: String,
+    created_at: i64,
     limits: BuildLimits,
     held: BuildLimits,
     /// Counted as parts come: a count over a large session's rows at the
     /// end would read them all again.
     turns: u32,
+    /// Text written in the part not landed yet.
+    part_bytes: usize,
+    landed: bool,
 }
 
 impl Store {
     /// Begin a session from outside on this connection, which the build
-    /// then owns. Takes the write lock until it ends.
+    /// then owns.
     pub fn build_session(self, limits: BuildLimits) -> Result<SessionBuild> {
-        // A cache that holds a large import's busy pages: a small one wrote
-        // them to the log over and over as it spilled.
+        // A cache that holds a part's busy pages: a small one wrote them to
+        // the log over and over as it spilled. The session's row comes
+        // last, so its rows cannot name it as their foreign key yet.
         self.conn
-            .execute_batch("PRAGMA cache_size = -32768; BEGIN IMMEDIATE")
+            .execute_batch("PRAGMA cache_size = -32768; PRAGMA foreign_keys = OFF")
             .map_err(|e| self.fail(e))?;
-        let session_id = self.with_writer(|w| {
-            let session = w.create_session(&NewSession::default())?;
-            w.conn.execute(
-                "UPDATE sessions SET title_source = 'import' WHERE id = ?1",
-                [&session.id],
-            )?;
-            // A large import lands without waiting for the search index.
-            w.defer_indexing(&session.id)?;
-            Ok(session.id)
-        })?;
+        let created_at = now_ms();
+        let session_id = self.transaction(|w| w.reserve_session_id(created_at))?;
         Ok(SessionBuild {
             store: self,
             session_id,
+            created_at,
             limits,
             held: BuildLimits {
                 messages: 0,
@@ -96,7 +106,108 @@ impl Store {
                 memory_bytes: 0,
             },
             turns: 0,
+            part_bytes: 0,
+            landed: false,
         })
+    }
+
+    /// Take out the builds whose process died.
+    pub(super) fn sweep_dead_builds(&self) -> Result<()> {
+        let builds = self.all(
+            "SELECT session_id, writer_pid, writer_host, started_at FROM unlanded_sessions",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
+        let now = now_ms();
+        for (id, pid, host, started_at) in builds {
+            if !writer_is_alive(pid, &host) || now - started_at > ABANDONED_AFTER_MS {
+                self.transaction(|w| w.remove_unlanded(&id))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Writer<'_> {
+    /// An id no session has, held for a build until it lands.
+    fn reserve_session_id(&self, at: i64) -> rusqlite::Result<String> {
+        loop {
+            let id = new_session_id(at);
+            let reserved = self.conn.execute(
+                "INSERT OR IGNORE INTO unlanded_sessions (session_id, writer_pid, writer_host, started_at)
+                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
+                params![id, std::process::id(), hostname(), at],
+            )?;
+            if reserved == 1 {
+                // A large import lands without waiting for the search index.
+                self.defer_indexing(&id)?;
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Everything a build that did not land wrote.
+    fn remove_unlanded(&self, session_id: &str) -> rusqlite::Result<()> {
+        // The messages go while the session is still listed as unindexed,
+        // so the index, which never had them, is left alone.
+        for table in ["messages", "cells", "session_memories"] {
+            self.conn
+                .execute(&format!("DELETE FROM {table} WHERE session_id = ?1"), [session_id])?;
+        }
+        self.conn
+            .execute("DELETE FROM unindexed_sessions WHERE session_id = ?1", [session_id])?;
+        self.conn
+            .execute("DELETE FROM unlanded_sessions WHERE session_id = ?1", [session_id])?;
+        Ok(())
+    }
+
+    /// The row that makes a built session show, with what its parts counted.
+    #[allow(clippy::too_many_arguments)]
+    fn land_session(
+        &self,
+        id: &str,
+        created_at: i64,
+        title: &str,
+        summary: &str,
+        p: &Provenance,
+        messages: u64,
+        turns: u32,
+    ) -> rusqlite::Result<()> {
+        // Listings follow local activity, not the exporter's clock.
+        self.conn.execute(
+            "INSERT INTO sessions (id, title, title_source, summary, imported_summary, imported_by, imported_at,
+                 exported_by, exported_at, original_id, source_file, file_sha256, messages, turns,
+                 created_at, updated_at, workspace, task)
+             VALUES (?1, ?2, 'import', ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 coalesce((SELECT substr(content, 1, 2000) FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), ''))",
+            params![
+                id,
+                self.clean_title(title),
+                self.clean_summary(summary),
+                p.imported_by.as_deref().map(|t| self.clean(t)),
+                p.imported_at,
+                p.exported_by.as_deref().map(|t| self.clean(t)),
+                p.exported_at,
+                p.original_id.as_deref().map(|t| self.clean(t)),
+                p.source_file.as_deref().map(|t| self.clean(t)),
+                p.file_sha256,
+                messages as i64,
+                turns,
+                created_at,
+                now_ms(),
+                self.workspace
+            ],
+        )?;
+        self.conn
+            .execute("DELETE FROM unlanded_sessions WHERE session_id = ?1", [id])?;
+        Ok(())
     }
 }
 
@@ -143,9 +254,8 @@ impl SessionBuild {
     fn add_clean_messages(&mut self, clean: CleanMessages) -> std::result::Result<(), BuildError> {
         self.take(clean.messages.len(), 0, 0, clean.bytes, 0)?;
         self.turns = self.turns.max(clean.turns);
-        let id = &self.session_id;
-        self.store.with_writer(|w| w.insert_clean_messages(id, &clean))?;
-        Ok(())
+        let id = self.session_id.clone();
+        Ok(self.write_part(clean.bytes, |w| w.insert_clean_messages(&id, &clean))?)
     }
 
     pub fn add_cells(&mut self, cells: &[Cell]) -> std::result::Result<(), BuildError> {
@@ -158,14 +268,13 @@ impl SessionBuild {
             }
         }
         self.take(0, cells.len(), 0, bytes, 0)?;
-        let id = &self.session_id;
-        self.store.with_writer(|w| {
+        let id = self.session_id.clone();
+        Ok(self.write_part(bytes, |w| {
             for cell in cells {
-                w.add_cell(id, cell)?;
+                w.add_cell(&id, cell)?;
             }
             Ok(())
-        })?;
-        Ok(())
+        })?)
     }
 
     pub fn add_memories(&mut self, memories: &[SessionMemory]) -> std::result::Result<(), BuildError> {
@@ -177,62 +286,59 @@ impl SessionBuild {
             bytes += m.text.len() + m.topic.len();
         }
         self.take(0, 0, memories.len(), bytes, bytes)?;
-        let id = &self.session_id;
-        self.store.with_writer(|w| {
+        let id = self.session_id.clone();
+        Ok(self.write_part(bytes, |w| {
             for memory in memories {
-                w.record_memory(id, memory)?;
+                w.record_memory(&id, memory)?;
             }
             Ok(())
-        })?;
-        Ok(())
+        })?)
     }
 
     /// Land the session with its title, summary and provenance, counted from its parts.
     pub fn commit(
-        self,
+        mut self,
         title: &str,
         summary: &str,
         provenance: &Provenance,
     ) -> std::result::Result<Session, BuildError> {
         check_text("the title", title)?;
         check_text("the summary", summary)?;
-        let id = &self.session_id;
-        let p = provenance;
-        let (messages, turns, text) = (self.held.messages as i64, self.turns, self.held.text_bytes);
-        self.store.with_writer(|w| {
-            // Listings follow local activity, not the exporter's clock.
-            w.conn.execute(
-                "UPDATE sessions SET title = ?2, summary = ?3, imported_summary = ?3, imported_by = ?4, imported_at = ?5,
-                     exported_by = ?6, exported_at = ?7, original_id = ?8, source_file = ?9, file_sha256 = ?10,
-                     messages = ?11, turns = ?12, updated_at = ?13,
-                     task = coalesce((SELECT substr(content, 1, 2000) FROM messages WHERE session_id = ?1 AND role = 'user' ORDER BY id LIMIT 1), '')
-                 WHERE id = ?1",
-                params![
-                    id,
-                    w.clean_title(title),
-                    w.clean_summary(summary),
-                    p.imported_by.as_deref().map(|t| w.clean(t)),
-                    p.imported_at,
-                    p.exported_by.as_deref().map(|t| w.clean(t)),
-                    p.exported_at,
-                    p.original_id.as_deref().map(|t| w.clean(t)),
-                    p.source_file.as_deref().map(|t| w.clean(t)),
-                    p.file_sha256,
-                    messages,
-                    turns,
-                    now_ms()
-                ],
-            )?;
-            w.index_if_small(id, text)
+        let id = self.session_id.clone();
+        let (created_at, messages, turns, text) =
+            (self.created_at, self.held.messages, self.turns, self.held.text_bytes);
+        self.write_part(0, |w| {
+            w.land_session(&id, created_at, title, summary, provenance, messages, turns)?;
+            w.index_if_small(&id, text)
         })?;
-        self.store
-            .conn
-            .execute_batch("COMMIT")
-            .map_err(|e| self.store.fail(e))?;
+        self.end_part()?;
+        self.landed = true;
         Ok(self
             .store
-            .get_session(id)?
+            .get_session(&id)?
             .ok_or_else(|| StoreError(format!("session {id} vanished")))?)
+    }
+
+    /// Write in the part open now (opening one if none is), and land the
+    /// part once it holds enough.
+    fn write_part(&mut self, bytes: usize, write: impl FnOnce(&Writer) -> rusqlite::Result<()>) -> Result<()> {
+        if self.store.conn.is_autocommit() {
+            self.store
+                .conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.store.fail(e))?;
+        }
+        self.store.with_writer(write)?;
+        self.part_bytes += bytes;
+        if self.part_bytes >= PART_BYTES {
+            self.end_part()?;
+        }
+        Ok(())
+    }
+
+    fn end_part(&mut self) -> Result<()> {
+        self.part_bytes = 0;
+        self.store.conn.execute_batch("COMMIT").map_err(|e| self.store.fail(e))
     }
 
     /// Count a part against the limits before it is written.
@@ -282,6 +388,32 @@ impl SessionBuild {
     }
 }
 
+impl Drop for SessionBuild {
+    fn drop(&mut self) {
+        if self.landed {
+            return;
+        }
+        // The part not landed goes with the rollback (or with the
+        // connection); the parts landed are taken out here or, should that
+        // fail, by the next anton to open the store.
+        let rolled_back = match self.store.conn.is_autocommit() {
+            true => Ok(()),
+            false => self
+                .store
+                .conn
+                .execute_batch("ROLLBACK")
+                .map_err(|e| self.store.fail(e)),
+        };
+        let removed = rolled_back.and_then(|()| self.store.transaction(|w| w.remove_unlanded(&self.session_id)));
+        if let Err(error) = removed {
+            eprintln!(
+                "warning: {}; the next anton to open the store takes the half-built session out",
+                crate::terminal::sanitize_line(&error.to_string())
+            );
+        }
+    }
+}
+
 fn check_text(place: &str, text: &str) -> std::result::Result<(), BuildError> {
     if text.len() > MAX_TEXT {
         return Err(BuildError::Refused(format!(
@@ -325,8 +457,9 @@ struct Landing {
 impl BuildInBackground {
     pub fn start(mut build: SessionBuild) -> std::io::Result<BuildInBackground> {
         let scrubber = build.store.scrubber();
-        // Two parts in waiting: enough to keep both sides busy, little memory.
-        let (parts, waiting) = std::sync::mpsc::sync_channel::<Part>(2);
+        // A dozen pages in waiting (12 MiB): the writer stalls while SQLite
+        // moves a part into the database, and with two the reader stalled too.
+        let (parts, waiting) = std::sync::mpsc::sync_channel::<Part>(12);
         let refused = std::sync::Arc::new(std::sync::Mutex::new(None));
         let said = refused.clone();
         let worker = std::thread::Builder::new().name("anton-build".into()).spawn(move || {

@@ -66,12 +66,19 @@ impl Store {
         if self.schema < schema::UNINDEXED_SESSIONS {
             return Ok(0);
         }
+        // A session still being built is indexed once it lands.
+        let building = match self.schema >= schema::UNLANDED_SESSIONS {
+            true => "WHERE u.session_id NOT IN (SELECT session_id FROM unlanded_sessions)",
+            false => "",
+        };
         let waiting: i64 = self
             .conn
             .query_row(
-                "SELECT coalesce(sum((SELECT count(*) FROM messages m
-                     WHERE m.session_id = u.session_id AND m.id > u.indexed_to)), 0)
-                 FROM unindexed_sessions u",
+                &format!(
+                    "SELECT coalesce(sum((SELECT count(*) FROM messages m
+                         WHERE m.session_id = u.session_id AND m.id > u.indexed_to)), 0)
+                     FROM unindexed_sessions u {building}"
+                ),
                 [],
                 |r| r.get(0),
             )
@@ -89,7 +96,8 @@ impl Store {
                 let next: Option<(String, i64)> = w
                     .conn
                     .query_row(
-                        "SELECT session_id, indexed_to FROM unindexed_sessions ORDER BY session_id LIMIT 1",
+                        "SELECT session_id, indexed_to FROM unindexed_sessions
+                         WHERE session_id NOT IN (SELECT session_id FROM unlanded_sessions) ORDER BY session_id LIMIT 1",
                         [],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )

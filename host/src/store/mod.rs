@@ -86,6 +86,7 @@ impl Store {
             scrubber: Default::default(),
         };
         store.migrate()?;
+        store.sweep_dead_builds()?;
         Ok(store)
     }
 

@@ -1,7 +1,7 @@
 //! Schema migrations. `user_version` holds how many have run; a migration is
 //! never edited once released, only appended.
 
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The first schema with the `session_count` table.
 pub const SESSION_COUNT: i64 = 2;
@@ -14,6 +14,9 @@ pub const REFERENCE_SESSIONS: i64 = 4;
 
 /// The first schema whose search index may lag behind a large import.
 pub const UNINDEXED_SESSIONS: i64 = 5;
+
+/// The first schema that builds a large import in parts.
+pub const UNLANDED_SESSIONS: i64 = 6;
 
 /// The oldest schema the read queries work on, so a read-only open can use
 /// it without migrating. Raise it when a migration changes what they read.
@@ -190,4 +193,17 @@ BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
     INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
 END;
+"#;
+
+/// Sessions being built in parts (a large import): their messages, cells
+/// and memories are in, their `sessions` row is not, so nothing shows them
+/// until the last part lands it. A build whose process died is swept by the
+/// next anton that opens the store to write.
+const V6: &str = r#"
+CREATE TABLE unlanded_sessions (
+    session_id   TEXT PRIMARY KEY,
+    writer_pid   INTEGER NOT NULL,
+    writer_host  TEXT NOT NULL,
+    started_at   INTEGER NOT NULL
+);
 "#;

@@ -812,3 +812,82 @@ fn a_large_import_lands_before_its_search_index_and_a_search_catches_it_up() {
     index_is_sound(&store, true);
     assert_eq!(found(&store), [small.id.as_str()]);
 }
+
+/// Rows of `session` in each table a build writes, its marks included.
+fn rows_of(store: &Store, session: &str) -> [i64; 5] {
+    [
+        "messages",
+        "cells",
+        "session_memories",
+        "unindexed_sessions",
+        "unlanded_sessions",
+    ]
+    .map(|table| {
+        store
+            .conn
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE session_id = ?1"),
+                [session],
+                |r| r.get(0),
+            )
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_build_lands_in_parts_that_show_nothing_and_a_dropped_one_leaves_nothing() {
+    let (dir, store) = open();
+    // 64 KiB messages, 48 MiB in all: parts land before the end.
+    let messages: Vec<NewMessage> = (0..768u32)
+        .map(|i| NewMessage {
+            turn: i / 2 + 1,
+            role: if i.is_multiple_of(2) { "user" } else { "assistant" }.into(),
+            content: format!("{i} {}", "x".repeat(64 << 10)),
+            meta: "{}".into(),
+            created_at: i64::from(i),
+        })
+        .collect();
+    let store_of = |dir: &tempfile::TempDir| Store::open(&dir.path().join(".anton"), dir.path()).unwrap();
+    let started = |store: Store| -> (SessionBuild, String) {
+        let mut build = store.build_session(BuildLimits::default()).unwrap();
+        for batch in messages.chunks(64) {
+            build.add_messages(batch).unwrap();
+        }
+        build
+            .add_memories(&[SessionMemory {
+                born: true,
+                kind: "lesson".into(),
+                scope: "project".into(),
+                text: "a lesson".into(),
+                topic: String::new(),
+            }])
+            .unwrap();
+        let id: String = store_of(&dir)
+            .conn
+            .query_row("SELECT session_id FROM unlanded_sessions", [], |r| r.get(0))
+            .unwrap();
+        (build, id)
+    };
+
+    let (build, id) = started(store_of(&dir));
+    assert!(rows_of(&store, &id)[0] >= 256, "parts landed before the end");
+    assert_eq!(store.count_sessions().unwrap(), 0);
+    let every = SessionQuery {
+        include_empty: true,
+        ..Default::default()
+    };
+    assert!(store.list_sessions(&every).unwrap().is_empty(), "nothing shows it");
+    assert!(store.get_session(&id).unwrap().is_none());
+    assert_eq!(store.unindexed_messages().unwrap(), 0, "nothing indexes it");
+    drop(build);
+    assert_eq!(rows_of(&store, &id), [0; 5], "a dropped build takes out what it landed");
+
+    let (build, id) = started(store_of(&dir));
+    let landed = build.commit("Built", "in parts", &Provenance::default()).unwrap();
+    assert_eq!(landed.id, id);
+    assert_eq!((landed.messages, landed.turns), (768, 384));
+    assert!(landed.task.starts_with("0 xxx"), "{}", &landed.task[..10]);
+    assert_eq!(rows_of(&store, &id), [768, 0, 1, 1, 0], "landed, its index to come");
+    assert_eq!(store.list_sessions(&every).unwrap().len(), 1);
+    assert_eq!(store.count_sessions().unwrap(), 1);
+}

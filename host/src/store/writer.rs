@@ -61,7 +61,7 @@ impl Writer<'_> {
             let id = new_session_id(now);
             let inserted = self.conn.execute(
                 "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                 SELECT ?1, ?2, ?3, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM unlanded_sessions WHERE session_id = ?1)",
                 params![
                     id,
                     self.clean_title(&new.title),
@@ -72,7 +72,7 @@ impl Writer<'_> {
                 ],
             )?;
             // A clash needs two sessions in the same second with the same
-            // random suffix; draw again.
+            // random suffix (or a build holding it); draw again.
             if inserted == 1 {
                 return self.conn.query_row(
                     &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
