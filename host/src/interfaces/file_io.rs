@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Resource;
@@ -14,6 +15,9 @@ use super::latest::file_io::{Host, HostNamedFile, HostOutputFile, HostSha256, Wr
 use super::{HostError, PluginState};
 use crate::files::{self, NamedFileError};
 use crate::terminal::{self, Unit};
+
+mod behind;
+use behind::{behind, caught_up};
 
 /// The most one read hands out.
 const MAX_READ: u32 = 16 * 1024 * 1024;
@@ -38,16 +42,29 @@ pub struct NamedFile {
 }
 
 pub struct OutputFile {
-    file: File,
+    written: Arc<Mutex<Written>>,
     temp: PathBuf,
     name: String,
-    hasher: Sha256,
+    /// Bytes handed over, written or not yet.
     size: u64,
     finished: bool,
 }
 
-/// A digest a plugin feeds in pieces.
-pub struct Sha256Stream(Sha256);
+/// What an output file's writes, done behind the plugin, made of it.
+struct Written {
+    file: File,
+    hasher: Sha256,
+    /// The first write that failed: the next write or the finish says it.
+    failed: Option<String>,
+}
+
+/// A digest a plugin feeds in pieces, hashed behind it.
+pub struct Sha256Stream(Arc<Mutex<Sha256>>);
+
+/// A lock no job can poison: a job that panics ends the process.
+fn locked<T>(shared: &Mutex<T>) -> MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 impl Host for PluginState {
     fn open_named_file(&mut self, path: String) -> Result<Resource<NamedFile>, HostError> {
@@ -69,10 +86,13 @@ impl Host for PluginState {
         let dir = self.output_dir()?;
         let (file, temp) = new_temp(&dir, 0o644)?;
         self.keep(OutputFile {
-            file,
+            written: Arc::new(Mutex::new(Written {
+                file,
+                hasher: Sha256::new(),
+                failed: None,
+            })),
             temp,
             name,
-            hasher: Sha256::new(),
             size: 0,
             finished: false,
         })
@@ -184,11 +204,21 @@ impl HostOutputFile for PluginState {
                 f.name
             )));
         }
-        f.file
-            .write_all(&bytes)
-            .map_err(|e| HostError::Failed(format!("cannot write {}: {e}", f.temp.display())))?;
-        f.hasher.update(&bytes);
+        if let Some(failed) = locked(&f.written).failed.clone() {
+            return Err(HostError::Failed(failed));
+        }
         f.size += bytes.len() as u64;
+        let (written, temp) = (f.written.clone(), f.temp.clone());
+        behind(bytes.len(), move || {
+            let mut w = locked(&written);
+            if w.failed.is_some() {
+                return;
+            }
+            match w.file.write_all(&bytes) {
+                Ok(()) => w.hasher.update(&bytes),
+                Err(e) => w.failed = Some(format!("cannot write {}: {e}", temp.display())),
+            }
+        });
         Ok(())
     }
 
@@ -197,8 +227,13 @@ impl HostOutputFile for PluginState {
         if f.finished {
             return Err(finished_already());
         }
+        caught_up();
+        let w = locked(&f.written);
+        if let Some(failed) = w.failed.clone() {
+            return Err(HostError::Failed(failed));
+        }
         let io = |e: std::io::Error| HostError::Failed(format!("cannot write {}: {e}", f.temp.display()));
-        f.file.sync_all().map_err(io)?;
+        w.file.sync_all().map_err(io)?;
         let path = link_unique(&f.temp, &f.name)?;
         f.finished = true;
         if let Err(e) = std::fs::remove_file(&f.temp) {
@@ -212,7 +247,7 @@ impl HostOutputFile for PluginState {
         }
         Ok(WrittenFile {
             path: path.display().to_string(),
-            sha256: files::hex(&f.hasher.clone().finalize()),
+            sha256: files::hex(&w.hasher.clone().finalize()),
             size: f.size,
         })
     }
@@ -228,19 +263,21 @@ impl HostSha256 for PluginState {
         // The table refuses a handle only past u32::MAX of them; a constructor
         // cannot fail, so that plugin gets a handle that hashes nothing.
         self.table
-            .push(Sha256Stream(Sha256::new()))
+            .push(Sha256Stream(Arc::default()))
             .unwrap_or_else(|_| Resource::new_own(u32::MAX))
     }
 
     fn update(&mut self, hasher: Resource<Sha256Stream>, bytes: Vec<u8>) {
-        if let Ok(h) = self.table.get_mut(&hasher) {
-            h.0.update(&bytes);
+        if let Ok(h) = self.table.get(&hasher) {
+            let hasher = h.0.clone();
+            behind(bytes.len(), move || locked(&hasher).update(&bytes));
         }
     }
 
     fn hex_digest(&mut self, hasher: Resource<Sha256Stream>) -> String {
+        caught_up();
         self.kept(&hasher)
-            .map(|h| files::hex(&h.0.clone().finalize()))
+            .map(|h| files::hex(&locked(&h.0).clone().finalize()))
             .unwrap_or_default()
     }
 
