@@ -15,8 +15,8 @@ use super::*;
 /// moves the log into the database (1000 pages of 16 KiB).
 const PART_BYTES: usize = 16 << 20;
 
-/// A build this old is taken out even if a process of its pid lives: no
-/// import takes a day, and pids come round again.
+/// A build from another host (a shared folder) this old is taken out: its
+/// pid cannot be checked from here, and no import takes a day.
 const ABANDONED_AFTER_MS: i64 = 24 * 3600 * 1000;
 
 /// What one built session may hold.
@@ -127,7 +127,8 @@ impl Store {
         )?;
         let now = now_ms();
         for (id, pid, host, started_at) in builds {
-            if !writer_is_alive(pid, &host) || now - started_at > ABANDONED_AFTER_MS {
+            let stale = host != hostname() && now - started_at > ABANDONED_AFTER_MS;
+            if !writer_is_alive(pid, &host) || stale {
                 self.transaction(|w| w.remove_unlanded(&id))?;
             }
         }
@@ -168,7 +169,9 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// The row that makes a built session show, with what its parts counted.
+    /// The row that makes a built session show, with what its parts
+    /// counted; false, and nothing written, when another anton took the
+    /// build for abandoned and its parts out.
     #[allow(clippy::too_many_arguments)]
     fn land_session(
         &self,
@@ -179,7 +182,13 @@ impl Writer<'_> {
         p: &Provenance,
         messages: u64,
         turns: u32,
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<bool> {
+        let held = self
+            .conn
+            .execute("DELETE FROM unlanded_sessions WHERE session_id = ?1", [id])?;
+        if held != 1 {
+            return Ok(false);
+        }
         // Listings follow local activity, not the exporter's clock.
         self.conn.execute(
             "INSERT INTO sessions (id, title, title_source, summary, imported_summary, imported_by, imported_at,
@@ -205,9 +214,7 @@ impl Writer<'_> {
                 self.workspace
             ],
         )?;
-        self.conn
-            .execute("DELETE FROM unlanded_sessions WHERE session_id = ?1", [id])?;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -307,11 +314,22 @@ impl SessionBuild {
         let id = self.session_id.clone();
         let (created_at, messages, turns, text) =
             (self.created_at, self.held.messages, self.turns, self.held.text_bytes);
+        let mut held = false;
         self.write_part(0, |w| {
-            w.land_session(&id, created_at, title, summary, provenance, messages, turns)?;
-            w.index_if_small(&id, text)
+            held = w.land_session(&id, created_at, title, summary, provenance, messages, turns)?;
+            if held {
+                w.index_if_small(&id, text)?;
+            }
+            Ok(())
         })?;
         self.end_part()?;
+        if !held {
+            return Err(BuildError::Store(StoreError(
+                "another anton took this import for abandoned and removed it while it ran; \
+                 nothing was imported: import the file again"
+                    .into(),
+            )));
+        }
         self.landed = true;
         Ok(self
             .store

@@ -891,3 +891,47 @@ fn a_build_lands_in_parts_that_show_nothing_and_a_dropped_one_leaves_nothing() {
     assert_eq!(store.list_sessions(&every).unwrap().len(), 1);
     assert_eq!(store.count_sessions().unwrap(), 1);
 }
+
+#[test]
+fn a_build_another_anton_took_for_abandoned_fails_its_commit_and_leaves_nothing() {
+    let (dir, store) = open();
+    // Exactly three parts: nothing is left open when the last batch is in.
+    let messages: Vec<NewMessage> = (0..768u32)
+        .map(|i| NewMessage {
+            turn: i + 1,
+            role: "user".into(),
+            content: format!("{:<65534}", i),
+            meta: "{}".into(),
+            created_at: i64::from(i),
+        })
+        .collect();
+    let mut build = Store::open(&dir.path().join(".anton"), dir.path())
+        .unwrap()
+        .build_session(BuildLimits::default())
+        .unwrap();
+    for batch in messages.chunks(64) {
+        build.add_messages(batch).unwrap();
+    }
+    let id: String = store
+        .conn
+        .query_row("SELECT session_id FROM unlanded_sessions", [], |r| r.get(0))
+        .unwrap();
+    // As a build from another host, a day old, reads to the next anton.
+    store
+        .transaction(|w| {
+            w.conn.execute(
+                "UPDATE unlanded_sessions SET writer_host = 'elsewhere', started_at = 0",
+                [],
+            )
+        })
+        .unwrap();
+    store.sweep_dead_builds().unwrap();
+    assert_eq!(rows_of(&store, &id), [0; 5], "swept");
+    let refused = build
+        .commit("late", "", &Provenance::default())
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("import the file again"), "{refused}");
+    assert_eq!(rows_of(&store, &id), [0; 5]);
+    assert_eq!(store.count_sessions().unwrap(), 0, "no half session landed");
+}

@@ -16,6 +16,7 @@ pub mod naming;
 pub mod readable;
 
 mod checks;
+mod episode_json;
 mod json;
 mod v01;
 mod v1;

@@ -683,6 +683,17 @@ fn a_reference_file_may_begin_with_a_byte_order_mark() {
     assert_eq!((format, bundle.conversation), (Format::V01, sample().conversation));
 }
 
+#[test]
+fn every_ascii_character_at_every_offset_is_escaped_as_serde_json_escapes_it() {
+    let ascii: String = (0u8..=127).map(char::from).collect();
+    for offset in 0..9 {
+        let text = format!("{}{ascii}é{ascii}", "a".repeat(offset));
+        let mut ours = Vec::new();
+        crate::episode_json::write_json_string(&mut ours, &text).unwrap();
+        assert_eq!(ours, serde_json::to_vec(&text).unwrap(), "offset {offset}");
+    }
+}
+
 // ---------------------------------------------------------------- what is written reads back
 
 mod round_trips {
@@ -820,6 +831,20 @@ mod round_trips {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_message_is_written_as_serde_json_writes_it_compact_and_pretty(episode in episode(), nested in "(?s).{0,20}") {
+            let mut episode = episode;
+            if !nested.is_empty() {
+                episode.meta["nested"] = json!({"deeper": [nested, {}, []], "empty": {}});
+            }
+            for pretty in [false, true] {
+                let mut ours = Vec::new();
+                crate::episode_json::write_episode(&mut ours, &episode, pretty).unwrap();
+                let theirs = if pretty { serde_json::to_vec_pretty(&episode) } else { serde_json::to_vec(&episode) }.unwrap();
+                prop_assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+            }
+        }
 
         #[test]
         fn every_bundle_reads_back_equal_in_both_formats_through_any_buffer(bundle in bundle(), buffer in 7usize..5_000) {

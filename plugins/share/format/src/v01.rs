@@ -159,13 +159,11 @@ impl<W: Write> V01Writer<W> {
         })
     }
 
-    /// One row, pretty-printed at its depth, after a comma when it is not the first.
-    fn row(&mut self, first: bool, row: &impl Serialize) -> io::Result<()> {
+    /// One row, pretty-printed at its depth by `write`, after a comma when it is not the first.
+    fn row(&mut self, first: bool, write: impl FnOnce(&mut Indenting<'_, W>) -> io::Result<()>) -> io::Result<()> {
         self.out.write_all(if first { b"\n" } else { b",\n" })?;
         self.out.write_all(ROW_INDENT)?;
-        let mut indenting = Indenting { out: &mut self.out };
-        serde_json::to_writer_pretty(&mut indenting, row)?;
-        Ok(())
+        write(&mut Indenting { out: &mut self.out })
     }
 
     /// Close the conversation, write the memories, open the cells.
@@ -189,7 +187,7 @@ impl<W: Write> SessionWriter<W> for V01Writer<W> {
             Stage::Cells => return Err(io::Error::other("a message after the cells")),
         };
         self.stage = Stage::Conversation;
-        self.row(first, episode)
+        self.row(first, |out| crate::episode_json::write_episode(out, episode, true))
     }
 
     fn cell(&mut self, cell: &Cell) -> io::Result<()> {
@@ -197,7 +195,7 @@ impl<W: Write> SessionWriter<W> for V01Writer<W> {
         if first {
             self.begin_cells()?;
         }
-        self.row(first, cell)
+        self.row(first, |out| Ok(serde_json::to_writer_pretty(out, cell)?))
     }
 
     fn finish(mut self: Box<Self>, _redactions: &BTreeMap<String, u64>) -> io::Result<W> {

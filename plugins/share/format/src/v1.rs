@@ -178,7 +178,7 @@ impl<W: Write> SessionWriter<W> for V1Writer<W> {
         if self.stage != Stage::Conversation {
             return Err(io::Error::other("a message after the cells"));
         }
-        serde_json::to_writer(&mut *self, episode)?;
+        crate::episode_json::write_episode(&mut *self, episode, false)?;
         self.write_all(b"\n")?;
         self.counts.messages += 1;
         Ok(())
