@@ -555,6 +555,10 @@ impl<R: BufRead> Json<R> {
                 // A scalar ends at the end of the document; anything else is cut short.
                 return Ok(Some(raw));
             }
+            // Never past the limit by more than a byte: where a refusal
+            // is placed must not depend on how the source is buffered.
+            let room = (limit + 1).saturating_sub(raw.len());
+            let bytes = &bytes[..bytes.len().min(room)];
             let (used, done) = scan(&mut self.scan, bytes);
             raw.extend_from_slice(&bytes[..used]);
             self.advance(used);

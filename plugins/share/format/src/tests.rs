@@ -130,9 +130,15 @@ fn oversized_input_is_refused_before_parsing() {
     let text = format!(
         r#"{{"version":"0.1","session":{{"conversation_history":[{{"ts":"t","turn":1,"role":"user","content":"{long}"}}]}}}}"#
     );
+    // Read whole or through a plugin's 64 KiB buffer, the same words.
     assert_eq!(
         read(text.as_bytes()).unwrap_err().0,
-        "session.conversation_history[0].content: the text is just over the 8.0 MiB limit"
+        "session.conversation_history[0]: a text over the 8.0 MiB limit"
+    );
+    let buffered = std::io::BufReader::with_capacity(64 << 10, Cursor::new(text.as_bytes()));
+    assert_eq!(
+        read_from(buffered, &mut Bundle::default(), local_sha256).unwrap_err().0,
+        "session.conversation_history[0]: a text over the 8.0 MiB limit"
     );
 }
 
