@@ -143,6 +143,18 @@ fn oversized_input_is_refused_before_parsing() {
 }
 
 #[test]
+fn a_key_too_long_is_refused_at_the_same_place_whatever_the_buffer() {
+    let text = format!("{{\n\"version\": \"0.1\",\n\"{}\": 1}}", "k".repeat(10_000));
+    let whole = read(text.as_bytes()).unwrap_err().0;
+    assert!(whole.contains("a key longer than 4 KiB"), "{whole}");
+    for capacity in [1, 7, 300, 4096, 5000] {
+        let buffered = std::io::BufReader::with_capacity(capacity, Cursor::new(text.as_bytes()));
+        let pieces = read_from(buffered, &mut Bundle::default(), local_sha256).unwrap_err().0;
+        assert_eq!(pieces, whole, "a buffer of {capacity}");
+    }
+}
+
+#[test]
 fn a_changed_entry_fails_its_hash() {
     let bytes = write_v1(&sample());
     let mut archive = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
