@@ -86,7 +86,14 @@ impl Store {
             scrubber: Default::default(),
         };
         store.migrate()?;
-        store.sweep_dead_builds()?;
+        // Leftovers are invisible: a store too busy to take them out now
+        // still opens, and the next anton tries again.
+        if let Err(error) = store.sweep_dead_builds() {
+            eprintln!(
+                "warning: cannot take out what a killed import left ({}); the next anton tries again",
+                crate::terminal::sanitize_line(&error.to_string())
+            );
+        }
         Ok(store)
     }
 
