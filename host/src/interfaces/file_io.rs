@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Resource;
@@ -43,6 +43,9 @@ pub struct NamedFile {
 
 pub struct OutputFile {
     written: Arc<Mutex<Written>>,
+    /// The first write that failed, said by the next write or the finish;
+    /// apart from the file, so checking it never waits for a write.
+    failed: Arc<OnceLock<String>>,
     temp: PathBuf,
     name: String,
     /// Bytes handed over, written or not yet.
@@ -54,8 +57,6 @@ pub struct OutputFile {
 struct Written {
     file: File,
     hasher: Sha256,
-    /// The first write that failed: the next write or the finish says it.
-    failed: Option<String>,
 }
 
 /// A digest a plugin feeds in pieces, hashed behind it.
@@ -89,8 +90,8 @@ impl Host for PluginState {
             written: Arc::new(Mutex::new(Written {
                 file,
                 hasher: Sha256::new(),
-                failed: None,
             })),
+            failed: Arc::default(),
             temp,
             name,
             size: 0,
@@ -204,19 +205,21 @@ impl HostOutputFile for PluginState {
                 f.name
             )));
         }
-        if let Some(failed) = locked(&f.written).failed.clone() {
-            return Err(HostError::Failed(failed));
+        if let Some(failed) = f.failed.get() {
+            return Err(HostError::Failed(failed.clone()));
         }
         f.size += bytes.len() as u64;
-        let (written, temp) = (f.written.clone(), f.temp.clone());
+        let (written, failed, temp) = (f.written.clone(), f.failed.clone(), f.temp.clone());
         behind(bytes.len(), move || {
-            let mut w = locked(&written);
-            if w.failed.is_some() {
+            if failed.get().is_some() {
                 return;
             }
+            let mut w = locked(&written);
             match w.file.write_all(&bytes) {
                 Ok(()) => w.hasher.update(&bytes),
-                Err(e) => w.failed = Some(format!("cannot write {}: {e}", temp.display())),
+                Err(e) => {
+                    failed.get_or_init(|| format!("cannot write {}: {e}", temp.display()));
+                }
             }
         });
         Ok(())
@@ -228,10 +231,10 @@ impl HostOutputFile for PluginState {
             return Err(finished_already());
         }
         caught_up();
-        let w = locked(&f.written);
-        if let Some(failed) = w.failed.clone() {
-            return Err(HostError::Failed(failed));
+        if let Some(failed) = f.failed.get() {
+            return Err(HostError::Failed(failed.clone()));
         }
+        let w = locked(&f.written);
         let io = |e: std::io::Error| HostError::Failed(format!("cannot write {}: {e}", f.temp.display()));
         w.file.sync_all().map_err(io)?;
         let path = link_unique(&f.temp, &f.name)?;
