@@ -16,7 +16,7 @@ pub struct Services {
     pub paths: Paths,
     store: Mutex<Option<Store>>,
     pub current_session: Mutex<Option<String>>,
-    secrets: Mutex<Option<Arc<Secrets>>>,
+    secrets: Mutex<Option<Learned>>,
     llm: std::sync::OnceLock<Option<(tokio::runtime::Runtime, crate::llm::Client)>>,
     settings: std::sync::OnceLock<LlmSettings>,
     /// The settings files and environment, read once for the model
@@ -24,6 +24,13 @@ pub struct Services {
     layers: std::sync::OnceLock<Layers>,
     /// Whether the reference Anton's sessions were looked for yet.
     reference_looked: AtomicBool,
+}
+
+/// The secrets, and what of the settings could not be used: said once, by
+/// the first caller in the foreground, even when learned ahead.
+struct Learned {
+    secrets: Arc<Secrets>,
+    unsaid: Vec<String>,
 }
 
 /// What the host knows is secret, learned on first need and again whenever
@@ -86,29 +93,49 @@ impl Services {
 
     pub fn secrets(&self) -> Arc<Secrets> {
         let mut slot = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
-        slot.get_or_insert_with(|| {
-            let (secrets, problems) = self.learn_secrets();
-            for problem in problems {
-                eprintln!("warning: {}", crate::terminal::sanitize_line(&problem));
+        let learned = slot.get_or_insert_with(|| self.learn_secrets());
+        for problem in learned.unsaid.drain(..) {
+            eprintln!("warning: {}", crate::terminal::sanitize_line(&problem));
+        }
+        learned.secrets.clone()
+    }
+
+    /// On another thread while a plugin loads: learn the secrets its first
+    /// line of output is scrubbed with, and open the store for reading when
+    /// it may read it (about a millisecond in all, which the command no
+    /// longer waits for). What fails here fails again, and is said, when the
+    /// command gets there.
+    pub fn prepare_ahead(self: &Arc<Self>, store: bool) {
+        let services = Arc::clone(self);
+        let ahead = move || {
+            if store {
+                drop(services.open_for_reading(Store::read_schema));
             }
-            Arc::new(secrets)
-        })
-        .clone()
+            let mut slot = services.secrets.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(services.learn_secrets());
+            }
+        };
+        // A thread that cannot start leaves it all to the command, as before.
+        drop(std::thread::Builder::new().name("anton-ahead".into()).spawn(ahead));
     }
 
     /// A connection was saved or removed: what is secret is learned anew,
     /// and the store scrubs with it from the next write.
     pub fn vault_changed(&self) {
-        let secrets = Arc::new(self.learn_secrets().0);
-        let scrubber = secrets.scrubber.clone();
-        *self.secrets.lock().unwrap_or_else(|p| p.into_inner()) = Some(secrets);
+        let learned = Learned {
+            unsaid: Vec::new(),
+            ..self.learn_secrets()
+        };
+        let scrubber = learned.secrets.scrubber.clone();
+        *self.secrets.lock().unwrap_or_else(|p| p.into_inner()) = Some(learned);
         if let Some(store) = self.store.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             store.scrub_with(scrubber);
         }
     }
 
     /// The secrets, and what of the `[redact]` settings could not be used.
-    fn learn_secrets(&self) -> (Secrets, Vec<String>) {
+    fn learn_secrets(&self) -> Learned {
         // Keys an untrusted workspace sets are ignored, yet still never stored.
         let mut known: Vec<Known> = self
             .layers()
@@ -135,13 +162,22 @@ impl Services {
             data_sources: sources,
             unreadable,
         };
-        (secrets, pattern_problems)
+        Learned {
+            secrets: Arc::new(secrets),
+            unsaid: pattern_problems,
+        }
     }
     /// Run `f` on the workspace store, opening it read-only on first use. A
     /// workspace with no store yet reads as empty: a query never creates
     /// `.anton/`, migrates or writes, so a read-only workspace still lists.
     pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
         self.adopt_reference_sessions();
+        self.open_for_reading(f)
+    }
+
+    /// [`Services::read_store`] without looking for the reference Anton's
+    /// sessions first.
+    fn open_for_reading<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let db = self.paths.anton_dir.join(crate::store::DB_FILE);
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {

@@ -63,7 +63,7 @@ type Slot = Arc<Mutex<Option<Component>>>;
 impl ComponentCache {
     /// `None` disables the cache (ANTON_NO_PLUGIN_CACHE=1).
     pub fn new(dir: Option<&Path>) -> Self {
-        let dir = dir.map(|d| d.join("components").join(engine_key()));
+        let dir = dir.map(|d| d.join("components"));
         ComponentCache {
             dir,
             loaded: Arc::default(),
@@ -72,7 +72,12 @@ impl ComponentCache {
     }
 
     fn entry(&self, wasm_sha256: &str) -> Option<PathBuf> {
-        Some(self.dir.as_ref()?.join(format!("{wasm_sha256}.cwasm")))
+        Some(
+            self.dir
+                .as_ref()?
+                .join(engine_key())
+                .join(format!("{wasm_sha256}.cwasm")),
+        )
     }
 
     /// A cache that cannot be written only costs speed: said once per process.
@@ -143,9 +148,14 @@ impl ComponentCache {
     }
 }
 
-fn engine_key() -> String {
-    let mut hasher = DefaultHasher::new();
-    engine().precompile_compatibility_hash().hash(&mut hasher);
-    env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
+/// Asked for only once a plugin is wanted: making the engine takes a
+/// command that runs none (`--version`, `trust`) a third of a millisecond.
+fn engine_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut hasher = DefaultHasher::new();
+        engine().precompile_compatibility_hash().hash(&mut hasher);
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    })
 }

@@ -152,6 +152,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Have SQLite read the schema now, not at the first query.
+    pub fn read_schema(&self) -> Result<()> {
+        self.conn
+            .prepare("SELECT 1 FROM sessions LIMIT 0")
+            .map(drop)
+            .map_err(|e| self.fail(e))
+    }
+
     /// Opened by [`Store::open_read_only`]: every write fails.
     pub fn is_read_only(&self) -> bool {
         self.read_only
