@@ -292,6 +292,28 @@ fn sessions_reads_the_store_without_writing_next_to_it() {
 }
 
 #[test]
+fn a_locked_store_is_waited_for_as_long_as_the_setting_says_once() {
+    let env = common::Env::new();
+    let session = env.store().create_session(&NewSession::default()).unwrap().id;
+    let holder = rusqlite::Connection::open(env.ws().join(".anton").join("anton.db")).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let run = env.run_env(&[("ANTON_BUSY_TIMEOUT_MS", "1000".into())], &["session", &session], "");
+    let waited = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("stayed locked by another anton for 1 s"),
+        "{run:#?}"
+    );
+    // Not SQLite's own 5 s, and not the store opened ahead waiting first and
+    // then the command again.
+    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+    drop(holder);
+}
+
+#[test]
 fn a_store_too_old_to_read_without_a_write_is_refused_in_one_line() {
     let env = common::Env::new();
     let anton_dir = env.ws().join(".anton");

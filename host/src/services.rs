@@ -1,5 +1,6 @@
 //! The services of one anton process, opened once and lent out.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -109,7 +110,13 @@ impl Services {
         let services = Arc::clone(self);
         let ahead = move || {
             if store {
-                drop(services.open_for_reading(Store::read_schema));
+                let schema_read = services.open_for_reading(Store::try_open_read_only, |store| {
+                    let read = store.read_schema();
+                    store.wait_as_usual()?;
+                    read
+                });
+                // Busy, damaged, missing: the command meets it, and says it.
+                drop(schema_read);
             }
             let mut slot = services.secrets.lock().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
@@ -172,19 +179,23 @@ impl Services {
     /// `.anton/`, migrates or writes, so a read-only workspace still lists.
     pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
         self.adopt_reference_sessions();
-        self.open_for_reading(f)
+        self.open_for_reading(Store::open_read_only, f)
     }
 
     /// [`Services::read_store`] without looking for the reference Anton's
-    /// sessions first.
-    fn open_for_reading<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
+    /// sessions first, the store opened by `open` when it is not yet.
+    fn open_for_reading<R: Default>(
+        &self,
+        open: fn(&Path, &Path) -> Result<Store, StoreError>,
+        f: impl FnOnce(&Store) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let db = self.paths.anton_dir.join(crate::store::DB_FILE);
         let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             if !db.exists() {
                 return Ok(R::default());
             }
-            *slot = Some(Store::open_read_only(&self.paths.anton_dir, &self.paths.workspace)?);
+            *slot = Some(open(&self.paths.anton_dir, &self.paths.workspace)?);
         }
         f(slot.as_ref().expect("opened above"))
     }

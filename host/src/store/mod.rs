@@ -100,10 +100,23 @@ impl Store {
     /// Open an existing `<anton_dir>/anton.db` for reading only: nothing is
     /// created, migrated or written, so a read-only workspace can be listed.
     pub fn open_read_only(anton_dir: &Path, workspace: &Path) -> Result<Store> {
+        Store::open_for_reads(anton_dir, workspace, busy_timeout())
+    }
+
+    /// [`Store::open_read_only`], failing at once where another anton's lock
+    /// would make it wait: for work done ahead, which must not add a wait
+    /// to the one the command then has.
+    pub fn try_open_read_only(anton_dir: &Path, workspace: &Path) -> Result<Store> {
+        Store::open_for_reads(anton_dir, workspace, Duration::ZERO)
+    }
+
+    fn open_for_reads(anton_dir: &Path, workspace: &Path, wait: Duration) -> Result<Store> {
         let path = anton_dir.join(DB_FILE);
         let shown = path.display().to_string();
         plain_files_only(&path)?;
         let plain = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
+            // Set before the first read, or SQLite's own 5 s applies to it.
+            conn.busy_timeout(wait)?;
             // A WAL database opens lazily: the first read shows whether its
             // -wal and -shm files exist or can be made.
             conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
@@ -128,7 +141,7 @@ impl Store {
             }
             Err(e) => return Err(sql_error(&shown, e)),
         };
-        conn.busy_timeout(busy_timeout()).map_err(|e| sql_error(&shown, e))?;
+        conn.busy_timeout(wait).map_err(|e| sql_error(&shown, e))?;
         let mut store = Store {
             conn,
             path,
@@ -158,6 +171,12 @@ impl Store {
             .prepare("SELECT 1 FROM sessions LIMIT 0")
             .map(drop)
             .map_err(|e| self.fail(e))
+    }
+
+    /// Wait for another anton's lock as long as the settings say again, after
+    /// [`Store::try_open_read_only`].
+    pub fn wait_as_usual(&self) -> Result<()> {
+        self.conn.busy_timeout(busy_timeout()).map_err(|e| self.fail(e))
     }
 
     /// Opened by [`Store::open_read_only`]: every write fails.
