@@ -115,7 +115,7 @@ impl Store {
         let shown = path.display().to_string();
         plain_files_only(&path)?;
         let plain = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
-            // Set before the first read, or SQLite's own 5 s applies to it.
+            // Set before the first read, or rusqlite's default 5 s applies to it.
             conn.busy_timeout(wait)?;
             // A WAL database opens lazily: the first read shows whether its
             // -wal and -shm files exist or can be made.
