@@ -107,6 +107,10 @@ impl Services {
     /// longer waits for). What fails here fails again, and is said, when the
     /// command gets there.
     pub fn prepare_ahead(self: &Arc<Self>, store: bool) {
+        // A chat has both by its first slash command: no thread for nothing.
+        if filled(&self.secrets) && (!store || filled(&self.store)) {
+            return;
+        }
         let services = Arc::clone(self);
         let ahead = move || {
             if store {
@@ -254,4 +258,9 @@ impl Services {
             crate::episodes::adopt(self);
         }
     }
+}
+
+/// Holds its value now (a slot another thread is filling does not).
+fn filled<T>(slot: &Mutex<Option<T>>) -> bool {
+    slot.try_lock().is_ok_and(|value| value.is_some())
 }
