@@ -268,6 +268,11 @@ fn store_figures(scratch: &Path) {
 fn sessions_command(scratch: &Path) {
     let home: PathBuf = scratch.join("home-sessions");
     let cache = scratch.join("sessions-cache");
+    // Process starts on this machine vary by a factor of two from hour to hour.
+    report_with_peak(
+        "a process that does nothing (`true`), for scale",
+        (0..30).map(|_| measured_program(Path::new("true"), &home, scratch, &cache, &[])),
+    );
     for count in [10_000usize, 100_000] {
         let ws = scratch.join(format!("ws-sessions-{count}"));
         std::fs::create_dir_all(&ws).unwrap();
@@ -397,9 +402,13 @@ fn settle() {
 /// spawner: Linux counts into a child's peak the memory of the process that
 /// started it, and this one holds large seeded stores.
 fn measured(home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Duration, u64) {
+    measured_program(Path::new(ANTON), home, workspace, cache, args)
+}
+
+fn measured_program(program: &Path, home: &Path, workspace: &Path, cache: &Path, args: &[&str]) -> (Duration, u64) {
     use std::io::{BufRead as _, Write as _};
     let mut spawner = SPAWNER.get().expect("started first thing").lock().unwrap();
-    let mut request = vec![workspace, home, cache]
+    let mut request = vec![program, workspace, home, cache]
         .into_iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>();
@@ -443,26 +452,31 @@ fn start_spawner() {
     assert!(SPAWNER.set(std::sync::Mutex::new(pipes)).is_ok());
 }
 
-/// Each request line: workspace, home, cache, the settings passed on, then the
-/// arguments; each answer: nanoseconds and peak bytes, or `failed`.
+/// Each request line: the program, workspace, home, cache, the settings passed
+/// on, then the arguments; each answer: nanoseconds and peak bytes, or `failed`.
 #[expect(clippy::zombie_processes, reason = "wait4 reaps the child, for its rusage")]
 fn spawner() {
     for line in std::io::stdin().lines() {
         let request: Vec<String> = serde_json::from_str(&line.unwrap()).unwrap();
-        let (workspace, home, cache) = (Path::new(&request[0]), Path::new(&request[1]), Path::new(&request[2]));
+        let (program, workspace, home, cache) = (
+            &request[0],
+            Path::new(&request[1]),
+            Path::new(&request[2]),
+            Path::new(&request[3]),
+        );
         let started = Instant::now();
         // What the run said on stderr is kept for the bench to read (ANTON_LOG=debug lines).
         std::fs::create_dir_all(cache).unwrap();
         let stderr = std::fs::File::create(cache.join(LAST_STDERR)).unwrap();
-        let mut command = Command::new(ANTON);
-        let passed: std::collections::BTreeMap<String, String> = serde_json::from_str(&request[3]).unwrap();
+        let mut command = Command::new(program);
+        let passed: std::collections::BTreeMap<String, String> = serde_json::from_str(&request[4]).unwrap();
         command.envs(passed);
         let child = command
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", cache)
-            .args(&request[4..])
+            .args(&request[5..])
             .current_dir(workspace)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -16,28 +16,38 @@ use crate::files;
 /// How often the epoch advances; a plugin's deadline is checked this often.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
 pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
+        start_clock();
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).expect("the wasmtime configuration is valid");
+        Engine::new(&config).expect("the wasmtime configuration is valid")
+    })
+}
+
+/// The clock a plugin's deadline is read from. A command starts it before
+/// any thread a plugin can do without: where threads are scarce, the clock
+/// gets one.
+pub fn start_clock() {
+    static CLOCK: OnceLock<()> = OnceLock::new();
+    CLOCK.get_or_init(|| {
         // A plain thread, not a runtime task: a blocked executor must not stop
         // the clock that interrupts a looping plugin.
-        let weak = engine.weak();
         std::thread::Builder::new()
             .name("anton-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
+            .spawn(|| {
+                loop {
+                    if let Some(engine) = ENGINE.get() {
+                        engine.increment_epoch();
+                    }
                     std::thread::sleep(EPOCH_TICK);
                 }
             })
             .expect("spawn epoch thread");
-        engine
-    })
+    });
 }
 
 pub use crate::files::sha256_hex;
