@@ -66,8 +66,11 @@ impl PluginHost {
             return Ok(());
         }
         let record = &self.catalog.records[index];
-        // Before the store is opened ahead, which takes longer than making
-        // the engine and loading the plugin, which go on here meanwhile.
+        // Both threads before the engine: opening the store ahead takes
+        // longer than making the engine and loading the plugin. The clock
+        // first, so a scarce thread goes to it: Linux queues the first new
+        // thread behind this one, for up to a tick, and the second on the
+        // idle CPU.
         engine::start_clock();
         self.services
             .prepare_ahead(record.grants.sessions_read || record.grants.sessions_write);
