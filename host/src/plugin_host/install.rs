@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use super::catalog::{PluginRecord, Source, Trust, read_component, require_real_dir};
 use super::engine::{ComponentCache, sha256_hex};
 use super::instance::PluginInstance;
+use super::linker::PluginLinker;
+use super::load_component;
 use super::manifest::{self, Capabilities, MANIFEST_FILE, Manifest, read_manifest};
-use super::{load_component, new_linker};
 use crate::interfaces::latest::command::{CommandKind, CommandSpec};
 use crate::services::Services;
 use crate::terminal::sanitize_line;
@@ -148,9 +149,10 @@ pub fn validate(paths: &Paths, path: &Path) -> Result<Candidate, String> {
 pub fn examine(paths: &Paths, record: &PluginRecord, manifest_file: &Path) -> Result<Vec<CommandSpec>, String> {
     let cache = ComponentCache::new(paths.user_cache.as_deref());
     let component = load_component(&cache, record).map_err(|e| e.0)?;
-    let linker = new_linker().map_err(|e| e.0)?;
+    let mut linker = PluginLinker::default();
+    let linker = linker.for_component(&component).map_err(|e| e.0)?;
     let mut instance =
-        PluginInstance::sealed(record, &component, &linker, Services::new(paths.clone())).map_err(|e| e.0)?;
+        PluginInstance::sealed(record, &component, linker, Services::new(paths.clone())).map_err(|e| e.0)?;
     let commands = instance.describe().map_err(|e| e.0)?;
     let problems = disagreements(&record.manifest, &commands);
     if !problems.is_empty() {

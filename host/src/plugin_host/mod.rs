@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod engine;
 pub mod install;
 pub mod instance;
+pub mod linker;
 pub mod manifest;
 pub mod trust;
 
@@ -13,15 +14,14 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Component;
 
 use catalog::{Catalog, PluginRecord, Resolution};
 use engine::{ComponentCache, engine};
 pub use instance::PluginFailure;
 use instance::PluginInstance;
+use linker::PluginLinker;
 
-use crate::interfaces::PluginState;
-use crate::interfaces::latest::Contract;
 use crate::interfaces::latest::command::{CommandSpec, Invocation, Origin, Outcome};
 use crate::services::Services;
 
@@ -41,7 +41,7 @@ pub struct PluginHost {
     pub catalog: Catalog,
     pub services: Arc<Services>,
     cache: ComponentCache,
-    linker: Option<Linker<PluginState>>,
+    linker: Option<PluginLinker>,
     /// By index into `catalog.records`.
     instances: HashMap<usize, PluginInstance>,
     announced_compile: bool,
@@ -85,10 +85,10 @@ impl PluginHost {
         let component = load_component(&self.cache, record);
         self.cache.warn_if_unwritable();
         let component = component?;
-        if self.linker.is_none() {
-            self.linker = Some(new_linker()?);
-        }
-        let linker = self.linker.as_ref().expect("set above");
+        let linker = self
+            .linker
+            .get_or_insert_with(PluginLinker::default)
+            .for_component(&component)?;
         let instance = PluginInstance::new(record, &component, linker, self.services.clone())?;
         self.instances.insert(index, instance);
         Ok(())
@@ -171,17 +171,6 @@ impl PluginHost {
         };
         Dispatch::Ran(self.run(index, &invocation))
     }
-}
-
-/// WASI (only what each store's context grants) plus every anton interface.
-pub fn new_linker() -> Result<Linker<PluginState>, PluginFailure> {
-    let mut linker = Linker::new(engine());
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-        .and_then(|_| {
-            Contract::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)
-        })
-        .map_err(|e| PluginFailure(format!("cannot set up the plugin host: {e}")))?;
-    Ok(linker)
 }
 
 /// Compile or load from cache, refusing what is not an anton component.
