@@ -2,7 +2,8 @@
 
 pub struct BuiltinPlugin {
     pub id: &'static str,
-    pub manifest: &'static str,
+    /// `anton-plugin.toml`, as JSON.
+    pub manifest_json: &'static str,
     pub wasm: &'static [u8],
     /// Of `wasm`, computed by the build.
     pub sha256: &'static str,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::builtin::BUILTIN_PLUGINS;
 use super::engine::sha256_hex;
-use super::manifest::{Capabilities, MANIFEST_FILE, MAX_COMPONENT_BYTES, Manifest, read_manifest};
+use super::manifest::{Capabilities, MANIFEST_FILE, MAX_COMPONENT_BYTES, Manifest, home_dirs, read_manifest};
 use super::trust::TrustStore;
 use crate::config::{Config, Scope};
 use crate::workspace::Paths;
@@ -145,10 +145,10 @@ impl Catalog {
         let mut records = Vec::new();
         let mut broken = Vec::new();
         let mut untrusted = Vec::new();
+        let homes = home_dirs();
         for builtin in BUILTIN_PLUGINS {
-            let file = PathBuf::from(format!("<built-in>/{}/{MANIFEST_FILE}", builtin.id));
-            let manifest = Manifest::parse(builtin.manifest, &file, &paths.workspace)
-                .expect("built-in manifests are checked by the test suite");
+            let manifest = Manifest::builtin(builtin.manifest_json, &paths.workspace, &homes)
+                .unwrap_or_else(|e| panic!("the built-in {} plugin's manifest: {e}", builtin.id));
             let grants = manifest.capabilities.clone();
             records.push(PluginRecord {
                 manifest,

@@ -162,6 +162,13 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// A built-in plugin's manifest, which the build read into JSON.
+    pub fn builtin(json: &str, workspace: &Path, homes: &[PathBuf]) -> Result<Manifest, String> {
+        let manifest: Manifest = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        manifest.validate(workspace, homes)?;
+        Ok(manifest)
+    }
+
     fn validate(&self, workspace: &Path, homes: &[PathBuf]) -> Result<(), String> {
         if !is_name(&self.id) {
             return Err(format!(
@@ -427,6 +434,20 @@ summary = "Say hello"
     fn deeper_and_workspace_grants_are_accepted() {
         for path in ["{workspace}", "{workspace}/out", "/srv/data/shared"] {
             parse(&with_grant(path)).unwrap();
+        }
+    }
+
+    /// The build hands the built-in manifests over as JSON: what anton reads
+    /// from it is what the TOML says.
+    #[test]
+    fn built_in_manifests_read_as_their_toml() {
+        let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let ws = Path::new("/work/projects/ws");
+        for builtin in crate::plugin_host::BUILTIN_PLUGINS {
+            let text = std::fs::read_to_string(plugins.join(builtin.id).join(MANIFEST_FILE)).unwrap();
+            let from_toml = parse(&text).unwrap();
+            let from_json = Manifest::builtin(builtin.manifest_json, ws, &home_dirs()).unwrap();
+            assert_eq!(format!("{from_json:?}"), format!("{from_toml:?}"), "{}", builtin.id);
         }
     }
 }
