@@ -29,6 +29,7 @@ fn main() {
     ensure_wasm_target();
     pack_relocations();
     place_hot_text(&host_dir);
+    link_unwinder_in(&out_dir);
     // A nested cargo must not share the outer build's target dir: it would wait
     // forever on the outer build's lock.
     let wasm_target_dir = outer_target_dir(&out_dir).join("anton-plugins");
@@ -222,25 +223,50 @@ fn ensure_wasm_target() {
 /// (a linker someone chose may not read the script); a name the script lists
 /// that a build lacks is skipped.
 fn place_hot_text(host_dir: &Path) {
-    let cfg = |key: &str| env::var(key).unwrap_or_default();
     let script = host_dir.join("link").join("hot-text.ld");
     println!("cargo:rerun-if-changed={}", script.display());
-    let own_linker = env::var_os("RUSTC_LINKER").is_none()
-        && !cfg("CARGO_ENCODED_RUSTFLAGS")
-            .split('\x1f')
-            .any(|flag| flag.contains("fuse-ld") || flag.contains("linker"));
-    let gnu_linux = cfg("CARGO_CFG_TARGET_OS") == "linux" && cfg("CARGO_CFG_TARGET_ENV") == "gnu";
-    if cfg("PROFILE") == "release" && gnu_linux && own_linker {
+    if release_with_own_linker() {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
+}
+
+/// The unwinder (libgcc_eh) linked into `anton`, not loaded with libgcc_s:
+/// mapping and relocating that library and running its constructor (a
+/// dozen CPUID instructions, slow on a virtual machine) took each start
+/// about 0.15 ms. The standard library asks for `-lgcc_s`, last on the
+/// command line; a linker script of that name, found first, hands the
+/// linker the archive instead. Release builds only: there fat LTO makes
+/// one object of everything that calls the unwinder.
+fn link_unwinder_in(out_dir: &Path) {
+    if release_with_own_linker() {
+        let dir = out_dir.join("unwinder");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("libgcc_s.so"), "INPUT(-lgcc_eh)\n").unwrap();
+        println!("cargo:rustc-link-search=native={}", dir.display());
+    }
+}
+
+fn gnu_linux() -> bool {
+    let cfg = |key: &str| env::var(key).unwrap_or_default();
+    cfg("CARGO_CFG_TARGET_OS") == "linux" && cfg("CARGO_CFG_TARGET_ENV") == "gnu"
+}
+
+/// A release build for GNU/Linux with the toolchain's own linker, which
+/// reads what these link arguments say.
+fn release_with_own_linker() -> bool {
+    let own_linker = env::var_os("RUSTC_LINKER").is_none()
+        && !env::var("CARGO_ENCODED_RUSTFLAGS")
+            .unwrap_or_default()
+            .split('\x1f')
+            .any(|flag| flag.contains("fuse-ld") || flag.contains("linker"));
+    env::var("PROFILE").is_ok_and(|p| p == "release") && gnu_linux() && own_linker
 }
 
 /// The loader applies some 50,000 relative relocations to the
 /// position-independent `anton` at every start, reading a 1.2 MB table;
 /// packed (RELR, glibc 2.36 and later) the table takes a few KB.
 fn pack_relocations() {
-    let cfg = |key: &str| env::var(key).unwrap_or_default();
-    if cfg("CARGO_CFG_TARGET_OS") == "linux" && cfg("CARGO_CFG_TARGET_ENV") == "gnu" {
+    if gnu_linux() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
 }
