@@ -26,7 +26,7 @@ fn quiet_on_closed_pipe() {
 /// library's), defined in the binary so the loader need not map libm at
 /// every start: that took `anton sessions` about 0.12 ms. They are musl's
 /// algorithms, by way of the `libm` crate. A new one that is missing here
-/// only brings libm back (`tests/boundaries.rs` notices).
+/// only brings libm back (`tests/link.rs` notices).
 mod c_maths {
     use std::ffi::c_int;
 
