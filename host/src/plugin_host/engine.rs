@@ -28,27 +28,38 @@ pub fn engine() -> &'static Engine {
     })
 }
 
-/// The clock a plugin's deadline is read from. A command starts it before
-/// any thread a plugin can do without: where threads are scarce, the clock
-/// gets one.
+/// The clock a plugin's deadline is read from. Where threads are scarce and
+/// the store's thread ahead took the last one, the clock gets it once that
+/// thread is done (a millisecond or so).
 pub fn start_clock() {
     static CLOCK: OnceLock<()> = OnceLock::new();
     CLOCK.get_or_init(|| {
-        // A plain thread, not a runtime task: a blocked executor must not stop
-        // the clock that interrupts a looping plugin.
-        std::thread::Builder::new()
-            .name("anton-epoch".into())
-            .spawn(|| {
+        let mut waited = Duration::ZERO;
+        loop {
+            // A plain thread, not a runtime task: a blocked executor must not
+            // stop the clock that interrupts a looping plugin.
+            let started = std::thread::Builder::new().name("anton-epoch".into()).spawn(|| {
                 loop {
                     if let Some(engine) = ENGINE.get() {
                         engine.increment_epoch();
                     }
                     std::thread::sleep(EPOCH_TICK);
                 }
-            })
-            .expect("spawn epoch thread");
+            });
+            match started {
+                Ok(_) => break,
+                Err(_) if waited < CLOCK_PATIENCE => {
+                    std::thread::sleep(CLOCK_RETRY);
+                    waited += CLOCK_RETRY;
+                }
+                Err(e) => panic!("cannot start the plugin clock thread: {e}"),
+            }
+        }
     });
 }
+
+const CLOCK_RETRY: Duration = Duration::from_millis(2);
+const CLOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 pub use crate::files::sha256_hex;
 
