@@ -70,7 +70,6 @@ mod c_maths {
             assert_eq!(1024f64.log2(), 10.0);
             assert_eq!(3f64.exp2(), 8.0);
             assert_eq!(super::ldexp(1.5, 4), 24.0);
-            assert_eq!(super::pow(1.0001, 10_000.0), 1.0001f64.powf(10_000.0));
             assert!((super::pow(1.0001, 10_000.0) - 2.718_145_926_825_225).abs() < 1e-12);
         }
     }
