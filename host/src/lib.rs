@@ -23,6 +23,7 @@ pub mod services;
 pub mod settings;
 pub mod store;
 pub mod terminal;
+pub mod threads;
 pub mod vault;
 pub mod workspace;
 pub mod workspace_trust;

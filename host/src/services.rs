@@ -128,7 +128,7 @@ impl Services {
             }
         };
         // A thread that cannot start leaves it all to the command, as before.
-        drop(std::thread::Builder::new().name("anton-ahead".into()).spawn(ahead));
+        drop(crate::threads::spawn_beside("anton-ahead", ahead));
     }
 
     /// A connection was saved or removed: what is secret is learned anew,

@@ -76,28 +76,26 @@ impl<T: PagedRow> ReadAhead<T> {
                 rows
             })
         };
-        let worker = std::thread::Builder::new()
-            .name("anton-read-ahead".into())
-            .spawn(move || {
-                let mut sent_to = 0;
-                let mut ahead: Option<(usize, Result<Vec<T>>)> = None;
-                for max_bytes in asked {
-                    let page = match ahead.take() {
-                        Some((size, page)) if size == max_bytes => page,
-                        _ => fetch(sent_to, max_bytes),
-                    };
-                    let more = match &page {
-                        Ok(rows) => rows.last().map(|last| sent_to = last.id()).is_some(),
-                        Err(_) => false,
-                    };
-                    if pages.send(page).is_err() {
-                        return;
-                    }
-                    if more {
-                        ahead = Some((max_bytes, fetch(sent_to, max_bytes)));
-                    }
+        let worker = crate::threads::spawn_beside("anton-read-ahead", move || {
+            let mut sent_to = 0;
+            let mut ahead: Option<(usize, Result<Vec<T>>)> = None;
+            for max_bytes in asked {
+                let page = match ahead.take() {
+                    Some((size, page)) if size == max_bytes => page,
+                    _ => fetch(sent_to, max_bytes),
+                };
+                let more = match &page {
+                    Ok(rows) => rows.last().map(|last| sent_to = last.id()).is_some(),
+                    Err(_) => false,
+                };
+                if pages.send(page).is_err() {
+                    return;
                 }
-            })?;
+                if more {
+                    ahead = Some((max_bytes, fetch(sent_to, max_bytes)));
+                }
+            }
+        })?;
         Ok(ReadAhead {
             requests: Some(requests),
             pages: read,
