@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use crate::scrub::{Known, Scrubber};
 use crate::settings::{Layers, LlmSettings};
@@ -101,34 +101,34 @@ impl Services {
         learned.secrets.clone()
     }
 
-    /// On another thread while a plugin loads: learn the secrets its first
-    /// line of output is scrubbed with, and open the store for reading when
-    /// it may read it (about a millisecond in all, which the command no
-    /// longer waits for). What fails here fails again, and is said, when the
-    /// command gets there.
+    /// On the plugin clock's thread while a plugin loads: learn the secrets
+    /// its first line of output is scrubbed with, and open the store for
+    /// reading when it may read it (about a millisecond in all, which the
+    /// command no longer waits for). What fails here, or finds the store or
+    /// the secrets in someone's hands, is left to the command, which says it.
     pub fn prepare_ahead(self: &Arc<Self>, store: bool) {
-        // A chat has both by its first slash command: no thread for nothing.
+        // A chat has both by its first slash command: no work for nothing.
         if filled(&self.secrets) && (!store || filled(&self.store)) {
             return;
         }
         let services = Arc::clone(self);
         let ahead = move || {
-            if store {
-                let schema_read = services.open_for_reading(Store::try_open_read_only, |store| {
+            // Busy, damaged, missing: the command meets it, and says it.
+            if store && let Some(mut slot) = unless_held(&services.store) {
+                let opened = services.open_for_reading(&mut slot, Store::try_open_read_only, |store| {
                     let read = store.read_schema();
                     store.wait_as_usual()?;
                     read
                 });
-                // Busy, damaged, missing: the command meets it, and says it.
-                drop(schema_read);
+                drop(opened);
             }
-            let mut slot = services.secrets.lock().unwrap_or_else(|p| p.into_inner());
-            if slot.is_none() {
+            if let Some(mut slot) = unless_held(&services.secrets)
+                && slot.is_none()
+            {
                 *slot = Some(services.learn_secrets());
             }
         };
-        // A thread that cannot start leaves it all to the command, as before.
-        drop(crate::threads::spawn_beside("anton-ahead", ahead));
+        crate::plugin_host::engine::beside_the_clock(ahead);
     }
 
     /// A connection was saved or removed: what is secret is learned anew,
@@ -183,18 +183,19 @@ impl Services {
     /// `.anton/`, migrates or writes, so a read-only workspace still lists.
     pub fn read_store<R: Default>(&self, f: impl FnOnce(&Store) -> Result<R, StoreError>) -> Result<R, StoreError> {
         self.adopt_reference_sessions();
-        self.open_for_reading(Store::open_read_only, f)
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        self.open_for_reading(&mut slot, Store::open_read_only, f)
     }
 
     /// [`Services::read_store`] without looking for the reference Anton's
-    /// sessions first, the store opened by `open` when it is not yet.
+    /// sessions first, the store opened by `open` into `slot` when it is not yet.
     fn open_for_reading<R: Default>(
         &self,
+        slot: &mut Option<Store>,
         open: fn(&Path, &Path) -> Result<Store, StoreError>,
         f: impl FnOnce(&Store) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let db = self.paths.anton_dir.join(crate::store::DB_FILE);
-        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
             if !db.exists() {
                 return Ok(R::default());
@@ -262,5 +263,14 @@ impl Services {
 
 /// Holds its value now (a slot another thread is filling does not).
 fn filled<T>(slot: &Mutex<Option<T>>) -> bool {
-    slot.try_lock().is_ok_and(|value| value.is_some())
+    unless_held(slot).is_some_and(|value| value.is_some())
+}
+
+/// The slot, unless another thread has it now.
+fn unless_held<T>(slot: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match slot.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }

@@ -66,10 +66,9 @@ impl PluginHost {
             return Ok(());
         }
         let record = &self.catalog.records[index];
-        // Both threads before the engine: opening the store ahead takes
-        // longer than making the engine and loading the plugin, so it goes
-        // first, to the idle CPU; started second, it waited there behind the
-        // clock's start for 0.46 ms (median), and the command for it.
+        // Before the engine: opening the store ahead takes longer than making
+        // the engine and loading the plugin, so it starts first, on the
+        // clock's thread.
         self.services
             .prepare_ahead(record.grants.sessions_read || record.grants.sessions_write);
         engine::start_clock();
