@@ -207,10 +207,17 @@ fn two_antons_adopting_at_once_store_each_line_once() {
         let env = Env::new();
         reference_workspace(&env, &first_turn(), Some(0o600));
         let racers: Vec<_> = (0..3)
-            .map(|_| env.command_in(env.ws(), &["sessions", "--json"]).spawn().unwrap())
+            .map(|_| {
+                env.command_in(env.ws(), &["sessions", "--json"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
             .collect();
-        for mut racer in racers {
-            assert!(racer.wait().unwrap().success());
+        for racer in racers {
+            let ran = racer.wait_with_output().unwrap();
+            assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
         }
         assert_eq!(env.store().messages(ID, 0).unwrap().len(), 9);
         assert_eq!(env.store().cells(ID).unwrap().len(), 1);

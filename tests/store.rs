@@ -314,23 +314,30 @@ fn a_locked_store_is_waited_for_as_long_as_the_setting_says_once() {
 }
 
 #[test]
-fn a_store_too_old_to_read_without_a_write_is_refused_in_one_line() {
+fn a_store_not_set_up_yet_lists_empty_and_one_too_old_is_refused_in_one_line() {
     let env = common::Env::new();
     let anton_dir = env.ws().join(".anton");
     std::fs::create_dir(&anton_dir).unwrap();
-    // Schema 0: a store whose first migration never ran.
-    std::fs::write(anton_dir.join("anton.db"), b"").unwrap();
+    let db = anton_dir.join("anton.db");
+    // No tables yet: as another anton making the store leaves it for a moment.
+    std::fs::write(&db, b"").unwrap();
+    let run = env.run(&["sessions"]);
+    assert!(run.ok().stdout.contains("No sessions found"), "{run:#?}");
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "nothing was migrated");
+
+    // Schema 0 with tables: not a store this anton can read without a write.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE sessions (id TEXT)")
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
     let run = env.run(&["sessions"]);
     run.fails();
     assert!(
         run.stderr.contains("anton.db") && run.stderr.contains("write") && run.stderr.trim().lines().count() == 1,
         "{run:#?}"
     );
-    assert_eq!(
-        std::fs::metadata(anton_dir.join("anton.db")).unwrap().len(),
-        0,
-        "nothing was migrated"
-    );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "nothing was migrated");
 }
 
 #[test]
@@ -407,4 +414,117 @@ fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
         std::thread::sleep(Duration::from_millis(20));
     }
     None
+}
+
+/// What SQLite says the store's journal mode is, asked by a reader.
+fn journal_mode(env: &common::Env) -> String {
+    let db = env.ws().join(".anton").join("anton.db");
+    let reader = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    reader.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn after_the_last_writer_a_listing_reads_the_database_file_alone() {
+    let env = common::Env::new();
+    let server = common::llm_server::LlmServer::start();
+    let id = env.chat_once(&server, "revenue by region?", "APAC leads.");
+    assert_eq!(journal_mode(&env), "delete");
+    let anton_dir = env.ws().join(".anton");
+    assert_eq!(entries(&anton_dir), ["anton.db"]);
+
+    let run = env.run(&["sessions"]);
+    assert!(run.ok().stdout.contains(&id), "{run:#?}");
+    assert_eq!(entries(&anton_dir), ["anton.db"], "no -wal or -shm made for a listing");
+
+    // The next writer turns the write-ahead log back on while it works.
+    let writer = env.store();
+    assert_eq!(journal_mode(&env), "wal");
+    assert!(writer.get_session(&id).unwrap().is_some());
+    drop(writer);
+    assert_eq!(journal_mode(&env), "delete");
+}
+
+#[test]
+fn a_writer_leaving_while_another_has_the_store_open_keeps_the_log_for_it() {
+    let env = common::Env::new();
+    let server = common::llm_server::LlmServer::start();
+    let first = env.chat_once(&server, "revenue by region?", "APAC leads.");
+    let staying = env.store();
+    let second = env.chat_once(&server, "and by quarter?", "Q3 leads.");
+    assert_eq!(
+        journal_mode(&env),
+        "wal",
+        "the chat that ended left the log to the store still open"
+    );
+    for id in [&first, &second] {
+        assert!(
+            staying.get_session(id).unwrap().is_some(),
+            "{id} is read by the one that stayed"
+        );
+    }
+    let run = env.run(&["sessions"]);
+    let listed = run.ok().stdout.clone();
+    assert!(listed.contains(&first) && listed.contains(&second), "{run:#?}");
+    drop(staying);
+    assert_eq!(journal_mode(&env), "delete");
+}
+
+#[test]
+fn a_command_that_wrote_leaves_the_store_as_a_chat_does() {
+    let env = common::Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    let run = env.run(&["share", "import", fixture.to_str().unwrap()]);
+    let stdout = &run.ok().stdout;
+    let id = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Session: "))
+        .unwrap_or_else(|| panic!("no session line in {run:#?}"))
+        .trim()
+        .to_string();
+    assert_eq!(journal_mode(&env), "delete");
+    assert_eq!(
+        entries(&env.ws().join(".anton")),
+        ["anton.db"],
+        "all of it checkpointed into the file"
+    );
+    assert!(env.store().get_session(&id).unwrap().is_some());
+}
+
+#[test]
+fn writers_starting_together_on_a_new_store_or_one_left_to_readers_all_get_in() {
+    let env = common::Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    let fixture = fixture.to_str().unwrap();
+    // The first round makes the store, the next ones find it left to readers.
+    for round in 0..3 {
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                env.command_in(env.ws(), &["share", "import", "--again", fixture])
+                    .env("ANTON_BUSY_TIMEOUT_MS", "5000")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for writer in writers {
+            let ran = writer.wait_with_output().unwrap();
+            assert!(
+                ran.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&ran.stderr)
+            );
+        }
+    }
+    // Writers leaving together may each find the other still there; the
+    // next one to leave alone hands the store to readers.
+    env.run(&["share", "import", "--again", fixture]).ok();
+    assert_eq!(journal_mode(&env), "delete");
+    let listed = env.run(&["sessions", "--json"]).json();
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(13),
+        "every import is there: {listed}"
+    );
 }

@@ -54,6 +54,7 @@ fn run(argv: Vec<OsString>) -> Result<ExitCode, String> {
                 .map(lossy)
                 .collect();
             let code = run_plugin_command(&mut app.plugins, name, args);
+            app.services.close_writer();
             // Its output is out and its writes committed: the process's end
             // frees the plugin's memory and the store faster than taking
             // them apart piece by piece.

@@ -200,7 +200,13 @@ impl Services {
             if !db.exists() {
                 return Ok(R::default());
             }
-            *slot = Some(open(&self.paths.anton_dir, &self.paths.workspace)?);
+            let store = open(&self.paths.anton_dir, &self.paths.workspace)?;
+            // Being made by another anton: nothing in it yet, and the next
+            // read opens it again, set up by then.
+            if store.is_unmade() {
+                return Ok(R::default());
+            }
+            *slot = Some(store);
         }
         f(slot.as_ref().expect("opened above"))
     }
@@ -216,6 +222,16 @@ impl Services {
             *slot = Some(store);
         }
         f(slot.as_ref().expect("opened above"))
+    }
+
+    /// Close the store where this process wrote to it, as a chat does at
+    /// its end, before a command ends without taking itself apart: the last
+    /// writer out leaves the store for readers (see `Store`'s drop).
+    pub fn close_writer(&self) {
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|store| !store.is_read_only()) {
+            drop(slot.take());
+        }
     }
 
     /// Before a search: put into the index what large imports left out of
