@@ -528,3 +528,41 @@ fn writers_starting_together_on_a_new_store_or_one_left_to_readers_all_get_in() 
         "every import is there: {listed}"
     );
 }
+
+#[test]
+fn a_listing_never_shows_what_a_writer_that_stopped_had_not_committed() {
+    let env = common::Env::new();
+    let fixture = common::repo_root().join("tests/fixtures/anton-v0.1/revenue-by-region.anton");
+    env.run(&["share", "import", fixture.to_str().unwrap()]).ok();
+    assert_eq!(journal_mode(&env), "delete");
+    let db = env.ws().join(".anton").join("anton.db");
+
+    // Another program's transaction, its pages spilled into the file, copied
+    // as a crash would leave it: the database and its hot journal.
+    let crashed = common::Env::new();
+    let crashed_dir = crashed.ws().join(".anton");
+    std::fs::create_dir(&crashed_dir).unwrap();
+    {
+        let writer = rusqlite::Connection::open(&db).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA cache_size = 1; BEGIN; UPDATE sessions SET title = 'NEVER-COMMITTED';
+                 CREATE TABLE filler (x BLOB);",
+            )
+            .unwrap();
+        for _ in 0..500 {
+            writer
+                .execute("INSERT INTO filler VALUES (randomblob(5000))", [])
+                .unwrap();
+        }
+        assert!(db.with_file_name("anton.db-journal").exists());
+        for name in ["anton.db", "anton.db-journal"] {
+            std::fs::copy(db.with_file_name(name), crashed_dir.join(name)).unwrap();
+        }
+    }
+
+    let run = crashed.run(&["sessions", "--json"]);
+    let listed = run.ok().json();
+    let title = listed[0]["title"].as_str().unwrap_or_default();
+    assert!(!title.is_empty() && title != "NEVER-COMMITTED", "{listed}");
+}

@@ -117,14 +117,29 @@ impl Store {
         let path = anton_dir.join(DB_FILE);
         let shown = path.display().to_string();
         plain_files_only(&path)?;
-        let plain = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
-            // Set before the first read, or rusqlite's default 5 s applies to it.
-            conn.busy_timeout(wait)?;
-            // A WAL database opens lazily: the first read shows whether its
-            // -wal and -shm files exist or can be made.
-            conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
-            Ok(conn)
-        });
+        let open_plain = |flags: OpenFlags| {
+            Connection::open_with_flags(&path, flags).and_then(|conn| {
+                // Set before the first read, or rusqlite's default 5 s applies to it.
+                conn.busy_timeout(wait)?;
+                // A WAL database opens lazily: the first read shows whether its
+                // -wal and -shm files exist or can be made.
+                conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+                Ok(conn)
+            })
+        };
+        let mut plain = open_plain(OpenFlags::SQLITE_OPEN_READ_ONLY);
+        if plain.as_ref().is_err_and(left_half_written) {
+            // A program writing in rollback-journal mode stopped mid-way:
+            // read around its journal, the file shows what it never
+            // committed. A read-write open puts it back, as any writer would.
+            if let Err(e) = open_plain(OpenFlags::SQLITE_OPEN_READ_WRITE) {
+                return Err(StoreError(format!(
+                    "{shown} was left half-written by a program that stopped, and cannot be put back from here ({e}): \
+                     run `anton` once where its folder can be written"
+                )));
+            }
+            plain = open_plain(OpenFlags::SQLITE_OPEN_READ_ONLY);
+        }
         let conn = match plain {
             Ok(conn) => conn,
             // A folder that cannot be written has no -shm to share (or one
@@ -134,7 +149,7 @@ impl Store {
                 if matches!(
                     e.sqlite_error_code(),
                     Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
-                ) =>
+                ) && !left_half_written(&e) =>
             {
                 Connection::open_with_flags(
                     immutable_uri(&path),
@@ -870,6 +885,12 @@ fn within_budget<T>(
         }
     }
     Ok(page)
+}
+
+/// The database has a hot journal, which a read-only connection cannot roll back.
+fn left_half_written(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.extended_code == rusqlite::ffi::SQLITE_READONLY_ROLLBACK)
 }
 
 /// Another connection has the database locked.
