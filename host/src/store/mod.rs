@@ -123,8 +123,8 @@ impl Store {
                 conn.busy_timeout(wait)?;
                 // A WAL database opens lazily: the first read shows whether its
                 // -wal and -shm files exist or can be made.
-                conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
-                Ok(conn)
+                let version = user_version(&conn)?;
+                Ok((conn, version))
             })
         };
         let mut plain = open_plain(OpenFlags::SQLITE_OPEN_READ_ONLY);
@@ -140,8 +140,8 @@ impl Store {
             }
             plain = open_plain(OpenFlags::SQLITE_OPEN_READ_ONLY);
         }
-        let conn = match plain {
-            Ok(conn) => conn,
+        let (conn, version) = match plain {
+            Ok(opened) => opened,
             // A folder that cannot be written has no -shm to share (or one
             // that cannot be set up), so read the database file alone, as it
             // was last checkpointed.
@@ -151,11 +151,13 @@ impl Store {
                     Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
                 ) && !left_half_written(&e) =>
             {
-                Connection::open_with_flags(
+                let conn = Connection::open_with_flags(
                     immutable_uri(&path),
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
                 )
-                .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?
+                .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
+                let version = user_version(&conn).map_err(|e| sql_error(&shown, e))?;
+                (conn, version)
             }
             Err(e) => return Err(sql_error(&shown, e)),
         };
@@ -169,15 +171,21 @@ impl Store {
             unmade: false,
             scrubber: Default::default(),
         };
-        // Both in one read: another anton may be setting the store up.
-        let (version, unmade) = store
-            .conn
-            .query_row(
-                "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) = 0 FROM sqlite_schema)",
-                [],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)),
-            )
-            .map_err(|e| store.fail(e))?;
+        // Migrations only raise the version, so a store past 0 has its tables.
+        // At 0, another anton may be setting it up: read both again in one
+        // statement, or its commit could fall between the two.
+        let (version, unmade) = if version > 0 {
+            (version, false)
+        } else {
+            store
+                .conn
+                .query_row(
+                    "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) = 0 FROM sqlite_schema)",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?)),
+                )
+                .map_err(|e| store.fail(e))?
+        };
         store.schema = version;
         store.unmade = unmade;
         let known = schema::MIGRATIONS.len() as i64;
@@ -231,10 +239,7 @@ impl Store {
 
     fn migrate(&self) -> Result<()> {
         let known = schema::MIGRATIONS.len() as i64;
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.fail(e))?;
+        let version = user_version(&self.conn).map_err(|e| self.fail(e))?;
         if version > known {
             return Err(self.newer_schema(version));
         }
@@ -256,9 +261,7 @@ impl Store {
         }
         let tx = self.immediate()?;
         // Re-read under the write lock: another process may have migrated.
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.fail(e))?;
+        let version = user_version(&tx).map_err(|e| self.fail(e))?;
         for (index, migration) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(migration).map_err(|e| self.fail(e))?;
             tx.pragma_update(None, "user_version", index as i64 + 1)
@@ -345,9 +348,7 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.fail(e))
+        user_version(&self.conn).map_err(|e| self.fail(e))
     }
 
     /// Scrub what is written from now on with `scrubber`.
@@ -911,6 +912,10 @@ impl Drop for Store {
 
 /// `file:` URI of `path` with `immutable=1`: SQLite then takes no locks and
 /// needs no -wal or -shm file.
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
 fn immutable_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
     for byte in path.as_os_str().as_encoded_bytes() {
