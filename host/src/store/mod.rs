@@ -910,12 +910,12 @@ impl Drop for Store {
     }
 }
 
-/// `file:` URI of `path` with `immutable=1`: SQLite then takes no locks and
-/// needs no -wal or -shm file.
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
+/// `file:` URI of `path` with `immutable=1`: SQLite then takes no locks and
+/// needs no -wal or -shm file.
 fn immutable_uri(path: &Path) -> String {
     let mut uri = String::from("file:");
     for byte in path.as_os_str().as_encoded_bytes() {
