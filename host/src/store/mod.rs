@@ -955,15 +955,30 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
             "the session store {path} stayed locked by another anton for {} s; try again when it finishes",
             busy_timeout().as_secs_f64()
         ),
-        Some(NotADatabase | DatabaseCorrupt) => {
-            format!("the session store {path} is damaged ({error}); move it aside to start a new one")
-        }
+        Some(NotADatabase | DatabaseCorrupt) => damaged(path, &error.to_string()),
+        _ if let Some(missing) = missing_from_schema(&error) => damaged(path, missing),
         Some(ReadOnly | CannotOpen | PermissionDenied) => {
             format!("cannot write the session store {path} ({error}); check its permissions")
         }
         Some(DiskFull) => format!("the disk holding {path} is full"),
         _ => format!("session store {path}: {error}"),
     })
+}
+
+fn damaged(path: &str, why: &str) -> String {
+    format!("the session store {path} is damaged ({why}); move it aside to start a new one")
+}
+
+/// SQLite's word for a table or column the schema version promises but the
+/// file lacks: anton's migrations make every one, so another program (or a
+/// hand) took it away.
+fn missing_from_schema(error: &rusqlite::Error) -> Option<&str> {
+    let message = match error {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+        rusqlite::Error::SqlInputError { msg, .. } => msg,
+        _ => return None,
+    };
+    (message.starts_with("no such table") || message.starts_with("no such column")).then_some(message.as_str())
 }
 
 /// Text another program stored as bytes that are not UTF-8 (or as a blob)

@@ -282,6 +282,35 @@ fn an_imported_session_keeps_its_title_and_summary_until_the_user_renames_it() {
     assert_eq!(store.imported_summary(&local.id).unwrap(), None);
 }
 
+/// A file at this anton's schema version whose tables another program
+/// dropped: readers and writers name it and the fix; a reader writes nothing.
+#[test]
+fn a_store_missing_its_tables_is_named_damaged_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    std::fs::create_dir_all(&anton).unwrap();
+    let db = anton.join(DB_FILE);
+    Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", schema::MIGRATIONS.len() as i64)
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let damaged = |error: StoreError| {
+        let error = error.to_string();
+        assert!(
+            error.contains("anton.db is damaged (no such table: sessions); move it aside"),
+            "{error}"
+        );
+    };
+    let reader = Store::open_read_only(&anton, dir.path()).unwrap();
+    damaged(reader.list_sessions(&SessionQuery::default()).err().unwrap());
+    damaged(reader.find_session("20260101").err().unwrap());
+    drop(reader);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    let writer = Store::open(&anton, dir.path()).unwrap();
+    damaged(writer.list_sessions(&SessionQuery::default()).err().unwrap());
+}
+
 #[test]
 fn refuses_a_newer_schema_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -308,6 +337,40 @@ fn migrates_from_every_older_version() {
         assert_eq!(before, u64::from(start > 0), "from version {start}");
         session_with(&store, 5, "works");
         assert_eq!(store.count_sessions().unwrap(), before + 1);
+    }
+}
+
+/// A store of any older schema a reader accepts is read without a missing
+/// table, which would call a sound store damaged.
+#[test]
+fn every_read_works_on_every_readable_older_schema() {
+    for version in schema::OLDEST_READABLE as usize..=schema::MIGRATIONS.len() {
+        let (dir, anton) = store_at_schema(version);
+        let store = Store::open_read_only(&anton, dir.path()).unwrap();
+        let at = |what: &str, result: Result<()>| {
+            if let Err(error) = result {
+                panic!("{what} at schema {version}: {error}");
+            }
+        };
+        at("count", store.count_sessions().map(drop));
+        at("list", store.list_sessions(&SessionQuery::default()).map(drop));
+        let search = SessionQuery {
+            search: Some("word".into()),
+            ..Default::default()
+        };
+        at("search", store.list_sessions(&search).map(drop));
+        at("find", store.find_session("ol").map(drop));
+        at("get", store.get_session("old").map(drop));
+        at("details", store.details("old").map(drop));
+        at("messages", store.messages("old", 0).map(drop));
+        at("recent messages", store.recent_messages("old", 5, 100).map(drop));
+        at("messages page", store.messages_page("old", 0, 1000).map(drop));
+        at("cells", store.cells("old").map(drop));
+        at("cells page", store.cells_page("old", 0, 1000).map(drop));
+        at("memories", store.session_memories("old").map(drop));
+        at("imported summary", store.imported_summary("old").map(drop));
+        at("share history", store.share_history(5).map(drop));
+        at("plugin value", store.kv_get("sessions", "k").map(drop));
     }
 }
 
