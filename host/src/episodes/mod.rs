@@ -46,8 +46,11 @@ pub fn adopt(services: &Services) {
         Ok(meta) if meta.is_dir() => meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
         _ => return,
     };
-    if services.read_store(|s| s.reference_folder()).ok().flatten() == Some(folder) {
-        return;
+    // Nothing is written to a damaged store.
+    match services.read_store(|s| s.reference_folder()) {
+        Err(e) if e.is_damaged() => return warn(&format!("the reference Anton's sessions were not read: {e}")),
+        Ok(Some(seen)) if seen == folder => return,
+        _ => {}
     }
     let found = scan(&dir);
     if found.is_empty() {
@@ -55,10 +58,10 @@ pub fn adopt(services: &Services) {
     }
     // A store another anton is creating this moment reads as unfinished:
     // opened for writing, it is read once that anton is done.
-    let known = match services
-        .read_store(|s| s.adopted())
-        .or_else(|_| services.write_store(|s| s.adopted()))
-    {
+    let known = match services.read_store(|s| s.adopted()).or_else(|e| match e.is_damaged() {
+        true => Err(e),
+        false => services.write_store(|s| s.adopted()),
+    }) {
         Ok(known) => known,
         Err(e) => return warn(&format!("the reference Anton's sessions were not read: {e}")),
     };

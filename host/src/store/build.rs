@@ -423,11 +423,15 @@ impl Drop for SessionBuild {
                 .map_err(|e| self.store.fail(e)),
         };
         let removed = rolled_back.and_then(|()| self.store.transaction(|w| w.remove_unlanded(&self.session_id)));
-        if let Err(error) = removed {
-            eprintln!(
+        match removed {
+            Err(error) if error.is_damaged() => {
+                eprintln!("warning: {}", crate::terminal::sanitize_line(&error.to_string()));
+            }
+            Err(error) => eprintln!(
                 "warning: {}; the next anton to open the store takes the half-built session out",
                 crate::terminal::sanitize_line(&error.to_string())
-            );
+            ),
+            Ok(()) => {}
         }
     }
 }

