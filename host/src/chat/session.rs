@@ -206,8 +206,10 @@ impl Chat<'_> {
         {
             return false;
         }
-        if let Err(e) = self.journal.with_store(|s| s.accept_reference_context(id)) {
-            println!("warning: {}; you will be asked again", terminal::sanitize_line(&e.0));
+        match self.journal.with_store(|s| s.accept_reference_context(id)) {
+            Err(e) if e.is_damaged() => println!("warning: {}", terminal::sanitize_line(&e.0)),
+            Err(e) => println!("warning: {}; you will be asked again", terminal::sanitize_line(&e.0)),
+            Ok(()) => {}
         }
         true
     }

@@ -94,10 +94,12 @@ pub fn adopt(services: &Services) {
         }
     }
     // A log that could not be read is tried again when the folder changes.
-    if let Err(e) = services.write_store(|s| s.set_reference_folder(folder)) {
-        warn(&format!(
+    match services.write_store(|s| s.set_reference_folder(folder)) {
+        Err(e) if e.is_damaged() => warn(&e.to_string()),
+        Err(e) => warn(&format!(
             "the reference Anton's folder will be looked through again: {e}"
-        ));
+        )),
+        Ok(()) => {}
     }
     if adopted > 0 || skipped > 0 {
         let lines = if skipped > 0 {

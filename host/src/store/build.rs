@@ -324,17 +324,17 @@ impl SessionBuild {
         })?;
         self.end_part()?;
         if !held {
-            return Err(BuildError::Store(StoreError(
+            return Err(BuildError::Store(StoreError::from(
                 "another anton took this import for abandoned and removed it while it ran; \
                  nothing was imported: import the file again"
-                    .into(),
+                    .to_string(),
             )));
         }
         self.landed = true;
         Ok(self
             .store
             .get_session(&id)?
-            .ok_or_else(|| StoreError(format!("session {id} vanished")))?)
+            .ok_or_else(|| StoreError::from(format!("session {id} vanished")))?)
     }
 
     /// Write in the part open now (opening one if none is), and land the
@@ -569,7 +569,11 @@ impl BuildInBackground {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .unwrap_or_else(|| BuildError::Store(StoreError("the import stopped before it was stored".into())))
+            .unwrap_or_else(|| {
+                BuildError::Store(StoreError::from(String::from(
+                    "the import stopped before it was stored",
+                )))
+            })
     }
 
     /// No more parts; wait for the worker to end (and to roll back what it did not commit).
@@ -578,8 +582,8 @@ impl BuildInBackground {
         if let Some(worker) = self.worker.take()
             && worker.join().is_err()
         {
-            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(BuildError::Store(StoreError(
-                "the import's writer crashed; nothing was stored".into(),
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(BuildError::Store(StoreError::from(
+                "the import's writer crashed; nothing was stored".to_string(),
             )));
         }
     }

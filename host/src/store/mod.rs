@@ -41,7 +41,21 @@ fn busy_timeout() -> Duration {
 }
 
 #[derive(Debug, Clone)]
-pub struct StoreError(pub String);
+pub struct StoreError(pub String, Damage);
+
+/// Whether the store lacks what its schema promises: set by anton alone,
+/// never read from a message (a trigger's text could say anything).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Damage {
+    Unknown,
+    Damaged,
+}
+
+impl From<String> for StoreError {
+    fn from(message: String) -> Self {
+        StoreError(message, Damage::Unknown)
+    }
+}
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,11 +69,9 @@ impl StoreError {
     /// The store lacks what its schema promises: trying again cannot help,
     /// and writing to it should not be tried.
     pub fn is_damaged(&self) -> bool {
-        self.0.ends_with(DAMAGED_FIX)
+        self.1 == Damage::Damaged
     }
 }
-
-const DAMAGED_FIX: &str = "; move it aside to start a new one";
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -81,13 +93,13 @@ impl Store {
     /// Open (creating on first use) `<anton_dir>/anton.db`.
     pub fn open(anton_dir: &Path, workspace: &Path) -> Result<Store> {
         std::fs::create_dir_all(anton_dir)
-            .map_err(|e| StoreError(format!("cannot create {}: {e}", anton_dir.display())))?;
+            .map_err(|e| StoreError::from(format!("cannot create {}: {e}", anton_dir.display())))?;
         let path = anton_dir.join(DB_FILE);
         let shown = path.display().to_string();
         plain_files_only(&path)?;
         let conn =
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)
-                .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
+                .map_err(|e| StoreError::from(format!("cannot open the session store {shown}: {e}")))?;
         conn.busy_timeout(busy_timeout()).map_err(|e| sql_error(&shown, e))?;
         let store = Store {
             conn,
@@ -102,9 +114,8 @@ impl Store {
         // Leftovers are invisible: a store too busy to take them out now
         // still opens, and the next anton tries again.
         match store.sweep_dead_builds() {
-            Err(error) if error.is_damaged() => {
-                eprintln!("warning: {}", crate::terminal::sanitize_line(&error.to_string()));
-            }
+            // Not a writer for a store that lacks its own tables.
+            Err(error) if error.is_damaged() => return Err(error),
             Err(error) => eprintln!(
                 "warning: cannot take out what a killed import left ({}); the next anton tries again",
                 crate::terminal::sanitize_line(&error.to_string())
@@ -147,7 +158,7 @@ impl Store {
             // read around its journal, the file shows what it never
             // committed. A read-write open puts it back, as any writer would.
             if let Err(e) = open_plain(OpenFlags::SQLITE_OPEN_READ_WRITE) {
-                return Err(StoreError(format!(
+                return Err(StoreError::from(format!(
                     "{shown} was left half-written by a program that stopped, and cannot be put back from here ({e}): \
                      run `anton` once where its folder can be written"
                 )));
@@ -169,7 +180,7 @@ impl Store {
                     immutable_uri(&path),
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
                 )
-                .map_err(|e| StoreError(format!("cannot open the session store {shown}: {e}")))?;
+                .map_err(|e| StoreError::from(format!("cannot open the session store {shown}: {e}")))?;
                 let version = user_version(&conn).map_err(|e| sql_error(&shown, e))?;
                 (conn, version)
             }
@@ -210,7 +221,7 @@ impl Store {
             return Ok(store);
         }
         if version < schema::OLDEST_READABLE {
-            return Err(StoreError(format!(
+            return Err(StoreError::from(format!(
                 "{shown} has schema {version}, older than this anton's {known}, and reading it needs a write: \
                  run `anton` once in a workspace you can write to upgrade it"
             )));
@@ -336,7 +347,7 @@ impl Store {
     }
 
     fn newer_schema(&self, version: i64) -> StoreError {
-        StoreError(format!(
+        StoreError::from(format!(
             "{} was written by a newer anton (schema {version}; this anton knows {}); \
              upgrade anton to open it — nothing was changed",
             self.path.display(),
@@ -397,7 +408,7 @@ impl Store {
     pub fn create_session(&self, new: &NewSession) -> Result<Session> {
         let id = self.transaction(|w| w.create_session(new))?.id;
         self.get_session(&id)?
-            .ok_or_else(|| StoreError(format!("session {id} vanished")))
+            .ok_or_else(|| StoreError::from(format!("session {id} vanished")))
     }
 
     /// Append one message; keeps the session's counters, task and update time.
@@ -417,7 +428,7 @@ impl Store {
             None => w.append_message(session_id, turn, role, content, meta, at).map(Ok),
         })?;
         appended.map_err(|holder| {
-            StoreError(format!(
+            StoreError::from(format!(
                 "session {session_id} is being written by another anton ({holder}); \
                  nothing was added to it — continue it in a fork with `anton -r {session_id}`"
             ))
@@ -507,7 +518,7 @@ impl Store {
             Ok(child.id)
         })?;
         self.get_session(&new_id)?
-            .ok_or_else(|| StoreError(format!("session {new_id} vanished")))
+            .ok_or_else(|| StoreError::from(format!("session {new_id} vanished")))
     }
 
     pub fn get_session(&self, id: &str) -> Result<Option<Session>> {
@@ -876,7 +887,7 @@ pub const MAX_TURN: u32 = 1_000_000;
 
 fn check_turn(turn: u32, field: &str) -> Result<()> {
     if turn > MAX_TURN {
-        return Err(StoreError(format!(
+        return Err(StoreError::from(format!(
             "{field}: {turn} is past the most turns a session holds ({MAX_TURN})"
         )));
     }
@@ -952,7 +963,7 @@ fn plain_files_only(db: &Path) -> Result<()> {
             kind.is_symlink() || kind.is_fifo() || kind.is_char_device() || kind.is_block_device() || kind.is_socket()
         };
         if std::fs::symlink_metadata(&file).is_ok_and(|meta| risky(meta.file_type())) {
-            return Err(StoreError(format!(
+            return Err(StoreError::from(format!(
                 "{} is a link, FIFO or device, not a file; move it aside to start a new store",
                 crate::terminal::sanitize_line(&file.display().to_string())
             )));
@@ -964,13 +975,20 @@ fn plain_files_only(db: &Path) -> Result<()> {
 fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::*;
     let code = error.sqlite_error_code();
-    StoreError(match code {
+    StoreError::from(match code {
         Some(DatabaseBusy | DatabaseLocked) => format!(
             "the session store {path} stayed locked by another anton for {} s; try again when it finishes",
             busy_timeout().as_secs_f64()
         ),
-        Some(NotADatabase | DatabaseCorrupt) => damaged(path, &error.to_string()),
-        _ if let Some(missing) = missing_from_schema(&error) => damaged(path, &missing),
+        // SQLite's own words for the code: its message may quote the file's
+        // schema, which anyone could have written.
+        Some(NotADatabase | DatabaseCorrupt) => return damaged(path, &described(&error)),
+        _ if let Some(missing) = missing_from_schema(&error) => return damaged(path, &missing),
+        // anton's schema has no trigger that refuses a write: a trigger that
+        // does (in words of its own) was put there by someone else.
+        Some(ConstraintViolation) if extended_code(&error) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER) => {
+            return damaged(path, "a trigger anton did not make refused the write");
+        }
         Some(ReadOnly | CannotOpen | PermissionDenied) => {
             format!("cannot write the session store {path} ({error}); check its permissions")
         }
@@ -979,8 +997,26 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
     })
 }
 
-fn damaged(path: &str, why: &str) -> String {
-    format!("the session store {path} is damaged ({why}){DAMAGED_FIX}")
+fn damaged(path: &str, why: &str) -> StoreError {
+    StoreError(
+        format!("the session store {path} is damaged ({why}); move it aside to start a new one"),
+        Damage::Damaged,
+    )
+}
+
+fn extended_code(error: &rusqlite::Error) -> Option<std::ffi::c_int> {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
+        _ => None,
+    }
+}
+
+/// The fixed description of the error's code, without its message.
+fn described(error: &rusqlite::Error) -> String {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => failure.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// SQLite's words for a table, column or trigger the schema version promises

@@ -107,7 +107,7 @@ impl<T: PagedRow> ReadAhead<T> {
     /// The next page: rows up to about `max_bytes`, one at least while any
     /// are left; empty at the end.
     pub fn next_page(&self, max_bytes: usize) -> Result<Vec<T>> {
-        let stopped = || StoreError("the session's reader stopped".into());
+        let stopped = || StoreError::from(String::from("the session's reader stopped"));
         let requests = self.requests.as_ref().ok_or_else(stopped)?;
         requests.send(max_bytes).map_err(|_| stopped())?;
         self.pages.recv().map_err(|_| stopped())?

