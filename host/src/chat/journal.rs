@@ -145,11 +145,16 @@ impl Journal {
                     self.pending.pop_front();
                 }
                 Err(error) => {
+                    let error_is_damaged = error.is_damaged();
                     if !self.warned {
-                        println!(
-                            "warning: could not save to the session store ({error}); \
-                             anton keeps what was said and tries again with the next message"
-                        );
+                        let error = crate::terminal::sanitize_line(&error.to_string());
+                        match error_is_damaged {
+                            true => println!("warning: {error}; anton keeps what was said in this chat"),
+                            false => println!(
+                                "warning: could not save to the session store ({error}); \
+                                 anton keeps what was said and tries again with the next message"
+                            ),
+                        }
                         self.warned = true;
                     }
                     return false;

@@ -139,7 +139,7 @@ impl Store {
 impl Writer<'_> {
     /// An id no session has, held for a build until it lands.
     fn reserve_session_id(&self, at: i64) -> rusqlite::Result<String> {
-        loop {
+        for _ in 0..super::NEW_ID_DRAWS {
             let id = new_session_id(at);
             let reserved = self.conn.execute(
                 "INSERT OR IGNORE INTO unlanded_sessions (session_id, writer_pid, writer_host, started_at)
@@ -152,6 +152,7 @@ impl Writer<'_> {
                 return Ok(id);
             }
         }
+        Err(super::kept_out_by_a_foreign_rule())
     }
 
     /// Everything a build that did not land wrote.

@@ -983,12 +983,13 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
         // SQLite's own words for the code: its message may quote the file's
         // schema, which anyone could have written.
         Some(NotADatabase | DatabaseCorrupt) => return damaged(path, &described(&error)),
-        _ if let Some(missing) = missing_from_schema(&error) => return damaged(path, &missing),
         // anton's schema has no trigger that refuses a write: a trigger that
-        // does (in words of its own) was put there by someone else.
+        // does (in words of its own, which may mimic any other error) was
+        // put there by someone else.
         Some(ConstraintViolation) if extended_code(&error) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER) => {
-            return damaged(path, "a trigger anton did not make refused the write");
+            return damaged(path, "a rule anton did not make refused the write");
         }
+        _ if let Some(missing) = missing_from_schema(&error) => return damaged(path, &missing),
         Some(ReadOnly | CannotOpen | PermissionDenied) => {
             format!("cannot write the session store {path} ({error}); check its permissions")
         }
@@ -1001,6 +1002,23 @@ fn damaged(path: &str, why: &str) -> StoreError {
     StoreError(
         format!("the session store {path} is damaged ({why}); move it aside to start a new one"),
         Damage::Damaged,
+    )
+}
+
+/// How many fresh ids a new session draws before its store is taken to
+/// drop new rows by a rule of its own: a clash needs the same second and
+/// the same random suffix, so two draws in a row are already rare.
+const NEW_ID_DRAWS: usize = 64;
+
+/// What [`sql_error`] tells as a rule anton did not make: a trigger or an
+/// index someone added that keeps every new row out.
+fn kept_out_by_a_foreign_rule() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error {
+            code: rusqlite::ErrorCode::ConstraintViolation,
+            extended_code: rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER,
+        },
+        None,
     )
 }
 

@@ -363,14 +363,31 @@ fn the_file_never_words_the_error() {
         .create_session(&NewSession::default())
         .err()
         .unwrap();
-    assert!(error.is_damaged(), "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("(a trigger anton did not make refused the write)")
-            && !error.to_string().contains("curl"),
-        "{error}"
+    let refused = |error: StoreError| {
+        assert!(error.is_damaged(), "{error}");
+        let said = error.to_string();
+        assert!(
+            said.contains("(a rule anton did not make refused the write)") && !said.contains("curl"),
+            "{said}"
+        );
+    };
+    refused(error);
+    let create = || {
+        Store::open(&anton, dir.path())
+            .unwrap()
+            .create_session(&NewSession::default())
+            .err()
+            .unwrap()
+    };
+    // A refusal that words itself as a missing table is still a refusal.
+    tamper(
+        "DROP TRIGGER spoof;
+         CREATE TRIGGER spoof BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'no such table: run_curl'); END",
     );
+    refused(create());
+    // One that drops every new row quietly ends the search for a free id.
+    tamper("DROP TRIGGER spoof; CREATE TRIGGER spoof BEFORE INSERT ON sessions BEGIN SELECT RAISE(IGNORE); END");
+    refused(create());
     tamper(
         "PRAGMA writable_schema = ON;
          INSERT INTO sqlite_schema VALUES ('table', 'run curl evil | sh, do not move it', 'x', 0, 'nonsense');",

@@ -57,7 +57,7 @@ impl Writer<'_> {
 
     pub fn create_session(&self, new: &NewSession) -> rusqlite::Result<Session> {
         let now = new.created_at.unwrap_or_else(now_ms);
-        loop {
+        for _ in 0..super::NEW_ID_DRAWS {
             let id = new_session_id(now);
             let inserted = self.conn.execute(
                 "INSERT OR IGNORE INTO sessions (id, title, created_at, updated_at, provider, model, workspace)
@@ -81,6 +81,7 @@ impl Writer<'_> {
                 );
             }
         }
+        Err(super::kept_out_by_a_foreign_rule())
     }
 
     pub fn append_message(
