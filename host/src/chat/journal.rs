@@ -145,15 +145,15 @@ impl Journal {
                     self.pending.pop_front();
                 }
                 Err(error) => {
-                    let error_is_damaged = error.is_damaged();
                     if !self.warned {
-                        let error = crate::terminal::sanitize_line(&error.to_string());
-                        match error_is_damaged {
-                            true => println!("warning: {error}; anton keeps what was said in this chat"),
-                            false => println!(
-                                "warning: could not save to the session store ({error}); \
+                        let said = crate::terminal::sanitize_line(&error.to_string());
+                        if error.is_damaged() {
+                            println!("warning: {said}; anton keeps what was said in this chat");
+                        } else {
+                            println!(
+                                "warning: could not save to the session store ({said}); \
                                  anton keeps what was said and tries again with the next message"
-                            ),
+                            );
                         }
                         self.warned = true;
                     }
