@@ -986,7 +986,9 @@ fn sql_error(path: &str, error: rusqlite::Error) -> StoreError {
         // anton's schema has no trigger that refuses a write: a trigger that
         // does (in words of its own, which may mimic any other error) was
         // put there by someone else.
-        Some(ConstraintViolation) if extended_code(&error) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER) => {
+        Some(ConstraintViolation)
+            if error.sqlite_error().map(|e| e.extended_code) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER) =>
+        {
             return damaged(path, "a rule anton did not make refused the write");
         }
         _ if let Some(missing) = missing_from_schema(&error) => return damaged(path, &missing),
@@ -1022,19 +1024,11 @@ fn kept_out_by_a_foreign_rule() -> rusqlite::Error {
     )
 }
 
-fn extended_code(error: &rusqlite::Error) -> Option<std::ffi::c_int> {
-    match error {
-        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
-        _ => None,
-    }
-}
-
 /// The fixed description of the error's code, without its message.
 fn described(error: &rusqlite::Error) -> String {
-    match error {
-        rusqlite::Error::SqliteFailure(failure, _) => failure.to_string(),
-        other => other.to_string(),
-    }
+    error
+        .sqlite_error()
+        .map_or_else(|| error.to_string(), ToString::to_string)
 }
 
 /// SQLite's words for a table, column or trigger the schema version promises
